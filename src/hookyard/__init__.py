@@ -1,0 +1,40 @@
+"""hookyard: sandboxed, hot-reloading scripting hooks for Python applications.
+
+The host marks functions with ``@engine.hook("name")``; operators drop plain ``.py``
+scripts into ``<directory>/<name>/``; each script's ``pre``/``post``/``error`` runs around
+the call under RestrictedPython, on copies of the data, within a budget, and is reloaded
+the moment its file changes.
+"""
+
+from __future__ import annotations
+
+from ._budget import Limits
+from ._engine import HookEngine, ReloadEvent, ScriptStatus, add_hook, configure, default_engine
+from ._modules import DEFAULT_MODULES
+from .errors import (
+    BoundaryError,
+    HookError,
+    HookFailed,
+    HookVetoed,
+    LimitExceeded,
+    ScriptError,
+)
+
+__all__ = [
+    "DEFAULT_MODULES",
+    "BoundaryError",
+    "HookEngine",
+    "HookError",
+    "HookFailed",
+    "HookVetoed",
+    "LimitExceeded",
+    "Limits",
+    "ReloadEvent",
+    "ScriptError",
+    "ScriptStatus",
+    "add_hook",
+    "configure",
+    "default_engine",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,755 @@
+"""Run-time guards called by policy-generated code, and the guarded builtins.
+
+Each guard either lets a plain operation through unchanged or refuses it with the budget's
+``BudgetExhausted`` *before* the large value is built. Everything here runs in the script's
+thread under the script's budget (``current_budget()``).
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+import re
+import string
+from collections.abc import Callable, Iterable, Iterator
+from itertools import chain, islice
+from typing import Any
+
+from RestrictedPython.transformer import INSPECT_ATTRIBUTES
+
+from ._budget import Budget, bounded, current_budget
+
+__all__ = ["ScriptMeta", "guarded_getattr", "repr_size"]
+
+_MISSING: Any = object()
+
+# Types a script can iterate without surprises: sized, and immutable or raising on resize.
+_SIZED_FIXED = frozenset(
+    {tuple, str, bytes, range, dict, set, frozenset, type({}.keys()), type({}.values()),
+     type({}.items())}
+)
+
+
+class ScriptMeta(type):
+    """Metaclass of every class a script defines (RestrictedPython's ``__metaclass__``).
+
+    Lets guards tell the script's own objects (which it may modify) from everything else.
+    """
+
+
+def _is_script_object(ob: object) -> bool:
+    return isinstance(type(ob), ScriptMeta) or isinstance(ob, ScriptMeta)
+
+
+# -- iteration ------------------------------------------------------------------------------
+def _length(ob: Any) -> int | None:
+    try:
+        return len(ob)
+    except OverflowError:
+        return 1 << 62
+    except TypeError:
+        return None
+
+
+def getiter(ob: Any) -> Iterator[Any]:
+    """``for x in ob`` and comprehensions: charge sized values once, bound the rest."""
+    budget = current_budget()
+    cls = type(ob)
+    if cls in _SIZED_FIXED:
+        n = _length(ob)
+        if n is not None:
+            budget.charge(n)
+            return iter(ob)
+    if cls is _Precharged:
+        return ob.iterator  # type: ignore[no-any-return]
+    if cls is list:
+        # a list may grow while it is iterated (`for x in l: l.append(x)`): charge what is
+        # there now, then one operation per item past it.
+        budget.charge(len(ob))
+        iterator = iter(ob)
+        return chain(islice(iterator, len(ob)), bounded(iterator, budget))
+    return bounded(iter(ob), budget)  # type: ignore[no-any-return]
+
+
+class _Precharged:
+    """An iterator whose items were charged when it was made (enumerate/zip over sized)."""
+
+    __slots__ = ("iterator",)
+
+    def __init__(self, iterator: Iterator[Any]) -> None:
+        self.iterator = iterator
+
+    def __iter__(self) -> Iterator[Any]:
+        return self.iterator
+
+    def __next__(self) -> Any:
+        return next(self.iterator)
+
+
+def materialize(ob: Any, what: str) -> list[Any]:
+    """A list of ``ob``'s items, refused past the size limit, charged per item."""
+    budget = current_budget()
+    n = _length(ob)
+    if n is not None:
+        budget.charge_size(n, what)
+        return list(getiter(ob))
+    limit = budget.limits.size
+    items = list(islice(getiter(ob), limit + 1))
+    if len(items) > limit:
+        raise budget.exhaust("size", f"size limit ({limit:,}) exceeded: {what} of more items")
+    budget.charge_size(len(items), what)
+    return items
+
+
+def iter_unpack_sequence(ob: Any, spec: Any, _getiter: Any) -> Iterator[Any]:
+    """``for a, b in ob``: unpacking each item is bounded by the target's shape already."""
+    return getiter(ob)
+
+
+def unpack_sequence(ob: Any, spec: Any, _getiter: Any) -> Any:
+    """``a, *b = ob``: a starred target copies ob in C, so bound it."""
+    if type(ob) in (tuple, list):
+        return ob
+    return materialize(ob, "unpacked sequence")
+
+
+def mapping(ob: Any) -> Any:
+    """``{**m}`` / ``f(**m)``: copies m; charged by its size."""
+    n = _length(ob)
+    if n is not None:
+        current_budget().charge_size(n, "unpacked mapping")
+    return ob
+
+
+def apply(function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    return function(*args, **kwargs)
+
+
+# -- sizes of results -------------------------------------------------------------------
+def _sequence_length(ob: Any) -> int | None:
+    if isinstance(ob, str | bytes | list | tuple | bytearray):
+        return len(ob)
+    return None
+
+
+def add(a: Any, b: Any) -> Any:
+    la = _sequence_length(a)
+    if la is not None:
+        lb = _sequence_length(b)
+        if lb is not None:
+            current_budget().charge_size(la + lb, f"{type(a).__name__} concatenation")
+    return a + b
+
+
+def mul(a: Any, b: Any) -> Any:
+    ta, tb = type(a), type(b)
+    if ta is int and tb is int:
+        bits = a.bit_length() + b.bit_length()
+        if bits > 4096:
+            current_budget().charge_bits(bits, "int product")
+        return a * b
+    if isinstance(b, int) and not isinstance(b, bool):
+        n = _sequence_length(a)
+        if n is not None:
+            current_budget().charge_size(n * max(b, 0), f"{ta.__name__} repetition")
+    elif isinstance(a, int) and not isinstance(a, bool):
+        n = _sequence_length(b)
+        if n is not None:
+            current_budget().charge_size(n * max(a, 0), f"{tb.__name__} repetition")
+    return a * b
+
+
+def _int_power_bits(base: int, exponent: int) -> int:
+    if exponent <= 0 or base in (0, 1, -1):
+        return 1
+    return exponent * max(abs(base).bit_length() - 1, 1) + 1
+
+
+def power(a: Any, b: Any, modulo: Any = None) -> Any:
+    if modulo is not None:
+        return builtins.pow(a, b, modulo)
+    if isinstance(a, int) and isinstance(b, int):
+        bits = _int_power_bits(a, b)
+        if bits > 4096:
+            current_budget().charge_bits(bits, "int power")
+    return a**b
+
+
+def lshift(a: Any, b: Any) -> Any:
+    if isinstance(a, int) and isinstance(b, int) and b > 0 and a:
+        bits = a.bit_length() + b
+        if bits > 4096:
+            current_budget().charge_bits(bits, "int shift")
+    return a << b
+
+
+# printf-style conversions: %[(key)][flags][width][.precision][length]type
+_PRINTF = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?[hlL]?([a-zA-Z%])")
+
+
+def mod(a: Any, b: Any) -> Any:
+    if isinstance(a, str | bytes):
+        text = a.decode("latin-1") if isinstance(a, bytes) else a
+        budget = current_budget()
+        args = b if type(b) is tuple else (b,)
+        estimate = len(text)
+        for match in _PRINTF.finditer(text):
+            width, precision, _ = match.groups()
+            for number in (width, precision):
+                if number and number != "*":
+                    estimate += int(number)
+            if "*" in (width, precision):
+                estimate += sum(abs(x) for x in args if type(x) is int)
+        for arg in args if isinstance(args, tuple) else ():
+            estimate += repr_size(arg, budget.limits.size)
+        if isinstance(b, dict):
+            estimate += repr_size(b, budget.limits.size)
+        budget.charge_size(estimate, "formatted string")
+    return a % b
+
+
+_INPLACE: dict[str, Callable[[Any, Any], Any]] = {
+    "+=": add,
+    "*=": mul,
+    "**=": power,
+    "<<=": lshift,
+    "%=": mod,
+}
+
+
+def inplacevar(operator: str, a: Any, b: Any) -> Any:
+    guard = _INPLACE.get(operator)
+    if guard is not None:
+        if type(a) is list and operator in ("+=", "*="):
+            # in place: list += / *= must not replace the object the script shares
+            if operator == "+=":
+                a.extend(materialize(b, "list extension"))
+                current_budget().charge_size(len(a), "list")
+            else:
+                mul(a, b)
+                a *= b
+            return a
+        return guard(a, b)
+    return _PLAIN_INPLACE[operator](a, b)
+
+
+_PLAIN_INPLACE: dict[str, Callable[[Any, Any], Any]] = {
+    "-=": lambda a, b: a - b,
+    "/=": lambda a, b: a / b,
+    ">>=": lambda a, b: a >> b,
+    "|=": lambda a, b: a | b,
+    "^=": lambda a, b: a ^ b,
+    "&=": lambda a, b: a & b,
+    "//=": lambda a, b: a // b,
+    "@=": lambda a, b: a @ b,
+}
+
+
+def getslice(ob: Any, lower: Any, upper: Any, step: Any) -> Any:
+    n = _sequence_length(ob)
+    if n is not None and n > 64:
+        current_budget().charge_size(n, f"{type(ob).__name__} slice")
+    return ob[lower:upper:step]
+
+
+# -- formatting -------------------------------------------------------------------------
+_SPEC = re.compile(
+    r"(?:.?[<>=^])?[-+ ]?z?#?0?(?P<width>\d+)?[_,]?(?:\.(?P<precision>\d+))?[a-zA-Z%]?$",
+    re.DOTALL,
+)
+
+
+def _check_spec(spec: str, budget: Budget) -> None:
+    if not spec:
+        return
+    if len(spec) > 256:
+        raise budget.exhaust("size", "size limit exceeded: format spec too long")
+    match = _SPEC.match(spec)
+    if match is None:
+        return  # not a standard spec (datetime's strftime, say): bounded by its length
+    for number in match.group("width", "precision"):
+        if number and int(number) > budget.limits.size:
+            raise budget.exhaust(
+                "size", f"size limit ({budget.limits.size:,}) exceeded: format width {number}"
+            )
+
+
+def format_value(value: Any, conversion: int, spec: str) -> str:
+    """f-string ``{value!conversion:spec}``."""
+    budget = current_budget()
+    if type(value) not in (int, float, str, bool) or conversion != -1:
+        budget.charge_size(repr_size(value, budget.limits.size), "formatted value")
+    if conversion == ord("r"):
+        value = repr(value)
+    elif conversion == ord("s"):
+        value = str(value)
+    elif conversion == ord("a"):
+        value = ascii(value)
+    _check_spec(spec, budget)
+    result = builtins.format(value, spec)
+    if len(result) > 4096:
+        budget.charge_size(len(result), "formatted value")
+    return result
+
+
+def safe_format(value: Any, spec: str = "") -> str:
+    return format_value(value, -1, spec)
+
+
+def repr_size(ob: Any, limit: int) -> int:
+    """An upper-ish estimate of ``len(repr(ob))``, computed without building it.
+
+    Shared sub-structures count every time they appear (as repr repeats them); stops
+    early once past ``limit`` so the walk itself stays within the size budget.
+    """
+    sizes: dict[int, int] = {}
+    return _repr_size(ob, limit, sizes, set())
+
+
+def _repr_size(ob: Any, limit: int, sizes: dict[int, int], active: set[int]) -> int:
+    cls = type(ob)
+    if cls is str or cls is bytes:
+        return len(ob) + 3
+    if cls is int:
+        return ob.bit_length() // 3 + 2
+    if cls in (float, bool, type(None), complex):
+        return 32
+    if cls in (list, tuple, set, frozenset, dict):
+        key = id(ob)
+        if key in active:
+            return 5  # [...] for a cycle
+        known = sizes.get(key)
+        if known is not None:
+            return known
+        active.add(key)
+        total = 2
+        items: Iterable[Any] = ob.items() if cls is dict else ob
+        for item in items:
+            if cls is dict:
+                total += _repr_size(item[0], limit, sizes, active)
+                total += _repr_size(item[1], limit, sizes, active) + 4
+            else:
+                total += _repr_size(item, limit, sizes, active) + 2
+            if total > limit:
+                break
+        active.discard(key)
+        sizes[key] = total
+        return total
+    return 80
+
+
+# -- attribute access -----------------------------------------------------------------------
+def _method_for(ob: Any, name: str) -> Callable[[Budget, Any, tuple[Any, ...], dict[str, Any]],
+                                                  None] | None:
+    for cls in (str, bytes, list, dict, set, frozenset, int):
+        if isinstance(ob, cls) or (isinstance(ob, type) and issubclass(ob, cls)):
+            return _METHOD_CHECKS.get((cls, name))
+    return None
+
+
+def guarded_getattr(ob: Any, name: Any, default: Any = _MISSING) -> Any:
+    """``getattr`` for scripts; also what ``obj.name`` compiles to for guarded names."""
+    if type(name) is not str:
+        raise TypeError("attribute name must be a str")
+    if name.startswith("_"):
+        raise AttributeError(f'"{name}" is an invalid attribute name because it starts with "_"')
+    if name in INSPECT_ATTRIBUTES:
+        raise AttributeError(f'"{name}" is a restricted name')
+    if name in ("format", "format_map") and (
+        isinstance(ob, str) or (isinstance(ob, type) and issubclass(ob, str))
+    ):
+        raise NotImplementedError("str.format is not available to scripts; use f-strings")
+    if name in ("Formatter", "vformat", "get_field", "get_value") and (
+        ob is string
+        or isinstance(ob, string.Formatter)
+        or (isinstance(ob, type) and issubclass(ob, string.Formatter))
+    ):
+        raise NotImplementedError("string.Formatter is not available to scripts")
+    if name == "obj" and isinstance(ob, BaseException):
+        # AttributeError.obj hands back the object the lookup failed on (CVE-2024-47532)
+        raise AttributeError('"obj" of an exception is not available to scripts')
+    try:
+        value = getattr(ob, name)
+    except AttributeError:
+        if default is _MISSING:
+            raise AttributeError(
+                f"{type(ob).__name__!r} object has no attribute {name!r}"
+            ) from None
+        return default
+    return value
+
+
+def guarded_hasattr(ob: Any, name: Any) -> bool:
+    try:
+        guarded_getattr(ob, name)
+    except (AttributeError, NotImplementedError):
+        return False
+    return True
+
+
+def guarded_write(ob: Any) -> Any:
+    """``_write_``: attribute assignment is allowed on the script's own objects only."""
+    if _is_script_object(ob):
+        return ob
+    raise TypeError(f"cannot set attributes on {type(ob).__name__!r} objects")
+
+
+def guarded_setattr(ob: Any, name: Any, value: Any) -> None:
+    if type(name) is not str or name.startswith("_"):
+        raise AttributeError(f"cannot set attribute {name!r}")
+    setattr(guarded_write(ob), name, value)
+
+
+def guarded_delattr(ob: Any, name: Any) -> None:
+    if type(name) is not str or name.startswith("_"):
+        raise AttributeError(f"cannot delete attribute {name!r}")
+    delattr(guarded_write(ob), name)
+
+
+# -- method checks: (budget, self, args, kwargs) -> None, raising before the work ------------
+MethodCheck = Callable[[Budget, Any, tuple[Any, ...], dict[str, Any]], None]
+
+
+def _arg(args: tuple[Any, ...], kwargs: dict[str, Any], index: int, name: str,
+         default: Any = None) -> Any:
+    if len(args) > index:
+        return args[index]
+    return kwargs.get(name, default)
+
+
+def _check_join(budget: Budget, sep: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> None:
+    items = materialize(_arg(args, kw, 0, "iterable", ()), "join")
+    total = sum(len(x) if isinstance(x, str | bytes) else 0 for x in items)
+    total += len(sep) * max(len(items) - 1, 0)
+    budget.charge_size(total, "joined string")
+    # hand the materialised items to the real join (the iterable may be a one-shot)
+    args_list = list(args)
+    if args_list:
+        args_list[0] = items
+    else:
+        kw["iterable"] = items
+    raise _Substitute(tuple(args_list), kw)
+
+
+class _Substitute(Exception):  # noqa: N818 - internal control flow, never escapes
+    def __init__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.new_args = args
+        self.new_kwargs = kwargs
+
+
+def _check_width(budget: Budget, s: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> None:
+    width = _arg(args, kw, 0, "width", 0)
+    if isinstance(width, int):
+        budget.charge_size(max(width, len(s)), "padded string")
+
+
+def _check_replace(budget: Budget, s: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> None:
+    old, new = _arg(args, kw, 0, "old", ""), _arg(args, kw, 1, "new", "")
+    count = _arg(args, kw, 2, "count", -1)
+    if not isinstance(new, str | bytes) or not isinstance(old, str | bytes):
+        return
+    times = len(s) + 1 if not isinstance(count, int) or count < 0 else count
+    growth = max(len(new) - len(old), 0)
+    budget.charge_size(len(s) + min(times, len(s) + 1) * growth, "replaced string")
+
+
+def _check_expandtabs(budget: Budget, s: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> None:
+    tabsize = _arg(args, kw, 0, "tabsize", 8)
+    tabs = s.count("\t" if isinstance(s, str) else b"\t")
+    if isinstance(tabsize, int):
+        budget.charge_size(len(s) + tabs * max(tabsize, 0), "expanded string")
+
+
+def _check_translate(budget: Budget, s: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> None:
+    table = _arg(args, kw, 0, "table", None)
+    widest = 1
+    if isinstance(table, dict):
+        budget.charge_size(len(table), "translation table")
+        for value in table.values():
+            if isinstance(value, str | bytes):
+                widest = max(widest, len(value))
+    budget.charge_size(len(s) * widest, "translated string")
+
+
+def _scaled(factor: int) -> MethodCheck:
+    def check(budget: Budget, s: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> None:
+        budget.charge_size(len(s) * factor, "converted string")
+
+    return check
+
+
+def _check_extend(budget: Budget, ob: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> None:
+    items = materialize(_arg(args, kw, 0, "iterable", ()), "extension")
+    budget.charge_size(len(ob) + len(items), type(ob).__name__)
+    raise _Substitute((items, *args[1:]), {})
+
+
+def _check_iterables(budget: Budget, ob: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> None:
+    total = _length(ob) or 0
+    new_args = []
+    for arg in args:
+        items = arg if isinstance(arg, dict) else materialize(arg, "argument")
+        total += len(items)
+        new_args.append(items)
+    budget.charge_size(total + len(kw), type(ob).__name__ if not isinstance(ob, type) else "set")
+    raise _Substitute(tuple(new_args), kw)
+
+
+def _check_fromkeys(budget: Budget, cls: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> None:
+    keys = materialize(_arg(args, kw, 0, "iterable", ()), "dict.fromkeys")
+    raise _Substitute((keys, *args[1:]), {})
+
+
+def _check_copy(budget: Budget, ob: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> None:
+    budget.charge_size(len(ob), f"{type(ob).__name__} copy")
+
+
+def _check_to_bytes(budget: Budget, n: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> None:
+    length = _arg(args, kw, 0, "length", 1)
+    if isinstance(length, int):
+        budget.charge_size(length, "int.to_bytes")
+
+
+_SPLITS: MethodCheck = _scaled(1)
+
+_METHOD_CHECKS: dict[tuple[type, str], MethodCheck] = {}
+for _text in (str, bytes):
+    _METHOD_CHECKS.update(
+        {
+            (_text, "join"): _check_join,
+            (_text, "replace"): _check_replace,
+            (_text, "center"): _check_width,
+            (_text, "ljust"): _check_width,
+            (_text, "rjust"): _check_width,
+            (_text, "zfill"): _check_width,
+            (_text, "expandtabs"): _check_expandtabs,
+            (_text, "translate"): _check_translate,
+            (_text, "upper"): _scaled(3),
+            (_text, "lower"): _scaled(3),
+            (_text, "title"): _scaled(3),
+            (_text, "capitalize"): _scaled(3),
+            (_text, "casefold"): _scaled(3),
+            (_text, "swapcase"): _scaled(3),
+            (_text, "split"): _SPLITS,
+            (_text, "rsplit"): _SPLITS,
+            (_text, "splitlines"): _SPLITS,
+        }
+    )
+_METHOD_CHECKS.update(
+    {
+        (str, "encode"): _scaled(4),
+        (bytes, "decode"): _scaled(1),
+        (bytes, "hex"): _scaled(3),
+        (list, "extend"): _check_extend,
+        (list, "copy"): _check_copy,
+        (dict, "copy"): _check_copy,
+        (dict, "update"): _check_iterables,
+        (dict, "fromkeys"): _check_fromkeys,
+        (set, "copy"): _check_copy,
+        (frozenset, "copy"): _check_copy,
+        (int, "to_bytes"): _check_to_bytes,
+    }
+)
+for _set_type in (set, frozenset):
+    for _name in ("union", "intersection", "difference", "symmetric_difference", "issubset",
+                  "issuperset", "isdisjoint", "update", "intersection_update",
+                  "difference_update", "symmetric_difference_update"):
+        _METHOD_CHECKS[(_set_type, _name)] = _check_iterables
+
+
+def _run_checked(check: MethodCheck, method: Callable[..., Any], budget: Budget, ob: Any,
+                 args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    try:
+        check(budget, ob, args, kwargs)
+    except _Substitute as substitute:
+        return method(*substitute.new_args, **substitute.new_kwargs)
+    return method(*args, **kwargs)
+
+
+def guarded_method_getattr(ob: Any, name: Any, default: Any = _MISSING) -> Any:
+    """The ``_getattr_`` scripts use: ``guarded_getattr`` plus the argument substitution."""
+    if type(name) is not str:
+        raise TypeError("attribute name must be a str")
+    check = _method_for(ob, name) if not name.startswith("_") else None
+    if check is None:
+        return guarded_getattr(ob, name, default)
+    method = guarded_getattr(ob, name, default)
+    if method is default:
+        return method
+    raw = getattr(ob, name)
+    if isinstance(ob, type):
+
+        def checked_unbound(*args: Any, **kwargs: Any) -> Any:
+            if not args:
+                return raw(*args, **kwargs)
+            budget = current_budget()
+            if name == "fromkeys":
+                return _run_checked(check, raw, budget, ob, args, kwargs)
+
+            def bound(*rest: Any, **kw: Any) -> Any:
+                return raw(args[0], *rest, **kw)
+
+            return _run_checked(check, bound, budget, args[0], args[1:], kwargs)
+
+        return checked_unbound
+
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        return _run_checked(check, raw, current_budget(), ob, args, kwargs)
+
+    return checked
+
+
+# -- guarded builtins -----------------------------------------------------------------------
+def _precharged(factory: Callable[..., Iterator[Any]], *iterables: Any,
+                **kwargs: Any) -> Any:
+    sized = [_length(it) for it in iterables]
+    if all(n is not None for n in sized):
+        current_budget().charge(min(sized) if sized else 0)  # type: ignore[type-var]
+        return _Precharged(factory(*iterables, **kwargs))
+    return factory(*(getiter(it) for it in iterables), **kwargs)
+
+
+def safe_enumerate(iterable: Any, start: int = 0) -> Any:
+    return _precharged(enumerate, iterable, start=start)
+
+
+def safe_zip(*iterables: Any, strict: bool = False) -> Any:
+    return _precharged(zip, *iterables, strict=strict)
+
+
+def safe_map(function: Callable[..., Any], *iterables: Any) -> Any:
+    return map(function, *(getiter(it) for it in iterables))
+
+
+def safe_filter(function: Any, iterable: Any) -> Any:
+    return filter(function, getiter(iterable))
+
+
+def safe_reversed(sequence: Any) -> Any:
+    n = _length(sequence)
+    if n is None:
+        raise TypeError(f"{type(sequence).__name__!r} object is not reversible")
+    current_budget().charge(n)
+    return reversed(sequence)
+
+
+def safe_iter(ob: Any, *sentinel: Any) -> Any:
+    if sentinel:
+        # iter(callable, sentinel) is an endless C loop unless bounded
+        return bounded(iter(ob, *sentinel), current_budget())
+    return getiter(ob)
+
+
+def safe_list(iterable: Any = ()) -> list[Any]:
+    return materialize(iterable, "list")
+
+
+def safe_tuple(iterable: Any = ()) -> tuple[Any, ...]:
+    if type(iterable) is tuple:
+        return iterable
+    return tuple(materialize(iterable, "tuple"))
+
+
+def safe_set(iterable: Any = ()) -> set[Any]:
+    return set(materialize(iterable, "set"))
+
+
+def safe_frozenset(iterable: Any = ()) -> frozenset[Any]:
+    return frozenset(materialize(iterable, "frozenset"))
+
+
+def safe_dict(*args: Any, **kwargs: Any) -> dict[Any, Any]:
+    if args:
+        source = args[0]
+        if not isinstance(source, dict):
+            source = materialize(source, "dict")
+        else:
+            current_budget().charge_size(len(source), "dict")
+        return dict(source, **kwargs)
+    return dict(**kwargs)
+
+
+def safe_sorted(iterable: Any, /, *, key: Any = None, reverse: bool = False) -> list[Any]:
+    items = materialize(iterable, "sorted")
+    items.sort(key=key, reverse=reverse)
+    return items
+
+
+def _reducer(function: Callable[..., Any]) -> Callable[..., Any]:
+    def reduce(*args: Any, **kwargs: Any) -> Any:
+        if len(args) == 1:
+            return function(getiter(args[0]), **kwargs)
+        return function(*args, **kwargs)
+
+    reduce.__name__ = function.__name__
+    return reduce
+
+
+def safe_sum(iterable: Any, /, start: Any = 0) -> Any:
+    return sum(getiter(iterable), start)
+
+
+def safe_pow(base: Any, exp: Any, mod: Any = None) -> Any:
+    return power(base, exp, mod)
+
+
+def safe_repr(ob: Any) -> str:
+    budget = current_budget()
+    budget.charge_size(repr_size(ob, budget.limits.size), "repr")
+    return repr(ob)
+
+
+def safe_ascii(ob: Any) -> str:
+    budget = current_budget()
+    budget.charge_size(repr_size(ob, budget.limits.size) * 3, "ascii")
+    return ascii(ob)
+
+
+def safe_str(*args: Any, **kwargs: Any) -> Any:
+    if len(args) == 1 and not kwargs and type(args[0]) is not str:
+        budget = current_budget()
+        budget.charge_size(repr_size(args[0], budget.limits.size), "str")
+    return str(*args, **kwargs)
+
+
+def safe_math_prod(iterable: Any, *, start: Any = 1) -> Any:
+    result = start
+    for item in getiter(iterable):
+        result = mul(result, item)
+    return result
+
+
+def safe_max(*args: Any, **kwargs: Any) -> Any:
+    return _reducer(max)(*args, **kwargs)
+
+
+def safe_min(*args: Any, **kwargs: Any) -> Any:
+    return _reducer(min)(*args, **kwargs)
+
+
+def safe_any(iterable: Any) -> bool:
+    return any(getiter(iterable))
+
+
+def safe_all(iterable: Any) -> bool:
+    return all(getiter(iterable))
+
+
+def safe_factorial(n: Any) -> Any:
+    if isinstance(n, int) and n > 20:
+        current_budget().charge_bits(int(n * math.log2(n)), "factorial")
+    return math.factorial(n)
+
+
+def safe_comb(n: Any, k: Any) -> Any:
+    if isinstance(n, int) and n > 64:
+        current_budget().charge_bits(n, "comb")
+    return math.comb(n, k)
+
+
+def safe_perm(n: Any, k: Any = None) -> Any:
+    if isinstance(n, int) and n > 20:
+        kk = n if k is None else k
+        if isinstance(kk, int):
+            current_budget().charge_bits(int(max(kk, 1) * math.log2(n)), "perm")
+    return math.perm(n, k)

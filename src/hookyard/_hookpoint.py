@@ -1,0 +1,283 @@
+"""The decorator and the call path (the hot path: keep it tiny).
+
+Call: wrapper reads ``point.scripts`` once (an immutable tuple, swapped whole on reload) ->
+each ``pre`` on its own copies -> host body -> each ``post`` (or ``error``) -> result.
+A point with no scripts costs one attribute read and a truth test.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import time
+import types
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from . import _budget
+from ._budget import Budget, BudgetExhausted
+from ._copy import args_to_script, kwargs_to_script, rebuild_exception, safe_message, to_host, \
+    to_script
+from ._loader import LoadedScript, script_line
+from ._sandbox import Veto
+from .errors import BoundaryError, HookFailed, HookVetoed, LimitExceeded
+
+__all__ = ["Point", "PointOptions", "ScriptFailure", "make_hooked"]
+
+logger = logging.getLogger("hookyard")
+
+Phase = Literal["pre", "post", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class PointOptions:
+    """How a hook point treats its scripts (declared by the host, per decorated function)."""
+
+    result: Literal["keep", "replace"] = "keep"
+    on_error: Literal["isolate", "raise"] = "isolate"
+    veto: bool = False
+
+    def __post_init__(self) -> None:
+        if self.result not in ("keep", "replace"):
+            raise ValueError(f"result must be 'keep' or 'replace', not {self.result!r}")
+        if self.on_error not in ("isolate", "raise"):
+            raise ValueError(f"on_error must be 'isolate' or 'raise', not {self.on_error!r}")
+        if not isinstance(self.veto, bool):
+            raise TypeError(f"veto must be a bool, not {self.veto!r}")
+
+
+class Observer(Protocol):
+    """Who hears about invocations (the engine's audit sinks)."""
+
+    def invocation(self, point: str, script: LoadedScript, phase: str, outcome: str,
+                   started: float, message: str | None) -> None: ...
+
+
+class Point:
+    """One hook point: its name and the current scripts, swapped atomically on reload."""
+
+    __slots__ = ("name", "observer", "scripts")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.scripts: tuple[LoadedScript, ...] = ()
+        self.observer: Observer | None = None
+
+
+class ScriptFailure(Exception):  # noqa: N818 - internal; becomes HookFailed/HookVetoed
+    """Internal: how one script invocation failed, already sanitised."""
+
+    def __init__(self, kind: Literal["error", "limit", "veto"], message: str,
+                 cause: BaseException, reason: str = "") -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.cause = cause
+        self.reason = reason
+
+
+def call_script(script: LoadedScript, function: Callable[..., Any], phase: str,
+                args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Run one hook function under a fresh budget; raise ScriptFailure on any failure."""
+    record = script.record
+    record.calls += 1
+    budget = Budget(script.limits)
+    local = _budget._local  # noqa: SLF001 - the budget module's thread state, by design
+    previous_budget = local.budget
+    previous_handle = local.handle
+    local.budget = budget
+    local.handle = budget.handle
+    active = _budget._active  # noqa: SLF001
+    key = id(budget)
+    active[key] = budget
+    if _budget._monitor_state["idle"] or not _budget._monitor_state["started"]:  # noqa: SLF001
+        _budget._wake_monitor()  # noqa: SLF001
+    try:
+        return function(*args, **kwargs)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - nothing a script raises reaches the host raw
+        record.failures += 1
+        raise _failure(script, phase, exc, budget) from None
+    finally:
+        del active[key]
+        local.budget = previous_budget
+        local.handle = previous_handle
+
+
+def _failure(script: LoadedScript, phase: str, exc: BaseException,
+             budget: Budget) -> ScriptFailure:
+    line = script_line(exc, script.path)
+    where = f"{script.path}:{line}" if line else script.path
+    spent: BudgetExhausted | None
+    if isinstance(exc, BudgetExhausted):
+        spent = budget.reason or exc
+    elif isinstance(exc, RecursionError):
+        spent = budget.exhaust("depth", "recursion too deep (RecursionError)")
+    elif isinstance(exc, MemoryError):
+        spent = budget.exhaust("size", "out of memory (MemoryError)")
+    else:
+        spent = budget.failure()
+    if spent is not None:
+        message = f"{where}: {phase}: LimitExceeded: {spent.detail}"
+        return ScriptFailure("limit", message, LimitExceeded(message, limit=spent.limit))
+    if isinstance(exc, Veto):
+        reason = safe_message(exc)
+        return ScriptFailure("veto", f"{where}: {phase}: Veto: {reason}", rebuild_exception(exc),
+                             reason)
+    text = safe_message(exc)
+    message = f"{where}: {phase}: {type(exc).__name__}: {text}" if text else \
+        f"{where}: {phase}: {type(exc).__name__}"
+    return ScriptFailure("error", message, rebuild_exception(exc))
+
+
+def _failed(point: Point, options: PointOptions, script: LoadedScript, phase: str,
+            failure: ScriptFailure, *, may_raise: bool = True) -> None:
+    """Apply the point's on_error policy to one failure."""
+    observer = point.observer
+    if observer is not None:
+        observer.invocation(point.name, script, phase, failure.kind, time.monotonic(),
+                            failure.message)
+    if may_raise and options.on_error == "raise":
+        raise HookFailed(f"hook point {point.name!r}: {failure.message}", point=point.name,
+                         script=script.path, phase=phase) from failure.cause
+    logger.warning("hook point %r: %s", point.name, failure.message)
+
+
+def run_pre(point: Point, options: PointOptions, scripts: tuple[LoadedScript, ...],
+            args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    for script in scripts:
+        function = script.pre
+        if function is None:
+            continue
+        try:
+            call_script(script, function, "pre", args_to_script(args), kwargs_to_script(kwargs))
+        except ScriptFailure as failure:
+            if failure.kind == "veto":
+                if options.veto:
+                    observer = point.observer
+                    if observer is not None:
+                        observer.invocation(point.name, script, "pre", "veto",
+                                            time.monotonic(), failure.reason)
+                    raise HookVetoed(
+                        f"hook point {point.name!r}: vetoed by {script.path}: {failure.reason}",
+                        point=point.name, script=script.path, reason=failure.reason,
+                    ) from None
+                failure.message += f" (point {point.name!r} does not allow vetoes)"
+            _failed(point, options, script, "pre", failure)
+
+
+def run_post(point: Point, options: PointOptions, scripts: tuple[LoadedScript, ...],
+             result: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    replace = options.result == "replace"
+    for script in scripts:
+        function = script.post
+        if function is None:
+            continue
+        try:
+            value = call_script(script, function, "post",
+                                (to_script(result), *args_to_script(args)),
+                                kwargs_to_script(kwargs))
+        except ScriptFailure as failure:
+            _failed(point, options, script, "post", failure)
+            continue
+        if replace and value is not None:
+            try:
+                result = to_host(value)
+            except BoundaryError as exc:
+                message = f"{script.path}: post: returned a value that cannot replace the " \
+                          f"result: {exc}"
+                _failed(point, options, script, "post",
+                        ScriptFailure("error", message, BoundaryError(message)))
+    return result
+
+
+def run_error(point: Point, options: PointOptions, scripts: tuple[LoadedScript, ...],
+              exc: BaseException, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    for script in scripts:
+        function = script.error
+        if function is None:
+            continue
+        try:
+            call_script(script, function, "error",
+                        (rebuild_exception(exc), *args_to_script(args)),
+                        kwargs_to_script(kwargs))
+        except ScriptFailure as failure:
+            # an error hook cannot replace the host's exception: its own failure is logged
+            _failed(point, options, script, "error", failure, may_raise=False)
+
+
+def _plain_wrapper(fn: Callable[..., Any], point: Point, options: PointOptions,
+                   skip: int) -> Callable[..., Any]:
+    if inspect.iscoroutinefunction(fn):
+
+        async def hooked_async(*args: Any, **kwargs: Any) -> Any:
+            scripts = point.scripts
+            if not scripts:
+                return await fn(*args, **kwargs)
+            seen = args[skip:]
+            run_pre(point, options, scripts, seen, kwargs)
+            try:
+                result = await fn(*args, **kwargs)
+            except Exception as exc:
+                run_error(point, options, scripts, exc, seen, kwargs)
+                raise
+            return run_post(point, options, scripts, result, seen, kwargs)
+
+        return hooked_async
+
+    def hooked(*args: Any, **kwargs: Any) -> Any:
+        scripts = point.scripts
+        if not scripts:
+            return fn(*args, **kwargs)
+        seen = args[skip:] if skip else args
+        run_pre(point, options, scripts, seen, kwargs)
+        try:
+            result = fn(*args, **kwargs)
+        except Exception as exc:
+            run_error(point, options, scripts, exc, seen, kwargs)
+            raise
+        return run_post(point, options, scripts, result, seen, kwargs)
+
+    return hooked
+
+
+class HookedMethod:
+    """A hooked function defined in a class body.
+
+    Binding is the descriptor protocol's: reached through an instance (or, for a
+    classmethod, the class) the bound object is passed to the host function but never to
+    scripts; reached through the class, the first argument is the instance and is skipped
+    too. A ``staticmethod`` around it never binds, so nothing is skipped.
+    """
+
+    def __init__(self, fn: Callable[..., Any], point: Point, options: PointOptions) -> None:
+        self._bound = functools.wraps(fn)(_plain_wrapper(fn, point, options, skip=1))
+        self._unbound = functools.wraps(fn)(_plain_wrapper(fn, point, options, skip=0))
+        functools.update_wrapper(self, fn)
+
+    def __get__(self, instance: object, owner: type | None = None) -> Any:
+        if instance is None:
+            return self._bound  # through the class: the first argument is the instance
+        return types.MethodType(self._bound, instance)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._unbound(*args, **kwargs)
+
+
+def _defined_in_class_body(fn: Callable[..., Any]) -> bool:
+    parts = getattr(fn, "__qualname__", "").split(".")
+    return len(parts) > 1 and parts[-2] != "<locals>"
+
+
+def make_hooked(fn: Callable[..., Any], point: Point, options: PointOptions) -> Any:
+    """Wrap ``fn`` for ``point``: a plain function, or a descriptor for class bodies."""
+    if not callable(fn):
+        raise TypeError(f"@hook needs a function, not {fn!r}")
+    if isinstance(fn, staticmethod | classmethod):
+        raise TypeError("put @hook below @staticmethod/@classmethod, next to the function")
+    if _defined_in_class_body(fn):
+        return HookedMethod(fn, point, options)
+    return functools.wraps(fn)(_plain_wrapper(fn, point, options, skip=0))

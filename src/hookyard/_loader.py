@@ -1,0 +1,235 @@
+"""Read a script file, compile it under the policy, run its module body under a budget.
+
+Nothing here raises into the caller: every failure comes back as ``LoadFailure`` whose
+message names the file and line. The caller (the engine) decides to keep the last good
+version serving.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import stat
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from RestrictedPython import compile_restricted_exec
+
+from . import _budget
+from ._budget import Budget, BudgetExhausted, Limits
+from ._copy import safe_message
+from ._policy import HookPolicy
+from ._sandbox import SandboxPolicy, script_globals
+
+__all__ = ["HOOK_NAMES", "LoadFailure", "LoadedScript", "compile_source", "load_script",
+           "read_source", "script_line"]
+
+HOOK_NAMES = ("pre", "post", "error")
+MAX_SCRIPT_BYTES = 256 * 1024
+
+
+@dataclass(slots=True)
+class LoadedScript:
+    """One compiled, loaded version of a script file. Immutable after load in practice."""
+
+    point: str
+    name: str
+    path: str
+    version: str
+    source: str
+    pre: Any
+    post: Any
+    error: Any
+    namespace: dict[str, Any] = field(repr=False)
+    limits: Limits = field(repr=False, default_factory=Limits)
+    # the engine's per-file record (status counters); set when the engine publishes it
+    record: Any = field(repr=False, default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadFailure:
+    path: str
+    line: int | None
+    message: str
+    version: str | None = None  # sha256 of what was read, when it was read at all
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class FileRules:
+    """Checks applied before a file is read (like sshd's StrictModes)."""
+
+    root: Path
+    strict_modes: bool = True
+    max_bytes: int = MAX_SCRIPT_BYTES
+
+
+def read_source(path: Path, rules: FileRules) -> tuple[str, str] | LoadFailure:
+    """The text and sha256 of a script file, or why it is refused."""
+    shown = str(path)
+    try:
+        info = os.lstat(path)
+    except OSError as exc:
+        return LoadFailure(shown, None, f"cannot read: {exc.strerror or exc}")
+    if stat.S_ISLNK(info.st_mode):
+        try:
+            target = path.resolve(strict=True)
+            root = rules.root.resolve(strict=True)
+        except (OSError, RuntimeError) as exc:
+            return LoadFailure(shown, None, f"refused: broken symlink ({exc})")
+        if not target.is_relative_to(root):
+            return LoadFailure(shown, None, f"refused: symlink leads outside the hook "
+                                            f"directory (to {target})")
+        info = os.stat(path)
+    if not stat.S_ISREG(info.st_mode):
+        return LoadFailure(shown, None, "refused: not a regular file")
+    if rules.strict_modes:
+        if info.st_mode & stat.S_IWOTH:
+            return LoadFailure(shown, None, "refused: world-writable script (chmod o-w, or "
+                                            "strict_modes=False)")
+        parent = path.parent
+        try:
+            parent_mode = os.stat(parent).st_mode
+        except OSError:
+            parent_mode = 0
+        if parent_mode & stat.S_IWOTH and not parent_mode & stat.S_ISVTX:
+            return LoadFailure(shown, None, f"refused: world-writable directory {parent} "
+                                            "(chmod o-w, or strict_modes=False)")
+    if info.st_size > rules.max_bytes:
+        return LoadFailure(shown, None, f"refused: {info.st_size:,} bytes is over the "
+                                        f"{rules.max_bytes:,}-byte limit for a script")
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(rules.max_bytes + 1)
+    except OSError as exc:
+        return LoadFailure(shown, None, f"cannot read: {exc.strerror or exc}")
+    if len(data) > rules.max_bytes:
+        return LoadFailure(shown, None, f"refused: over the {rules.max_bytes:,}-byte limit")
+    version = hashlib.sha256(data).hexdigest()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return LoadFailure(shown, line, f"not UTF-8: byte 0x{data[exc.start]:02x} at offset "
+                                        f"{exc.start}", version)
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text, version
+
+
+_LINE = re.compile(r"^Line (\d+): (.*)$", re.DOTALL)
+
+
+def compile_source(source: str, filename: str) -> types.CodeType | list[tuple[int | None, str]]:
+    """Compile under hookyard's policy: the code, or (line, message) errors."""
+    if "\x00" in source:
+        return [(source.count("\n", 0, source.index("\x00")) + 1, "source contains a NUL byte")]
+    try:
+        result = compile_restricted_exec(source, filename=filename, policy=HookPolicy)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        line = getattr(exc, "lineno", None)
+        return [(line, f"{type(exc).__name__}: {safe_message(exc)}")]
+    if result.errors:
+        errors: list[tuple[int | None, str]] = []
+        for text in result.errors:
+            match = _LINE.match(text)
+            if match and match.group(1).isdigit():
+                errors.append((int(match.group(1)), match.group(2)))
+            else:
+                errors.append((None, text))
+        return errors
+    code: types.CodeType = result.code
+    return code
+
+
+def script_line(exc: BaseException, filename: str) -> int | None:
+    """The line of ``filename`` deepest in ``exc``'s traceback."""
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def load_script(
+    path: Path,
+    *,
+    point: str,
+    policy: SandboxPolicy,
+    rules: FileRules,
+    logger: logging.Logger,
+) -> LoadedScript | LoadFailure:
+    """Read, compile and run one script file; never raises."""
+    read = read_source(path, rules)
+    if isinstance(read, LoadFailure):
+        return read
+    source, version = read
+    return load_source(source, version, path=str(path), point=point, policy=policy,
+                       logger=logger)
+
+
+def load_source(
+    source: str,
+    version: str,
+    *,
+    path: str,
+    point: str,
+    policy: SandboxPolicy,
+    logger: logging.Logger,
+) -> LoadedScript | LoadFailure:
+    if not source.strip():
+        return LoadFailure(path, 1, "script is empty (defines none of pre, post, error)",
+                           version)
+    code = compile_source(source, path)
+    if isinstance(code, list):
+        line, message = code[0]
+        more = f" (and {len(code) - 1} more)" if len(code) > 1 else ""
+        return LoadFailure(path, line, message + more, version)
+    name = Path(path).name
+    state: dict[str, Any] = {}
+    namespace = script_globals(
+        policy, module_name=f"hookyard.scripts.{point}.{Path(path).stem}", logger=logger,
+        state=state,
+    )
+    budget = Budget(policy.limits)
+    try:
+        with _budget.running(budget):
+            exec(code, namespace)  # noqa: S102 - restricted code in its sandbox namespace
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - a script's failure never escapes
+        spent = budget.failure() if not isinstance(exc, BudgetExhausted) else exc
+        if isinstance(exc, RecursionError):
+            spent = budget.exhaust("depth", "recursion too deep (RecursionError)")
+        line = script_line(exc, path)
+        if spent is not None:
+            return LoadFailure(path, line, f"LimitExceeded: {spent.detail} while loading",
+                               version)
+        return LoadFailure(path, line, f"{type(exc).__name__}: {safe_message(exc)} "
+                                       "(while loading)", version)
+    finally:
+        # module-level closures and generators must not keep a live budget after load
+        budget.exhaust("operations", "the load-time budget is closed")
+    hooks: dict[str, Any] = {}
+    for hook in HOOK_NAMES:
+        value = namespace.get(hook)
+        if value is None:
+            continue
+        if not isinstance(value, types.FunctionType) or value.__globals__ is not namespace:
+            return LoadFailure(path, None, f"{hook} must be a function defined in the script",
+                               version)
+        hooks[hook] = value
+    if not hooks:
+        return LoadFailure(path, None, "script defines none of pre, post, error", version)
+    return LoadedScript(point=point, name=name, path=path, version=version, source=source,
+                        pre=hooks.get("pre"), post=hooks.get("post"), error=hooks.get("error"),
+                        namespace=namespace, limits=policy.limits)

@@ -1,0 +1,324 @@
+"""hookyard's RestrictedPython policy: RestrictedPython's checks, plus budgets, minus needless calls.
+
+RestrictedPython rejects the dangerous syntax (underscore names, ``exec``, ``try/except*``,
+``nonlocal``, async, positional-only guard shadowing...) and routes attribute, item and
+iteration access through guard functions. hookyard keeps every check and changes the
+instrumentation:
+
+- **Budgets.** Every script function gets a prologue ``_t, _e, _x = _budget_()`` that
+  fetches this thread's invocation budget, pops a depth slot and ticks once; its body runs
+  in ``try/finally`` that gives the slot back. Every ``while`` body starts with a tick.
+  Every ``except`` and user ``finally`` block starts with ``_check_()``, so a spent budget
+  cannot be caught and swallowed. (``for`` loops are charged by ``_getiter_``.)
+- **Size.** ``+ * ** << %`` whose operands could be sequences or big ints go through
+  guards that refuse a result past ``Limits.size`` *before* building it; so do f-string
+  format specs, slices and ``*`` unpacking in calls and displays.
+- **Attribute reads** stay plain Python (``obj.name``) unless the name is one a guard must
+  see (``format``, ``join``, ``obj``...): underscore and inspect names are already refused
+  at compile time, so a ``_getattr_`` call per access would buy nothing.
+- **Item reads and writes** stay plain: everything a script can subscript is its own copy
+  (dict, list, str...) or has no ``__getitem__``/``__setitem__`` at all (facades).
+- ``obj[k] += v`` and ``obj.a += v`` are allowed (RestrictedPython refuses them) and
+  expand to the same guarded operator as ``x += v``.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+from RestrictedPython.transformer import RestrictingNodeTransformer, copy_locations
+
+__all__ = ["GUARDED_ATTRIBUTES", "HookPolicy"]
+
+# Attribute names that go through the run-time ``_getattr_``: format-string walks
+# (CVE-2023-41039, CVE-2024-47532, CVE-2026-76825), ``AttributeError.obj``, and methods
+# that can build large values or iterate in C (checked against the budget).
+GUARDED_ATTRIBUTES = frozenset(
+    {
+        # format strings: str.format / format_map walk attributes (CVE-2023-41039)
+        "format",
+        "format_map",
+        # string.Formatter and its traversal methods (CVE-2024-47532, CVE-2026-76825)
+        "Formatter",
+        "vformat",
+        "get_field",
+        "get_value",
+        # AttributeError.obj hands back the object the lookup failed on (CVE-2024-47532)
+        "obj",
+        # size: methods whose result can be far larger than their input
+        "join",
+        "replace",
+        "center",
+        "ljust",
+        "rjust",
+        "zfill",
+        "expandtabs",
+        "translate",
+        "encode",
+        "decode",
+        "hex",
+        "upper",
+        "lower",
+        "title",
+        "capitalize",
+        "casefold",
+        "swapcase",
+        "split",
+        "rsplit",
+        "splitlines",
+        "to_bytes",
+        "copy",
+        # iterate an argument in C: bounded by the budget
+        "extend",
+        "fromkeys",
+        "update",
+        "union",
+        "intersection",
+        "difference",
+        "symmetric_difference",
+        "intersection_update",
+        "difference_update",
+        "symmetric_difference_update",
+        "issubset",
+        "issuperset",
+        "isdisjoint",
+    }
+)
+
+# Binary operators that can build a value much larger than their operands.
+_GUARDED_BINOPS: dict[type[ast.operator], str] = {
+    ast.Add: "_add_",
+    ast.Mult: "_mul_",
+    ast.Pow: "_pow_",
+    ast.LShift: "_lshift_",
+    ast.Mod: "_mod_",
+}
+_OPERATOR_TEXT: dict[type[ast.operator], str] = {
+    ast.Add: "+=",
+    ast.Sub: "-=",
+    ast.Mult: "*=",
+    ast.Div: "/=",
+    ast.Mod: "%=",
+    ast.Pow: "**=",
+    ast.LShift: "<<=",
+    ast.RShift: ">>=",
+    ast.BitOr: "|=",
+    ast.BitXor: "^=",
+    ast.BitAnd: "&=",
+    ast.FloorDiv: "//=",
+    ast.MatMult: "@=",
+}
+
+_BUDGET_NAMES = ("_t", "_e", "_x")
+
+
+def _name(identifier: str) -> ast.Name:
+    return ast.Name(identifier, ast.Load())
+
+
+def _call(function: str, *args: ast.expr) -> ast.Call:
+    return ast.Call(func=_name(function), args=list(args), keywords=[])
+
+
+def _statement(expression: ast.expr, like: ast.AST) -> ast.Expr:
+    node = ast.Expr(expression)
+    copy_locations(node, like)
+    return node
+
+
+def _is_number_constant(node: ast.expr) -> bool:
+    return (
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, int | float | complex)
+        and not isinstance(node.value, bool)
+    )
+
+
+def _is_small_float(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, float)
+
+
+class HookPolicy(RestrictingNodeTransformer):
+    """RestrictedPython's transformer with hookyard's budget and size instrumentation."""
+
+    # -- prologues ----------------------------------------------------------------------
+    def _prologue(self, like: ast.AST) -> list[ast.stmt]:
+        fetch = ast.Assign(
+            targets=[
+                ast.Tuple([ast.Name(n, ast.Store()) for n in _BUDGET_NAMES], ast.Store())
+            ],
+            value=_call("_budget_"),
+        )
+        copy_locations(fetch, like)
+        # `_e()` pops a depth slot; the bottom slot is truthy and means "too deep".
+        enter = _statement(
+            ast.BoolOp(op=ast.And(), values=[_call("_e"), _call("_deep_")]), like
+        )
+        tick = _statement(_call("_t"), like)
+        return [fetch, enter, tick]
+
+    def visit_Module(self, node: ast.Module) -> Any:
+        node = super().visit_Module(node)
+        position = 0
+        for position, child in enumerate(node.body):  # noqa: B007 - position used after
+            if not (isinstance(child, ast.ImportFrom) and child.module == "__future__"):
+                break
+        else:
+            position = len(node.body)
+        like = node.body[position] if position < len(node.body) else None
+        if like is None:
+            return node
+        node.body[position:position] = self._prologue(like)
+        return node
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> Any:
+        node = super().visit_FunctionDef(node)
+        body = node.body
+        leave = _statement(
+            ast.Call(func=_name("_x"), args=[ast.Constant(None)], keywords=[]), node
+        )
+        guarded = ast.Try(body=body, handlers=[], orelse=[], finalbody=[leave])
+        copy_locations(guarded, node)
+        node.body = [*self._prologue(node), guarded]
+        return node
+
+    def visit_While(self, node: ast.While) -> Any:
+        node = super().visit_While(node)
+        node.body.insert(0, _statement(_call("_t"), node))
+        return node
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> Any:
+        node = super().visit_ExceptHandler(node)
+        node.body.insert(0, _statement(_call("_check_"), node))
+        return node
+
+    def visit_Try(self, node: ast.Try) -> Any:
+        node = super().visit_Try(node)
+        if node.finalbody:
+            node.finalbody.insert(0, _statement(_call("_check_"), node))
+        return node
+
+    # -- attribute and item access --------------------------------------------------------
+    def visit_Attribute(self, node: ast.Attribute) -> Any:
+        new = super().visit_Attribute(node)
+        if (
+            isinstance(new, ast.Call)
+            and isinstance(new.func, ast.Name)
+            and new.func.id == "_getattr_"
+            and node.attr not in GUARDED_ATTRIBUTES
+        ):
+            plain = ast.Attribute(value=new.args[0], attr=node.attr, ctx=ast.Load())
+            copy_locations(plain, node)
+            return plain
+        return new
+
+    def visit_Subscript(self, node: ast.Subscript) -> Any:
+        node = self.node_contents_visit(node)
+        if isinstance(node.ctx, ast.Load) and isinstance(node.slice, ast.Slice):
+            # a slice copies: charged against the budget
+            new = _call("_getslice_", node.value, node.slice.lower or ast.Constant(None),
+                        node.slice.upper or ast.Constant(None),
+                        node.slice.step or ast.Constant(None))
+            copy_locations(new, node)
+            return new
+        return node
+
+    # -- operators ----------------------------------------------------------------------
+    def visit_BinOp(self, node: ast.BinOp) -> Any:
+        node = self.node_contents_visit(node)
+        guard = _GUARDED_BINOPS.get(type(node.op))
+        if guard is None:
+            return node
+        left, right = node.left, node.right
+        if isinstance(node.op, ast.Add) and (
+            _is_number_constant(left) or _is_number_constant(right)
+        ):
+            return node  # a number plus anything cannot grow past one bit
+        if isinstance(node.op, ast.Mult) and (_is_small_float(left) or _is_small_float(right)):
+            return node  # a float times anything is a float or a TypeError
+        if isinstance(node.op, ast.Mod) and _is_number_constant(left):
+            return node  # numeric modulo; only str/bytes % formats
+        new = _call(guard, left, right)
+        copy_locations(new, node)
+        return new
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> Any:
+        node = self.node_contents_visit(node)
+        operator = _OPERATOR_TEXT[type(node.op)]
+        target = node.target
+        if isinstance(target, ast.Name):
+            self.check_name(node, target.id)
+            if type(node.op) not in _GUARDED_BINOPS:
+                return node
+            new = ast.Assign(
+                targets=[ast.Name(target.id, ast.Store())],
+                value=_call(
+                    "_inplacevar_", ast.Constant(operator), _name(target.id), node.value
+                ),
+            )
+            copy_locations(new, node)
+            return new
+        # obj[key] op= value  /  obj.attr op= value: evaluate obj (and key) once.
+        holder = self.gen_tmp_name()
+        statements: list[ast.stmt] = [
+            ast.Assign(targets=[ast.Name(holder, ast.Store())], value=target.value)
+        ]
+        if isinstance(target, ast.Subscript):
+            key = self.gen_tmp_name()
+            statements.append(ast.Assign(targets=[ast.Name(key, ast.Store())],
+                                         value=target.slice))
+            read: ast.expr = ast.Subscript(_name(holder), _name(key), ast.Load())
+            store: ast.expr = ast.Subscript(_name(holder), _name(key), ast.Store())
+        elif isinstance(target, ast.Attribute):
+            read = ast.Attribute(_name(holder), target.attr, ast.Load())
+            if target.attr in GUARDED_ATTRIBUTES:
+                read = _call("_getattr_", _name(holder), ast.Constant(target.attr))
+            store = ast.Attribute(_call("_write_", _name(holder)), target.attr, ast.Store())
+        else:  # pragma: no cover - the grammar allows only the three target kinds
+            self.error(node, "Unsupported augmented assignment target.")
+            return node
+        statements.append(
+            ast.Assign(
+                targets=[store],
+                value=_call("_inplacevar_", ast.Constant(operator), read, node.value),
+            )
+        )
+        for statement in statements:
+            copy_locations(statement, node)
+        return statements
+
+    # -- strings --------------------------------------------------------------------------
+    def visit_FormattedValue(self, node: ast.FormattedValue) -> Any:
+        node = self.node_contents_visit(node)
+        spec: ast.expr = node.format_spec if node.format_spec is not None else ast.Constant("")
+        new = ast.FormattedValue(
+            value=_call("_format_", node.value, ast.Constant(node.conversion), spec),
+            conversion=-1,
+            format_spec=None,
+        )
+        copy_locations(new, node)
+        return new
+
+    # -- unpacking ------------------------------------------------------------------------
+    def visit_Starred(self, node: ast.Starred) -> Any:
+        node = self.node_contents_visit(node)
+        if isinstance(node.ctx, ast.Load):
+            # `f(*x)`, `[*x]`: Python iterates x in C; _getiter_ bounds and charges it.
+            node.value = _call("_getiter_", node.value)
+        return node
+
+    def visit_Dict(self, node: ast.Dict) -> Any:
+        node = self.node_contents_visit(node)
+        # `{**m}`: a key of None marks unpacking, which copies m in C.
+        node.values = [
+            _call("_mapping_", value) if key is None else value
+            for key, value in zip(node.keys, node.values, strict=True)
+        ]
+        return node
+
+    def visit_keyword(self, node: ast.keyword) -> Any:
+        node = self.node_contents_visit(node)
+        if node.arg is None:
+            node.value = _call("_mapping_", node.value)
+        return node

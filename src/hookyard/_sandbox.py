@@ -1,0 +1,322 @@
+"""What a script sees: its builtins, ``api``, ``log``, ``print``, ``state``, ``Veto``, imports.
+
+Every name a script is denied is listed with the reason, as RestrictedPython's Guards.py
+does. Everything a script is given is either plain data of its own, a guarded builtin, or
+a facade object whose attributes are chosen by us.
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from . import _budget, _guards
+from ._budget import current_budget
+from ._copy import rebuild_exception, to_host, to_script
+from ._modules import ModuleFacade
+from .errors import BoundaryError
+
+__all__ = ["SandboxPolicy", "Veto", "script_globals"]
+
+
+class Veto(Exception):  # noqa: N818 - the script-facing name is part of the contract
+    """Raise ``Veto("reason")`` in ``pre`` to stop the call where the point allows it."""
+
+
+# -- builtins ---------------------------------------------------------------------------
+_PLAIN_BUILTINS = (
+    "abs", "bin", "bool", "callable", "chr", "complex", "divmod", "float", "hash", "hex",
+    "int", "isinstance", "issubclass", "len", "next", "oct", "ord", "round", "slice",
+    "range", "None", "True", "False", "Ellipsis", "NotImplemented",
+)
+_EXCEPTIONS = (
+    "ArithmeticError", "AssertionError", "AttributeError", "BaseException", "Exception",
+    "ImportError", "IndexError", "KeyError", "LookupError", "NameError",
+    "NotImplementedError", "OverflowError", "RuntimeError", "StopIteration", "TypeError",
+    "UnicodeDecodeError", "UnicodeEncodeError", "UnicodeError", "ValueError",
+    "ZeroDivisionError", "ModuleNotFoundError",
+)
+# Denied, with the reason:
+#   open, input, print(raw)     - no direct I/O (print goes to `log`)
+#   exec, eval, compile         - no new code
+#   __import__(raw)             - imports go through the allow-list (script_import below)
+#   globals, locals, vars, dir  - uncontrolled namespace access
+#   getattr/setattr/delattr/hasattr (raw) - replaced by guarded versions
+#   type, object, super         - metaclass and MRO tricks (type(...) builds classes, and
+#                                 object.__subclasses__ walks every class)
+#   classmethod, staticmethod, property - descriptors expose wrapped functions
+#   memoryview, bytearray       - raw buffers; bytearray(10**10) takes the memory at once
+#   id                          - leaks addresses (heap layout)
+#   breakpoint, help, exit, quit, copyright, credits, license - interpreter and I/O
+#   SystemExit, KeyboardInterrupt, GeneratorExit - scripts may not raise interpreter
+#                                 signals; any BaseException still stops at the boundary
+#   MemoryError, RecursionError - the engine's own limit signals
+_GUARDED_BUILTINS: dict[str, Any] = {
+    "all": _guards.safe_all,
+    "any": _guards.safe_any,
+    "ascii": _guards.safe_ascii,
+    "dict": _guards.safe_dict,
+    "enumerate": _guards.safe_enumerate,
+    "filter": _guards.safe_filter,
+    "format": _guards.safe_format,
+    "frozenset": _guards.safe_frozenset,
+    "getattr": _guards.guarded_method_getattr,
+    "hasattr": _guards.guarded_hasattr,
+    "setattr": _guards.guarded_setattr,
+    "delattr": _guards.guarded_delattr,
+    "iter": _guards.safe_iter,
+    "list": _guards.safe_list,
+    "map": _guards.safe_map,
+    "max": _guards.safe_max,
+    "min": _guards.safe_min,
+    "pow": _guards.safe_pow,
+    "repr": _guards.safe_repr,
+    "reversed": _guards.safe_reversed,
+    "set": _guards.safe_set,
+    "sorted": _guards.safe_sorted,
+    "str": _guards.safe_str,
+    "sum": _guards.safe_sum,
+    "tuple": _guards.safe_tuple,
+    "zip": _guards.safe_zip,
+}
+
+
+def _base_builtins() -> dict[str, Any]:
+    names: dict[str, Any] = {name: getattr(builtins, name) for name in _PLAIN_BUILTINS}
+    names.update({name: getattr(builtins, name) for name in _EXCEPTIONS})
+    names.update(_GUARDED_BUILTINS)
+    names["isinstance"] = _isinstance
+    names["issubclass"] = _issubclass
+    names["__build_class__"] = builtins.__build_class__
+    return names
+
+
+# Scripts call the guarded constructors but name the types in isinstance checks.
+_TYPE_OF_GUARD: dict[Any, type] = {
+    _guards.safe_str: str,
+    _guards.safe_list: list,
+    _guards.safe_dict: dict,
+    _guards.safe_set: set,
+    _guards.safe_tuple: tuple,
+    _guards.safe_frozenset: frozenset,
+}
+
+
+def _as_types(spec: Any) -> Any:
+    if type(spec) is tuple:
+        return tuple(_as_types(item) for item in spec)
+    return _TYPE_OF_GUARD.get(spec, spec)
+
+
+def _isinstance(ob: Any, spec: Any, /) -> bool:
+    return isinstance(ob, _as_types(spec))
+
+
+def _issubclass(cls: Any, spec: Any, /) -> bool:
+    return issubclass(_as_types(cls), _as_types(spec))
+
+
+# -- log and print ----------------------------------------------------------------------
+class ScriptLog:
+    """``log`` in a script: debug/info/warning/error/exception, nothing else.
+
+    Messages are formatted here with the script's guards (so ``%*d`` widths and large
+    arguments are refused) and handed to the real logger as finished text: the logging
+    tree, its handlers and ``.root``/``.manager`` are never reachable.
+    """
+
+    __slots__ = ("_logger",)
+
+    def __init__(self, logger: logging.Logger) -> None:
+        object.__setattr__(self, "_logger", logger)
+
+    def _emit(self, level: int, message: Any, args: tuple[Any, ...]) -> None:
+        text = _guards.safe_str(message)
+        if args:
+            text = _guards.mod(text, args if len(args) != 1 else args[0])
+        current_budget().charge_output(len(text) + 1)
+        logger: logging.Logger = object.__getattribute__(self, "_logger")
+        if logger.isEnabledFor(level):
+            logger.log(level, "%s", text)
+
+    def debug(self, message: Any, *args: Any) -> None:
+        self._emit(logging.DEBUG, message, args)
+
+    def info(self, message: Any, *args: Any) -> None:
+        self._emit(logging.INFO, message, args)
+
+    def warning(self, message: Any, *args: Any) -> None:
+        self._emit(logging.WARNING, message, args)
+
+    def error(self, message: Any, *args: Any) -> None:
+        self._emit(logging.ERROR, message, args)
+
+    def exception(self, message: Any, *args: Any) -> None:
+        # no traceback: it would describe host frames
+        self._emit(logging.ERROR, message, args)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("log is read-only")
+
+
+class _PrintCollector:
+    """RestrictedPython's ``_print_``: ``print(...)`` in a script logs one INFO line."""
+
+    __slots__ = ("_log", "_text")
+
+    def __init__(self, log: ScriptLog) -> None:
+        self._log = log
+        self._text: list[str] = []
+
+    def _call_print(self, *objects: Any, sep: Any = " ", end: Any = "\n", file: Any = None,
+                    flush: bool = False) -> None:
+        if file is not None:
+            raise TypeError("print(file=...) is not available to scripts")
+        parts = [_guards.safe_str(item) for item in objects]
+        text = str(sep if sep is not None else " ").join(parts)
+        current_budget().charge_output(len(text) + 1)
+        self._text.append(text + str(end if end is not None else "\n"))
+        self._log._emit(logging.INFO, text, ())  # noqa: SLF001 - same module
+
+    def __call__(self) -> str:
+        return "".join(self._text)
+
+
+def _print_factory(log: ScriptLog) -> Callable[[Any], _PrintCollector]:
+    def make(_getattr: Any = None) -> _PrintCollector:
+        return _PrintCollector(log)
+
+    return make
+
+
+# -- api ---------------------------------------------------------------------------------
+class ApiFacade:
+    """``api`` in a script: the host's exposed functions, wrapped to copy both ways."""
+
+    __slots__ = ("_functions",)
+
+    def __init__(self, functions: Mapping[str, Callable[..., Any]]) -> None:
+        object.__setattr__(self, "_functions", dict(functions))
+
+    def __getattr__(self, name: str) -> Any:
+        functions: dict[str, Any] = object.__getattribute__(self, "_functions")
+        try:
+            return functions[name]
+        except KeyError:
+            raise AttributeError(f"api has no function {name!r}") from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("api is read-only")
+
+    def __dir__(self) -> list[str]:
+        return sorted(object.__getattribute__(self, "_functions"))
+
+
+def _api_call(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            host_args = tuple(to_host(a) for a in args)
+            host_kwargs = {k: to_host(v) for k, v in kwargs.items()}
+        except BoundaryError as exc:
+            raise TypeError(f"api.{name}: {exc}") from None
+        spent = current_budget().failure()
+        if spent is not None:
+            raise spent
+        try:
+            result = function(*host_args, **host_kwargs)
+        except Exception as exc:
+            # rebuilt from type name and message: the host's object, traceback and frames
+            # stay in the host
+            raise rebuild_exception(exc) from None
+        try:
+            return to_script(result)
+        except BoundaryError as exc:
+            raise TypeError(f"api.{name} returned a value scripts cannot hold: {exc}") from None
+
+    call.__name__ = name
+    call.__qualname__ = f"api.{name}"
+    return call
+
+
+class SandboxPolicy:
+    """What every script of one engine is given: api, modules, limits. Built once."""
+
+    def __init__(
+        self,
+        *,
+        api: Mapping[str, Callable[..., Any]],
+        module_factories: Mapping[str, Callable[[], ModuleFacade]],
+        limits: _budget.Limits,
+    ) -> None:
+        for name, function in api.items():
+            if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
+                raise ValueError(f"api names must be public identifiers, not {name!r}")
+            if not callable(function):
+                raise TypeError(f"api[{name!r}] must be callable")
+        self.api = ApiFacade({name: _api_call(name, fn) for name, fn in api.items()})
+        self.api_names = tuple(sorted(api))
+        self.module_factories = dict(module_factories)
+        self.limits = limits
+        self.builtins = _base_builtins()
+
+
+def _script_import(facades: dict[str, ModuleFacade], allowed: tuple[str, ...]) -> Any:
+    def script_import(name: str, globals: Any = None, locals: Any = None,  # noqa: A002
+                      fromlist: Any = (), level: int = 0) -> ModuleFacade:
+        if level != 0:
+            raise ImportError("relative imports are not available to scripts")
+        facade = facades.get(name)
+        if facade is None:
+            raise ImportError(
+                f"import of {name!r} is not allowed (allowed: {', '.join(allowed) or 'none'})"
+            )
+        return facade
+
+    return script_import
+
+
+def script_globals(
+    policy: SandboxPolicy,
+    *,
+    module_name: str,
+    logger: logging.Logger,
+    state: dict[str, Any],
+) -> dict[str, Any]:
+    """A fresh globals namespace for one script version."""
+    facades = {name: factory() for name, factory in policy.module_factories.items()}
+    script_builtins = dict(policy.builtins)
+    script_builtins["__import__"] = _script_import(facades, tuple(policy.module_factories))
+    log = ScriptLog(logger)
+    return {
+        "__builtins__": script_builtins,
+        "__name__": module_name,
+        "__metaclass__": _guards.ScriptMeta,
+        # RestrictedPython's guard names (the transformer makes scripts call these)
+        "_getattr_": _guards.guarded_method_getattr,
+        "_write_": _guards.guarded_write,
+        "_getiter_": _guards.getiter,
+        "_iter_unpack_sequence_": _guards.iter_unpack_sequence,
+        "_unpack_sequence_": _guards.unpack_sequence,
+        "_apply_": _guards.apply,
+        "_inplacevar_": _guards.inplacevar,
+        "_print_": _print_factory(log),
+        # hookyard's own (see _policy.py)
+        "_budget_": _budget.handle,
+        "_deep_": _budget.too_deep,
+        "_check_": _budget.check,
+        "_add_": _guards.add,
+        "_mul_": _guards.mul,
+        "_pow_": _guards.power,
+        "_lshift_": _guards.lshift,
+        "_mod_": _guards.mod,
+        "_format_": _guards.format_value,
+        "_getslice_": _guards.getslice,
+        "_mapping_": _guards.mapping,
+        # the script's world
+        "api": policy.api,
+        "log": log,
+        "state": state,
+        "Veto": Veto,
+    }
