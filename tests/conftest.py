@@ -1,0 +1,49 @@
+"""Shared fixtures: build a hook directory from source strings and an engine over it."""
+
+from __future__ import annotations
+
+import logging
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import hookyard
+
+
+def write_scripts(root: Path, scripts: dict[str, str]) -> Path:
+    """Write ``{"point/name.py": source}`` under ``root`` (dedented); return ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
+    for relative, source in scripts.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(source), encoding="utf-8")
+    return root
+
+
+MakeEngine = Callable[..., hookyard.HookEngine]
+
+
+@pytest.fixture
+def make_engine(tmp_path: Path) -> Iterator[MakeEngine]:
+    """``make_engine({"point/10-x.py": "def pre(x): ..."}, **engine_options)``."""
+    engines: list[hookyard.HookEngine] = []
+
+    def make(scripts: dict[str, str] | None = None, **options: Any) -> hookyard.HookEngine:
+        root = write_scripts(tmp_path / "hooks", scripts or {})
+        engine = hookyard.HookEngine(root, **options)
+        engines.append(engine)
+        return engine
+
+    yield make
+    for engine in engines:
+        engine.close()
+
+
+@pytest.fixture
+def hook_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """caplog capturing everything hookyard and its scripts log."""
+    caplog.set_level(logging.DEBUG, logger="hookyard")
+    return caplog
