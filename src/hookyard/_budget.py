@@ -99,7 +99,8 @@ class Budget:
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
-        self._ticks = iter(range(limits.operations))
+        # Any: typeshed does not know range_iterator.__setstate__
+        self._ticks: Any = iter(range(limits.operations))
         # depth slots: the bottom one is a truthy marker; popping it means "too deep".
         self._depth_slots: list[object] = [True] + [None] * (limits.depth - 1)
         self.handle = (self._ticks.__next__, self._depth_slots.pop, self._depth_slots.append)
@@ -267,7 +268,7 @@ def bounded(iterable: Any, budget: Budget) -> Any:
     can never run past the budget.
     """
     return itertools.chain(
-        map(_first, zip(iterable, budget._ticks)),  # noqa: SLF001 - same module family
+        map(_first, zip(iterable, budget._ticks, strict=False)),
         _raise_if_spent(budget),
     )
 

@@ -150,12 +150,17 @@ def _host_value(copier: _Copier, x: Any) -> Any:
         return result
     if isinstance(x, enum.Enum):
         return copier.copy(x.value)
-    for base in (dict, list, tuple, set, frozenset):
-        if isinstance(x, base):
-            return copier.copy(base(x))  # type: ignore[call-overload]
-    for base in (str, bytes, int, float):
-        if isinstance(x, base):
-            return base(x)  # type: ignore[call-overload]
+    for container in (dict, list, tuple, set, frozenset):
+        if isinstance(x, container):
+            return copier.copy(container(x))
+    if isinstance(x, str):
+        return str(x)
+    if isinstance(x, bytes):
+        return bytes(x)
+    if isinstance(x, int):
+        return int(x)
+    if isinstance(x, float):
+        return float(x)
     return _refuse(copier, x)
 
 

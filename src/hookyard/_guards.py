@@ -25,8 +25,18 @@ _MISSING: Any = object()
 
 # Types a script can iterate without surprises: sized, and immutable or raising on resize.
 _SIZED_FIXED = frozenset(
-    {tuple, str, bytes, range, dict, set, frozenset, type({}.keys()), type({}.values()),
-     type({}.items())}
+    {
+        tuple,
+        str,
+        bytes,
+        range,
+        dict,
+        set,
+        frozenset,
+        type({}.keys()),
+        type({}.values()),
+        type({}.items()),
+    }
 )
 
 
@@ -311,7 +321,7 @@ def _repr_size(ob: Any, limit: int, sizes: dict[int, int], active: set[int]) -> 
     if cls is str or cls is bytes:
         return len(ob) + 3
     if cls is int:
-        return ob.bit_length() // 3 + 2
+        return int(ob.bit_length()) // 3 + 2
     if cls in (float, bool, type(None), complex):
         return 32
     if cls in (list, tuple, set, frozenset, dict):
@@ -339,8 +349,9 @@ def _repr_size(ob: Any, limit: int, sizes: dict[int, int], active: set[int]) -> 
 
 
 # -- attribute access -----------------------------------------------------------------------
-def _method_for(ob: Any, name: str) -> Callable[[Budget, Any, tuple[Any, ...], dict[str, Any]],
-                                                  None] | None:
+def _method_for(
+    ob: Any, name: str
+) -> Callable[[Budget, Any, tuple[Any, ...], dict[str, Any]], None] | None:
     for cls in (str, bytes, list, dict, set, frozenset, int):
         if isinstance(ob, cls) or (isinstance(ob, type) and issubclass(ob, cls)):
             return _METHOD_CHECKS.get((cls, name))
@@ -410,8 +421,9 @@ def guarded_delattr(ob: Any, name: Any) -> None:
 MethodCheck = Callable[[Budget, Any, tuple[Any, ...], dict[str, Any]], None]
 
 
-def _arg(args: tuple[Any, ...], kwargs: dict[str, Any], index: int, name: str,
-         default: Any = None) -> Any:
+def _arg(
+    args: tuple[Any, ...], kwargs: dict[str, Any], index: int, name: str, default: Any = None
+) -> Any:
     if len(args) > index:
         return args[index]
     return kwargs.get(name, default)
@@ -431,7 +443,7 @@ def _check_join(budget: Budget, sep: Any, args: tuple[Any, ...], kw: dict[str, A
     raise _Substitute(tuple(args_list), kw)
 
 
-class _Substitute(Exception):  # noqa: N818 - internal control flow, never escapes
+class _Substitute(Exception):
     def __init__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         self.new_args = args
         self.new_kwargs = kwargs
@@ -551,14 +563,30 @@ _METHOD_CHECKS.update(
     }
 )
 for _set_type in (set, frozenset):
-    for _name in ("union", "intersection", "difference", "symmetric_difference", "issubset",
-                  "issuperset", "isdisjoint", "update", "intersection_update",
-                  "difference_update", "symmetric_difference_update"):
+    for _name in (
+        "union",
+        "intersection",
+        "difference",
+        "symmetric_difference",
+        "issubset",
+        "issuperset",
+        "isdisjoint",
+        "update",
+        "intersection_update",
+        "difference_update",
+        "symmetric_difference_update",
+    ):
         _METHOD_CHECKS[(_set_type, _name)] = _check_iterables
 
 
-def _run_checked(check: MethodCheck, method: Callable[..., Any], budget: Budget, ob: Any,
-                 args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def _run_checked(
+    check: MethodCheck,
+    method: Callable[..., Any],
+    budget: Budget,
+    ob: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
     try:
         check(budget, ob, args, kwargs)
     except _Substitute as substitute:
@@ -600,11 +628,10 @@ def guarded_method_getattr(ob: Any, name: Any, default: Any = _MISSING) -> Any:
 
 
 # -- guarded builtins -----------------------------------------------------------------------
-def _precharged(factory: Callable[..., Iterator[Any]], *iterables: Any,
-                **kwargs: Any) -> Any:
-    sized = [_length(it) for it in iterables]
-    if all(n is not None for n in sized):
-        current_budget().charge(min(sized) if sized else 0)  # type: ignore[type-var]
+def _precharged(factory: Callable[..., Iterator[Any]], *iterables: Any, **kwargs: Any) -> Any:
+    sized = [n for n in map(_length, iterables) if n is not None]
+    if len(sized) == len(iterables):
+        current_budget().charge(min(sized) if sized else 0)
         return _Precharged(factory(*iterables, **kwargs))
     return factory(*(getiter(it) for it in iterables), **kwargs)
 

@@ -18,8 +18,14 @@ from typing import Any, Literal, Protocol
 
 from . import _budget
 from ._budget import Budget, BudgetExhausted
-from ._copy import args_to_script, kwargs_to_script, rebuild_exception, safe_message, to_host, \
-    to_script
+from ._copy import (
+    args_to_script,
+    kwargs_to_script,
+    rebuild_exception,
+    safe_message,
+    to_host,
+    to_script,
+)
 from ._loader import LoadedScript, script_line
 from ._sandbox import Veto
 from .errors import BoundaryError, HookFailed, HookVetoed, LimitExceeded
@@ -51,8 +57,15 @@ class PointOptions:
 class Observer(Protocol):
     """Who hears about invocations (the engine's audit sinks)."""
 
-    def invocation(self, point: str, script: LoadedScript, phase: str, outcome: str,
-                   started: float, message: str | None) -> None: ...
+    def invocation(
+        self,
+        point: str,
+        script: LoadedScript,
+        phase: str,
+        outcome: str,
+        started: float,
+        message: str | None,
+    ) -> None: ...
 
 
 class Point:
@@ -66,11 +79,16 @@ class Point:
         self.observer: Observer | None = None
 
 
-class ScriptFailure(Exception):  # noqa: N818 - internal; becomes HookFailed/HookVetoed
+class ScriptFailure(Exception):
     """Internal: how one script invocation failed, already sanitised."""
 
-    def __init__(self, kind: Literal["error", "limit", "veto"], message: str,
-                 cause: BaseException, reason: str = "") -> None:
+    def __init__(
+        self,
+        kind: Literal["error", "limit", "veto"],
+        message: str,
+        cause: BaseException,
+        reason: str = "",
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
@@ -78,27 +96,32 @@ class ScriptFailure(Exception):  # noqa: N818 - internal; becomes HookFailed/Hoo
         self.reason = reason
 
 
-def call_script(script: LoadedScript, function: Callable[..., Any], phase: str,
-                args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def call_script(
+    script: LoadedScript,
+    function: Callable[..., Any],
+    phase: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
     """Run one hook function under a fresh budget; raise ScriptFailure on any failure."""
     record = script.record
     record.calls += 1
     budget = Budget(script.limits)
-    local = _budget._local  # noqa: SLF001 - the budget module's thread state, by design
+    local = _budget._local
     previous_budget = local.budget
     previous_handle = local.handle
     local.budget = budget
     local.handle = budget.handle
-    active = _budget._active  # noqa: SLF001
+    active = _budget._active
     key = id(budget)
     active[key] = budget
-    if _budget._monitor_state["idle"] or not _budget._monitor_state["started"]:  # noqa: SLF001
-        _budget._wake_monitor()  # noqa: SLF001
+    if _budget._monitor_state["idle"] or not _budget._monitor_state["started"]:
+        _budget._wake_monitor()
     try:
         return function(*args, **kwargs)
     except KeyboardInterrupt:
         raise
-    except BaseException as exc:  # noqa: BLE001 - nothing a script raises reaches the host raw
+    except BaseException as exc:
         record.failures += 1
         raise _failure(script, phase, exc, budget) from None
     finally:
@@ -107,8 +130,7 @@ def call_script(script: LoadedScript, function: Callable[..., Any], phase: str,
         local.handle = previous_handle
 
 
-def _failure(script: LoadedScript, phase: str, exc: BaseException,
-             budget: Budget) -> ScriptFailure:
+def _failure(script: LoadedScript, phase: str, exc: BaseException, budget: Budget) -> ScriptFailure:
     line = script_line(exc, script.path)
     where = f"{script.path}:{line}" if line else script.path
     spent: BudgetExhausted | None
@@ -125,61 +147,107 @@ def _failure(script: LoadedScript, phase: str, exc: BaseException,
         return ScriptFailure("limit", message, LimitExceeded(message, limit=spent.limit))
     if isinstance(exc, Veto):
         reason = safe_message(exc)
-        return ScriptFailure("veto", f"{where}: {phase}: Veto: {reason}", rebuild_exception(exc),
-                             reason)
+        return ScriptFailure(
+            "veto", f"{where}: {phase}: Veto: {reason}", rebuild_exception(exc), reason
+        )
     text = safe_message(exc)
-    message = f"{where}: {phase}: {type(exc).__name__}: {text}" if text else \
-        f"{where}: {phase}: {type(exc).__name__}"
+    message = (
+        f"{where}: {phase}: {type(exc).__name__}: {text}"
+        if text
+        else f"{where}: {phase}: {type(exc).__name__}"
+    )
     return ScriptFailure("error", message, rebuild_exception(exc))
 
 
-def _failed(point: Point, options: PointOptions, script: LoadedScript, phase: str,
-            failure: ScriptFailure, *, may_raise: bool = True) -> None:
+def _boundary_failure(script: LoadedScript, phase: str, exc: BoundaryError) -> ScriptFailure:
+    """The host handed a script a value that cannot cross: the script does not run."""
+    message = f"{script.path}: {phase}: not run: {exc}"
+    return ScriptFailure("error", message, BoundaryError(message))
+
+
+def _failed(
+    point: Point,
+    options: PointOptions,
+    script: LoadedScript,
+    phase: str,
+    failure: ScriptFailure,
+    *,
+    may_raise: bool = True,
+) -> None:
     """Apply the point's on_error policy to one failure."""
     observer = point.observer
     if observer is not None:
-        observer.invocation(point.name, script, phase, failure.kind, time.monotonic(),
-                            failure.message)
+        observer.invocation(
+            point.name, script, phase, failure.kind, time.monotonic(), failure.message
+        )
     if may_raise and options.on_error == "raise":
-        raise HookFailed(f"hook point {point.name!r}: {failure.message}", point=point.name,
-                         script=script.path, phase=phase) from failure.cause
+        raise HookFailed(
+            f"hook point {point.name!r}: {failure.message}",
+            point=point.name,
+            script=script.path,
+            phase=phase,
+        ) from failure.cause
     logger.warning("hook point %r: %s", point.name, failure.message)
 
 
-def run_pre(point: Point, options: PointOptions, scripts: tuple[LoadedScript, ...],
-            args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+def run_pre(
+    point: Point,
+    options: PointOptions,
+    scripts: tuple[LoadedScript, ...],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> None:
     for script in scripts:
         function = script.pre
         if function is None:
             continue
         try:
-            call_script(script, function, "pre", args_to_script(args), kwargs_to_script(kwargs))
+            try:
+                call_script(script, function, "pre", args_to_script(args), kwargs_to_script(kwargs))
+            except BoundaryError as exc:
+                raise _boundary_failure(script, "pre", exc) from None
         except ScriptFailure as failure:
             if failure.kind == "veto":
                 if options.veto:
                     observer = point.observer
                     if observer is not None:
-                        observer.invocation(point.name, script, "pre", "veto",
-                                            time.monotonic(), failure.reason)
+                        observer.invocation(
+                            point.name, script, "pre", "veto", time.monotonic(), failure.reason
+                        )
                     raise HookVetoed(
                         f"hook point {point.name!r}: vetoed by {script.path}: {failure.reason}",
-                        point=point.name, script=script.path, reason=failure.reason,
+                        point=point.name,
+                        script=script.path,
+                        reason=failure.reason,
                     ) from None
                 failure.message += f" (point {point.name!r} does not allow vetoes)"
             _failed(point, options, script, "pre", failure)
 
 
-def run_post(point: Point, options: PointOptions, scripts: tuple[LoadedScript, ...],
-             result: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def run_post(
+    point: Point,
+    options: PointOptions,
+    scripts: tuple[LoadedScript, ...],
+    result: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
     replace = options.result == "replace"
     for script in scripts:
         function = script.post
         if function is None:
             continue
         try:
-            value = call_script(script, function, "post",
-                                (to_script(result), *args_to_script(args)),
-                                kwargs_to_script(kwargs))
+            try:
+                value = call_script(
+                    script,
+                    function,
+                    "post",
+                    (to_script(result), *args_to_script(args)),
+                    kwargs_to_script(kwargs),
+                )
+            except BoundaryError as exc:
+                raise _boundary_failure(script, "post", exc) from None
         except ScriptFailure as failure:
             _failed(point, options, script, "post", failure)
             continue
@@ -187,30 +255,50 @@ def run_post(point: Point, options: PointOptions, scripts: tuple[LoadedScript, .
             try:
                 result = to_host(value)
             except BoundaryError as exc:
-                message = f"{script.path}: post: returned a value that cannot replace the " \
-                          f"result: {exc}"
-                _failed(point, options, script, "post",
-                        ScriptFailure("error", message, BoundaryError(message)))
+                message = (
+                    f"{script.path}: post: returned a value that cannot replace the result: {exc}"
+                )
+                _failed(
+                    point,
+                    options,
+                    script,
+                    "post",
+                    ScriptFailure("error", message, BoundaryError(message)),
+                )
     return result
 
 
-def run_error(point: Point, options: PointOptions, scripts: tuple[LoadedScript, ...],
-              exc: BaseException, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+def run_error(
+    point: Point,
+    options: PointOptions,
+    scripts: tuple[LoadedScript, ...],
+    exc: BaseException,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> None:
     for script in scripts:
         function = script.error
         if function is None:
             continue
         try:
-            call_script(script, function, "error",
-                        (rebuild_exception(exc), *args_to_script(args)),
-                        kwargs_to_script(kwargs))
+            try:
+                call_script(
+                    script,
+                    function,
+                    "error",
+                    (rebuild_exception(exc), *args_to_script(args)),
+                    kwargs_to_script(kwargs),
+                )
+            except BoundaryError as boundary:
+                raise _boundary_failure(script, "error", boundary) from None
         except ScriptFailure as failure:
             # an error hook cannot replace the host's exception: its own failure is logged
             _failed(point, options, script, "error", failure, may_raise=False)
 
 
-def _plain_wrapper(fn: Callable[..., Any], point: Point, options: PointOptions,
-                   skip: int) -> Callable[..., Any]:
+def _plain_wrapper(
+    fn: Callable[..., Any], point: Point, options: PointOptions, skip: int
+) -> Callable[..., Any]:
     if inspect.iscoroutinefunction(fn):
 
         async def hooked_async(*args: Any, **kwargs: Any) -> Any:

@@ -159,7 +159,8 @@ def _json_loads(s: str | bytes) -> Any:
 
 def _json_facade() -> ModuleFacade:
     return ModuleFacade(
-        "json", {"dumps": _json_dumps, "loads": _json_loads, "JSONDecodeError": json.JSONDecodeError}
+        "json",
+        {"dumps": _json_dumps, "loads": _json_loads, "JSONDecodeError": json.JSONDecodeError},
     )
 
 
@@ -178,8 +179,18 @@ def _string_facade() -> ModuleFacade:
         "string",
         _public(
             string,
-            ["ascii_letters", "ascii_lowercase", "ascii_uppercase", "digits", "hexdigits",
-             "octdigits", "punctuation", "printable", "whitespace", "capwords"],
+            [
+                "ascii_letters",
+                "ascii_lowercase",
+                "ascii_uppercase",
+                "digits",
+                "hexdigits",
+                "octdigits",
+                "punctuation",
+                "printable",
+                "whitespace",
+                "capwords",
+            ],
         ),
     )
 
@@ -194,8 +205,9 @@ def _random_facade() -> ModuleFacade:
         items = _guards.materialize(population, "random.sample population")
         return generator.sample(items, k, counts=counts)
 
-    def choices(population: Any, weights: Any = None, *, cum_weights: Any = None,
-                k: int = 1) -> list[Any]:
+    def choices(
+        population: Any, weights: Any = None, *, cum_weights: Any = None, k: int = 1
+    ) -> list[Any]:
         current_budget().charge_size(k if isinstance(k, int) else 0, "random.choices")
         return generator.choices(population, weights, cum_weights=cum_weights, k=k)
 
@@ -209,13 +221,26 @@ def _random_facade() -> ModuleFacade:
 
     attributes: dict[str, Any] = {
         name: getattr(generator, name)
-        for name in ("random", "uniform", "randint", "randrange", "choice", "shuffle", "gauss",
-                     "normalvariate", "triangular", "betavariate", "expovariate",
-                     "lognormvariate", "vonmisesvariate", "paretovariate", "weibullvariate",
-                     "seed")
+        for name in (
+            "random",
+            "uniform",
+            "randint",
+            "randrange",
+            "choice",
+            "shuffle",
+            "gauss",
+            "normalvariate",
+            "triangular",
+            "betavariate",
+            "expovariate",
+            "lognormvariate",
+            "vonmisesvariate",
+            "paretovariate",
+            "weibullvariate",
+            "seed",
+        )
     }
-    attributes.update(sample=sample, choices=choices, getrandbits=getrandbits,
-                      randbytes=randbytes)
+    attributes.update(sample=sample, choices=choices, getrandbits=getrandbits, randbytes=randbytes)
     return ModuleFacade("random", attributes)
 
 
@@ -251,7 +276,9 @@ def facade_factories(names: Iterable[str]) -> dict[str, Callable[[], ModuleFacad
         root = name.split(".")[0]
         reason = FORBIDDEN_MODULES.get(root) or FORBIDDEN_MODULES.get(name)
         if reason is not None or root.startswith("_"):
-            raise ValueError(f"module {name!r} cannot be offered to scripts ({reason or 'private'})")
+            raise ValueError(
+                f"module {name!r} cannot be offered to scripts ({reason or 'private'})"
+            )
         factory = _FACTORIES.get(name)
         if factory is None:
             try:

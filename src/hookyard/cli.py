@@ -20,16 +20,23 @@ def _parser() -> argparse.ArgumentParser:
     commands.required = True
 
     demo = commands.add_parser(
-        "demo", help="run an example host against a hook directory; edit scripts live",
+        "demo",
+        help="run an example host against a hook directory; edit scripts live",
         description="Run an example compute service whose create/resize/delete calls go "
-                    "through hook points. Edit a script while it runs to see it reload.",
+        "through hook points. Edit a script while it runs to see it reload.",
     )
-    demo.add_argument("--dir", default="hook_scripts", type=Path,
-                      help="hook directory (default: ./hook_scripts)")
-    demo.add_argument("--iterations", type=int, default=None,
-                      help="stop after this many rounds (default: run until Ctrl-C)")
-    demo.add_argument("--interval", type=float, default=1.0,
-                      help="seconds between rounds (default: 1)")
+    demo.add_argument(
+        "--dir", default="hook_scripts", type=Path, help="hook directory (default: ./hook_scripts)"
+    )
+    demo.add_argument(
+        "--iterations",
+        type=int,
+        default=None,
+        help="stop after this many rounds (default: run until Ctrl-C)",
+    )
+    demo.add_argument(
+        "--interval", type=float, default=1.0, help="seconds between rounds (default: 1)"
+    )
     return parser
 
 
