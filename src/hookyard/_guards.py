@@ -780,3 +780,13 @@ def safe_perm(n: Any, k: Any = None) -> Any:
         if isinstance(kk, int):
             current_budget().charge_bits(int(max(kk, 1) * math.log2(n)), "perm")
     return math.perm(n, k)
+
+
+def _dict_fromkeys(iterable: Any, value: Any = None) -> dict[Any, Any]:
+    return dict.fromkeys(materialize(iterable, "dict.fromkeys"), value)
+
+
+# The guarded constructors stand in for the types, so they carry the alternate
+# constructors scripts use (bounded like the rest).
+safe_dict.fromkeys = _dict_fromkeys  # type: ignore[attr-defined]
+safe_str.maketrans = str.maketrans  # type: ignore[attr-defined]

@@ -75,6 +75,11 @@ _EXCEPTIONS = (
     "ValueError",
     "ZeroDivisionError",
     "ModuleNotFoundError",
+    "OSError",
+    "FileNotFoundError",
+    "PermissionError",
+    "TimeoutError",
+    "ConnectionError",
 )
 # Denied, with the reason:
 #   open, input, print(raw)     - no direct I/O (print goes to `log`)
