@@ -8,7 +8,7 @@ The default allow-list is small, and each entry is there for a reason:
 
 - ``math``: pure functions; ``factorial``, ``comb``, ``perm``, ``prod`` are size-checked.
 - ``json``: ``dumps``/``loads`` only, with no hooks (``cls``, ``default``, ``object_hook``)
-  and a bounded ``indent``; output size is checked before it is built.
+  output size (indent included) is checked before it is built.
 - ``datetime``: immutable value types.
 - ``random``: each script gets its own ``random.Random`` (the global random state is shared
   process state); ``sample``/``choices``/``getrandbits`` sizes are checked.
@@ -125,9 +125,6 @@ def _math_facade() -> ModuleFacade:
     return ModuleFacade("math", attributes)
 
 
-_MAX_INDENT = 16
-
-
 def _json_dumps(
     obj: Any,
     *,
@@ -137,13 +134,11 @@ def _json_dumps(
     ensure_ascii: bool = True,
 ) -> str:
     budget = current_budget()
-    if isinstance(indent, int) and indent > _MAX_INDENT:
-        raise ValueError(f"json.dumps indent is capped at {_MAX_INDENT} in scripts")
-    if isinstance(indent, str) and len(indent) > _MAX_INDENT:
-        raise ValueError(f"json.dumps indent is capped at {_MAX_INDENT} characters in scripts")
     estimate = _guards.repr_size(obj, budget.limits.size)
     if indent is not None:
-        estimate *= 4
+        # every item may land on its own line, indented: the indent multiplies the size
+        width = indent if isinstance(indent, int) else len(str(indent))
+        estimate *= 2 + max(width, 0)
     budget.charge_size(estimate, "json text")
     return json.dumps(
         obj, indent=indent, sort_keys=sort_keys, separators=separators, ensure_ascii=ensure_ascii
