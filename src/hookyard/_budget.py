@@ -39,6 +39,10 @@ class Limits:
     - ``size``: the largest str, bytes, list, tuple, dict or set a script may build (items
       or characters), and the largest int (in bits); checked *before* the memory is taken.
     - ``output``: characters a script may send through ``print`` and ``log`` per call.
+    - ``kept``: items a script may keep *between* calls (in ``state``, module-level
+      containers, closures): one per container slot, one per 8 characters of text.
+      Measured every so often (see ``_retained.py``); past it the script's kept data is
+      dropped and that call fails with ``LimitExceeded``.
     """
 
     operations: int = 1_000_000
@@ -46,9 +50,10 @@ class Limits:
     depth: int = 64
     size: int = 1_000_000
     output: int = 65_536
+    kept: int = 2_000_000
 
     def __post_init__(self) -> None:
-        for name in ("operations", "depth", "size", "output"):
+        for name in ("operations", "depth", "size", "output", "kept"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"Limits.{name} must be a positive int, not {value!r}")
@@ -160,6 +165,10 @@ class Budget:
             raise self.exhaust(
                 "output", f"output limit ({self.limits.output:,} characters) exceeded"
             )
+
+    def used(self) -> int:
+        """Operations spent so far."""
+        return int(self.limits.operations - length_hint(self._ticks))
 
     def check_deadline(self, now: float) -> None:
         if now > self.deadline:

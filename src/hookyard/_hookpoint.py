@@ -27,6 +27,7 @@ from ._copy import (
     to_script,
 )
 from ._loader import LoadedScript, script_line
+from ._retained import clear_kept, kept_size
 from ._sandbox import Veto
 from .errors import BoundaryError, HookFailed, HookVetoed, LimitExceeded
 
@@ -118,7 +119,15 @@ def call_script(
     if _budget._monitor_state["idle"] or not _budget._monitor_state["started"]:
         _budget._wake_monitor()
     try:
-        return function(*args, **kwargs)
+        value = function(*args, **kwargs)
+        # C-level consumers such as next(it, default) swallow the StopIteration a spent
+        # tick raises: a call that returns with its budget spent is still a limit failure.
+        spent = budget.failure()
+        if spent is not None:
+            raise spent
+        if script.kept_account.spend(budget.used()):
+            _measure_kept(script)
+        return value
     except KeyboardInterrupt:
         raise
     except BaseException as exc:
@@ -128,6 +137,18 @@ def call_script(
         del active[key]
         local.budget = previous_budget
         local.handle = previous_handle
+
+
+def _measure_kept(script: LoadedScript) -> None:
+    """Measure what the script keeps between calls; drop it past ``Limits.kept``."""
+    limit = script.limits.kept
+    size = kept_size(script.namespace, limit)
+    script.kept_account.measured(size)
+    if size > limit:
+        clear_kept(script.namespace)
+        raise BudgetExhausted(
+            "kept", f"kept limit ({limit:,} items kept between calls) exceeded; state dropped"
+        )
 
 
 def _failure(script: LoadedScript, phase: str, exc: BaseException, budget: Budget) -> ScriptFailure:

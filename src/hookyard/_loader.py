@@ -23,6 +23,7 @@ from . import _budget
 from ._budget import Budget, BudgetExhausted, Limits
 from ._copy import safe_message
 from ._policy import HookPolicy
+from ._retained import KeptAccount
 from ._sandbox import SandboxPolicy, script_globals
 
 __all__ = [
@@ -55,6 +56,8 @@ class LoadedScript:
     limits: Limits = field(repr=False, default_factory=Limits)
     # the engine's per-file record (status counters); set when the engine publishes it
     record: Any = field(repr=False, default=None)
+    # operations spent since what the script keeps between calls was last measured
+    kept_account: KeptAccount = field(repr=False, default_factory=KeptAccount)
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +226,9 @@ def load_source(
     try:
         with _budget.running(budget):
             exec(code, namespace)
+            spent = budget.failure()
+            if spent is not None:  # the body swallowed its own limit in C (next(it, x))
+                raise spent
     except KeyboardInterrupt:
         raise
     except BaseException as exc:
