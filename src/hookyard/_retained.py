@@ -12,6 +12,7 @@ builders).
 
 from __future__ import annotations
 
+import contextlib
 import types
 from typing import Any
 
@@ -60,10 +61,8 @@ def kept_size(namespace: dict[str, Any], limit: int) -> int:
             stack.extend(ob.__defaults__ or ())
             stack.extend((ob.__kwdefaults__ or {}).values())
             for cell in ob.__closure__ or ():
-                try:
+                with contextlib.suppress(ValueError):  # an empty cell has no contents
                     stack.append(cell.cell_contents)
-                except ValueError:  # an empty cell
-                    pass
         elif cls is types.MethodType:
             stack.append(ob.__self__)
         elif cls is types.GeneratorType:
