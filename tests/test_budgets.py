@@ -349,3 +349,44 @@ def test_steady_state_is_not_dropped(tmp_path: Path) -> None:
         return n
 
     assert [host(n) for n in range(2000)][-1] == 1999
+
+
+C_HEAVY_LOOP = """
+def pre(keep_them):
+    big = 2 ** 900000
+    keep = []
+    for i in range(900000):
+        copy = big + 1
+        if keep_them:
+            keep.append(copy)
+"""
+
+
+def test_deadline_stops_a_loop_charged_up_front(tmp_path: Path) -> None:
+    """A for loop charged in advance still stops at the deadline, even when each iteration is slow C work."""
+    root = write_scripts(tmp_path / "hooks", {"p/10-x.py": C_HEAVY_LOOP})
+    engine = hookyard.HookEngine(root, limits=hookyard.Limits(seconds=0.2))
+
+    @engine.hook("p", on_error="raise")
+    def host(keep_them: bool) -> str:
+        return "served"
+
+    with pytest.raises(hookyard.HookFailed) as caught:
+        host(False)
+    assert isinstance(caught.value.__cause__, hookyard.LimitExceeded)
+    assert caught.value.__cause__.limit == "seconds"
+
+
+def test_memory_watchdog_stops_growth_the_size_checks_do_not_see(tmp_path: Path) -> None:
+    """Accumulating many mid-size copies is stopped by Limits.memory (resident growth during the call)."""
+    root = write_scripts(tmp_path / "hooks", {"p/10-x.py": C_HEAVY_LOOP})
+    engine = hookyard.HookEngine(root, limits=hookyard.Limits(seconds=60, memory=64 * 1024 * 1024))
+
+    @engine.hook("p", on_error="raise")
+    def host(keep_them: bool) -> str:
+        return "served"
+
+    with pytest.raises(hookyard.HookFailed) as caught:
+        host(True)
+    assert isinstance(caught.value.__cause__, hookyard.LimitExceeded)
+    assert caught.value.__cause__.limit == "memory"
