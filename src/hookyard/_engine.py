@@ -113,8 +113,9 @@ class HookEngine:
             module_factories=facade_factories(self.modules),
             limits=self.limits,
         )
-        self._rules = FileRules(root=self.directory, strict_modes=strict_modes,
-                                max_bytes=max_script_bytes)
+        self._rules = FileRules(
+            root=self.directory, strict_modes=strict_modes, max_bytes=max_script_bytes
+        )
         self._points: dict[str, Point] = _points if _points is not None else {}
         self._records: dict[str, _Record] = {}
         self._lock = threading.RLock()
@@ -164,7 +165,9 @@ class HookEngine:
     def points(self) -> dict[str, tuple[str, ...]]:
         """Each point with its serving scripts' file names, in run order."""
         with self._lock:
-            return {name: tuple(s.name for s in p.scripts) for name, p in sorted(self._points.items())}
+            return {
+                name: tuple(s.name for s in p.scripts) for name, p in sorted(self._points.items())
+            }
 
     def add_reload_listener(self, listener: Callable[[ReloadEvent], None]) -> None:
         """Call ``listener(event)`` after each script (re)load, failure or removal."""
@@ -187,8 +190,9 @@ class HookEngine:
                             found.add(str(path))
                             self._load(folder.name, path)
             else:
-                logger.warning("hook directory %s does not exist (no scripts loaded)",
-                               self.directory)
+                logger.warning(
+                    "hook directory %s does not exist (no scripts loaded)", self.directory
+                )
             for file in [f for f in self._records if f not in found]:
                 self._remove(file)
             self._publish_all()
@@ -197,8 +201,11 @@ class HookEngine:
         """(Re)load one file, or drop it if it is gone; publish its point."""
         path = Path(path)
         point = path.parent.name
-        if path.parent.parent != self.directory or not is_point_name(point) \
-                or not is_script_name(path.name):
+        if (
+            path.parent.parent != self.directory
+            or not is_point_name(point)
+            or not is_script_name(path.name)
+        ):
             return
         with self._lock:
             if path.is_file() or path.is_symlink():
@@ -212,17 +219,28 @@ class HookEngine:
         record = self._records.get(file)
         if record is None:
             record = self._records[file] = _Record(point, file)
-        result = load_script(path, point=point, policy=self._policy, rules=self._rules,
-                             logger=logging.getLogger(f"hookyard.script.{point}.{path.stem}"))
+        result = load_script(
+            path,
+            point=point,
+            policy=self._policy,
+            rules=self._rules,
+            logger=logging.getLogger(f"hookyard.script.{point}.{path.stem}"),
+        )
         old = record.current.version if record.current is not None else None
         if isinstance(result, LoadFailure):
-            if result.version is not None and result.version == record.seen_version \
-                    and record.error is not None:
+            if (
+                result.version is not None
+                and result.version == record.seen_version
+                and record.error is not None
+            ):
                 return  # same broken content as before: nothing new to report
             record.seen_version = result.version
             record.error = str(result)
-            logger.warning("hook script failed to load (%s): %s",
-                           "last good version keeps serving" if old else "not serving", result)
+            logger.warning(
+                "hook script failed to load (%s): %s",
+                "last good version keeps serving" if old else "not serving",
+                result,
+            )
             self._notify(ReloadEvent(point, file, old, old, False, record.error))
             return
         if record.current is not None and record.current.version == result.version:
@@ -233,8 +251,7 @@ class HookEngine:
         record.current = result
         record.seen_version = result.version
         record.error = None
-        logger.info("hook script loaded: %s (%s -> %s)", file, _short(old),
-                    _short(result.version))
+        logger.info("hook script loaded: %s (%s -> %s)", file, _short(old), _short(result.version))
         self._notify(ReloadEvent(point, file, old, result.version, True, None))
 
     def _remove(self, file: str) -> None:
@@ -251,8 +268,11 @@ class HookEngine:
 
     def _publish(self, name: str) -> None:
         scripts = sorted(
-            (r.current for r in self._records.values()
-             if r.point == name and r.current is not None),
+            (
+                r.current
+                for r in self._records.values()
+                if r.point == name and r.current is not None
+            ),
             key=lambda s: s.name,
         )
         self._point(name).scripts = tuple(scripts)  # the one reference swap callers see
