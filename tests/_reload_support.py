@@ -179,7 +179,7 @@ class Probe:
 def make_root(base: Path, scripts: dict[str, str]) -> Path:
     """A hook directory under ``base`` with ``{"point/name.py": source}``."""
     root = base / "hooks"
-    root.mkdir(exist_ok=True)
+    root.mkdir(parents=True, exist_ok=True)
     for relative, source in scripts.items():
         path = root / relative
         path.parent.mkdir(exist_ok=True)

@@ -226,6 +226,17 @@ def test_bytes_paths() -> None:
     assert feed([FileClosedEvent(A.encode())]) == [("load", A)]
 
 
+def test_paths_under_a_symlinked_directory_are_translated() -> None:
+    """When the directory is a symlink and its target is watched, event paths come back
+    under the directory's own name (the one the engine knows files by)."""
+    sink = Recorder()
+    handler = ReloadHandler(ROOT, sink, close_events=True, watched="/srv/release-7/hooks")
+    handler.dispatch(FileClosedEvent("/srv/release-7/hooks/p/a.py"))
+    handler.dispatch(DirCreatedEvent("/srv/release-7/hooks/q"))
+    handler.dispatch(FileClosedEvent("/srv/release-7/hooks-old/p/a.py"))
+    assert sink.calls == [("load", A), ("folder_appeared", "/hooks/q")]
+
+
 def test_handler_never_raises(caplog: pytest.LogCaptureFixture) -> None:
     """A failure while handling an event is logged, never raised into watchdog's thread
     (which would die and stop all watching)."""

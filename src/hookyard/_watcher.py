@@ -129,6 +129,10 @@ class ReloadHandler(FileSystemEventHandler):
     loaded when its writer closes it, never on a bare modification or creation, so a
     half-written file is never read. Without them (polling, other platforms) a modification
     or creation is all there is to go on.
+
+    ``watched`` is the path the observer really watches when it differs from ``root`` (the
+    hook directory is a symlink): event paths are translated back to ``root``, the name the
+    engine knows its files by.
     """
 
     def __init__(
@@ -137,10 +141,12 @@ class ReloadHandler(FileSystemEventHandler):
         sink: Sink,
         *,
         close_events: bool,
+        watched: str | None = None,
         is_linked: Callable[[str], bool] = _is_linked,
     ) -> None:
         super().__init__()
         self.root = root
+        self.watched = watched if watched is not None else root
         self.sink = sink
         self.close_events = close_events
         self._is_linked = is_linked
@@ -152,6 +158,16 @@ class ReloadHandler(FileSystemEventHandler):
             logger.exception("hookyard watcher failed handling %r (watching goes on)", event)
 
     # -- classification -------------------------------------------------------------------
+    def local(self, path: str | bytes) -> str:
+        """An event path under the name the engine uses for the directory."""
+        text = _text(path)
+        if self.watched != self.root and text:
+            if text == self.watched:
+                return self.root
+            if text.startswith(self.watched + os.sep):
+                return self.root + text[len(self.watched) :]
+        return text
+
     def script(self, path: str) -> bool:
         """``<root>/<point>/<name>.py`` with a point name and a loadable script name."""
         if not path:
@@ -169,11 +185,11 @@ class ReloadHandler(FileSystemEventHandler):
 
     # -- routing --------------------------------------------------------------------------
     def route(self, event: FileSystemEvent) -> None:
-        src = _text(event.src_path)
+        src = self.local(event.src_path)
         if isinstance(event, FileMovedEvent):
             # watchdog pairs IN_MOVED_FROM/IN_MOVED_TO by cookie; with full events an
             # unpaired half has an empty other side (moved in from, or out to, elsewhere).
-            dest = _text(event.dest_path)
+            dest = self.local(event.dest_path)
             if self.script(src):
                 self.sink.vanished(src)
             if self.script(dest):
@@ -198,7 +214,7 @@ class ReloadHandler(FileSystemEventHandler):
             if self.script(src):
                 self.sink.retry(src)
         elif isinstance(event, DirMovedEvent):
-            dest = _text(event.dest_path)
+            dest = self.local(event.dest_path)
             if self.folder(src):
                 self.sink.folder_vanished(src)
             if self.folder(dest):
@@ -344,7 +360,8 @@ class Watcher:
             observer_factory, inotify = self._default_factory(polling)
             close_events = inotify if close_events is None else close_events
         self._factory = observer_factory
-        self.handler = ReloadHandler(self.root, self, close_events=bool(close_events))
+        self._close_events = bool(close_events)
+        self.handler = ReloadHandler(self.root, self, close_events=self._close_events)
         self.timers = timers if timers is not None else Timers()
         self._lock = threading.Lock()  # guards the fields below
         self._observer: Any = None
@@ -448,8 +465,15 @@ class Watcher:
                 raise NotADirectoryError(f"not a directory: {self.root}")
             if not os.access(self.root, os.R_OK | os.X_OK):
                 raise PermissionError(f"permission denied: {self.root}")
+            # A symlinked directory (a release-switching deploy) is watched at its target:
+            # watchdog does not follow a symlink it is asked to watch, so new point folders
+            # would go unseen. Not follow_symlink=True: that follows every link below too,
+            # and a link loop would never finish walking. A retargeted link changes the
+            # directory's identity, which the health check notices.
+            real = os.path.realpath(self.root)
+            handler = ReloadHandler(self.root, self, close_events=self._close_events, watched=real)
             observer = self._factory()
-            observer.schedule(self.handler, self.root, recursive=True)
+            observer.schedule(handler, real, recursive=True)
             observer.start()
         except Exception as exc:
             _discard(observer)
@@ -459,6 +483,7 @@ class Watcher:
         with self._lock:
             stopped = self._stopped
             if not stopped:
+                self.handler = handler
                 self._observer = observer
                 self._identity = (info.st_dev, info.st_ino)
                 problem, self._problem = self._problem, None
@@ -512,12 +537,18 @@ class Watcher:
         self._establish(rescan=True)
 
     def _report(self, problem: str) -> None:
-        """Log a watch problem once per change of problem (retries are quiet)."""
+        """Log a watch problem once per change of problem (retries are quiet).
+
+        A directory deleted, replaced or not there yet may be a deploy at work: a warning.
+        One that cannot be read or watched will not heal by itself: an error.
+        """
         with self._lock:
             if self._stopped or problem == self._problem:
                 return
             self._problem = problem
-        logger.error(
+        benign = problem in ("was deleted", "was replaced", "does not exist")
+        logger.log(
+            logging.WARNING if benign else logging.ERROR,
             "hookyard: hook directory %s %s; the scripts already loaded keep serving and "
             "watching resumes when it can (retrying every %.1f s)",
             self.root,
