@@ -143,6 +143,35 @@ def test_empty_save_keeps_last_good_version(tmp_path: Path) -> None:
         assert probe.call() == "v1"
 
 
+def test_touch_reloads_nothing(tmp_path: Path) -> None:
+    """A ``touch`` (only the timestamps change) neither reloads nor resets ``state``."""
+    counter = 'def post(rv):\n    state["n"] = state.get("n", 0) + 1\n    return state["n"]\n'
+    with probe_engine(tmp_path, {"p/a.py": counter, "p/z.py": "def pre():\n    pass\n"}) as probe:
+        assert probe.call() == 1
+        os.utime(probe.path())
+        sentinel = "def pre():\n    return None\n"
+        write_inplace(probe.path("z.py"), sentinel)  # handled after the touch
+        probe.events.loaded(sentinel)
+        assert probe.call() == 2
+        assert [e.file for e in probe.events.seen] == [str(probe.path("z.py"))]
+
+
+def test_chmod_fixing_a_refused_script_loads_it(tmp_path: Path) -> None:
+    """A script refused for being world-writable loads once ``chmod o-w`` fixes it."""
+    with probe_engine(tmp_path, {"p/a.py": script("v1")}) as probe:
+        path = probe.path("b.py")
+        staged = tmp_path / "b.py"
+        write_inplace(staged, script("b"))
+        staged.chmod(0o666)
+        os.rename(staged, path)  # arrives world-writable, all at once
+        probe.events.wait_for(
+            lambda e: not e.ok and "world-writable" in (e.error or ""), "the refusal"
+        )
+        path.chmod(0o644)
+        probe.events.loaded(script("b"))
+        assert probe.engine.points()["p"] == ("a.py", "b.py")
+
+
 # -- deletes ------------------------------------------------------------------------------
 def test_deleted_script_stops_after_the_grace(tmp_path: Path) -> None:
     """A deleted script is dropped (reported as removed) once its grace is over."""

@@ -52,6 +52,24 @@ def test_save_pattern_has_no_gap(tmp_path: Path, pattern: str) -> None:
 
 
 @pytest.mark.parametrize("pattern", sorted(SAVES))
+def test_save_pattern_has_no_gap_when_polling(tmp_path: Path, pattern: str) -> None:
+    """With the polling fallback too, saving with each editor pattern never leaves calls
+    without the script, and each save goes live."""
+    save = SAVES[pattern]
+    order = [f"v{i}" for i in range(5)]
+    with probe_engine(
+        tmp_path, {"p/a.py": script("v0")}, delete_grace=SLOW_GRACE, polling=0.02
+    ) as probe:
+        with Callers(probe, threads=2) as callers:
+            for tag in order[1:]:
+                mark = probe.events.mark()
+                save(probe.path(), script(tag))
+                probe.events.loaded(script(tag), start=mark)
+        callers.assert_whole_versions(order)
+        assert not [e for e in probe.events.seen if e.removed], "a save was taken for a delete"
+
+
+@pytest.mark.parametrize("pattern", sorted(SAVES))
 def test_identical_save_keeps_state(tmp_path: Path, pattern: str) -> None:
     """Saving the same content again with any editor pattern neither reloads the script nor
     resets its ``state``."""
