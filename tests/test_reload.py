@@ -313,6 +313,8 @@ def test_directory_deleted_and_recreated(
         assert probe.call() == "v2"
         wait_until(lambda: probe.engine.watching, "watching again")
         assert "again" in errors(caplog)
+        reports = [r for r in caplog.records if "keep serving" in r.getMessage()]
+        assert len(reports) == 1, "one report per outage, however many retries"
         mark = probe.events.mark()
         write_inplace(probe.path(), script("v3"))  # and the new directory is watched
         probe.events.loaded(script("v3"), start=mark)

@@ -25,7 +25,8 @@ from watchdog.events import (
     FileSystemEvent,
 )
 
-from hookyard._watcher import ReloadHandler, Timers, Watcher
+from hookyard._timers import Timers
+from hookyard._watcher import ReloadHandler, Watcher
 
 ROOT = "/hooks"
 A = "/hooks/p/a.py"
