@@ -262,6 +262,26 @@ def test_reload_by_hand_while_watching_keeps_the_grace(tmp_path: Path) -> None:
         assert probe.call() == "none"
 
 
+def test_reload_republishes_points_without_scripts(tmp_path: Path) -> None:
+    """A full reload republishes every point it knows, even one left without scripts, so
+    an engine made over shared points (``configure()`` again) never keeps serving scripts
+    of the engine before it."""
+    first = make_root(tmp_path / "one", {"p/a.py": script("one")})
+    second = make_root(tmp_path / "two", {})
+    engine = hookyard.configure(first)
+    try:
+
+        @hookyard.add_hook("p", result="replace")
+        def host() -> str:
+            return "none"
+
+        assert host() == "one"
+        engine = hookyard.configure(second)
+        assert host() == "none"
+    finally:
+        engine.close()
+
+
 def test_changes_made_before_start_are_found(tmp_path: Path) -> None:
     """``start()`` rescans: a change made between making the engine and starting it loads."""
     with probe_engine(tmp_path, {"p/a.py": script("v1")}, start=False) as probe:

@@ -294,6 +294,10 @@ class HookEngine:
                     event = self._load(folder.name, path)
                     if event is not None:
                         events.append(event)
+        if point is None:
+            # Every point, not only those with events: a point shared with an engine made
+            # before (configure() again) must stop serving that engine's scripts.
+            self._publish_all()
         self._apply(events)
         return [
             file
@@ -387,6 +391,11 @@ class HookEngine:
             key=lambda s: s.name,
         )
         self._point(name).scripts = tuple(scripts)  # the one reference swap callers see
+
+    def _publish_all(self) -> None:
+        names = {r.point for r in self._records.values()} | set(self._points)
+        for name in names:
+            self._publish(name)
 
     def _notify(self, event: ReloadEvent) -> None:
         for listener in list(self._listeners):
