@@ -88,16 +88,18 @@ def read_source(path: Path, rules: FileRules) -> tuple[str, str] | LoadFailure:
         info = os.lstat(path)
     except OSError as exc:
         return LoadFailure(shown, None, f"cannot read: {exc.strerror or exc}")
+    # The file, and every folder on the way to it, must resolve inside the hook directory:
+    # a symlinked script *or* a symlinked point folder may not lead outside it.
+    try:
+        target = path.resolve(strict=True)
+        root = rules.root.resolve(strict=True)
+    except (OSError, RuntimeError) as exc:
+        return LoadFailure(shown, None, f"refused: broken symlink ({exc})")
+    if not target.is_relative_to(root):
+        return LoadFailure(
+            shown, None, f"refused: symlink leads outside the hook directory (to {target})"
+        )
     if stat.S_ISLNK(info.st_mode):
-        try:
-            target = path.resolve(strict=True)
-            root = rules.root.resolve(strict=True)
-        except (OSError, RuntimeError) as exc:
-            return LoadFailure(shown, None, f"refused: broken symlink ({exc})")
-        if not target.is_relative_to(root):
-            return LoadFailure(
-                shown, None, f"refused: symlink leads outside the hook directory (to {target})"
-            )
         info = os.stat(path)
     if not stat.S_ISREG(info.st_mode):
         return LoadFailure(shown, None, "refused: not a regular file")
