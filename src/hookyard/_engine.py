@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from ._audit import ReachChange, report_reach_change, source_reach_change
 from ._budget import Limits
 from ._hookpoint import Point, PointOptions, make_hooked
 from ._loader import MAX_SCRIPT_BYTES, FileRules, LoadedScript, LoadFailure, load_script
 from ._modules import DEFAULT_MODULES, facade_factories
 from ._sandbox import SandboxPolicy
+from ._trail import AuditEvent, AuditLog, AuditTrail
 
 __all__ = ["HookEngine", "ReloadEvent", "ScriptStatus", "is_point_name", "is_script_name"]
 
@@ -64,6 +67,9 @@ class ReloadEvent:
     ok: bool
     error: str | None
     removed: bool = False
+    # what the new version's reach gained/lost against the last good one (None when
+    # nothing new serves: a failure or a removal); see docs/audit.md
+    reach: ReachChange | None = None
 
 
 class _Record:
@@ -99,6 +105,7 @@ class HookEngine:
         max_script_bytes: int = MAX_SCRIPT_BYTES,
         isolation: Literal["inline"] = "inline",
         polling: bool = False,
+        audit_log: str | Path | AuditLog | None = None,
         _points: dict[str, Point] | None = None,
     ) -> None:
         if isolation != "inline":
@@ -121,6 +128,9 @@ class HookEngine:
         self._listeners: list[Callable[[ReloadEvent], None]] = []
         self._polling = polling
         self._watcher: Any = None
+        self._trail = AuditTrail(audit_log)
+        self._observer: AuditTrail | None = None
+        self.refresh_audit()
         self.reload()
 
     # -- host API ---------------------------------------------------------------------
@@ -173,6 +183,31 @@ class HookEngine:
     def remove_reload_listener(self, listener: Callable[[ReloadEvent], None]) -> None:
         self._listeners.remove(listener)
 
+    # -- audit trail ----------------------------------------------------------------------
+    def add_audit_listener(self, listener: Callable[[AuditEvent], None]) -> None:
+        """Call ``listener(event)`` for every script invocation and load (see docs/audit.md)."""
+        self._trail.add_listener(listener)
+        self.refresh_audit()
+
+    def remove_audit_listener(self, listener: Callable[[AuditEvent], None]) -> None:
+        self._trail.remove_listener(listener)
+        self.refresh_audit()
+
+    def refresh_audit(self) -> bool:
+        """Arm the hook points if an audit sink listens, disarm them if none does.
+
+        A sink is the ``audit_log`` file, an audit listener, or the ``hookyard.audit``
+        logger when it is enabled for INFO and has a handler. Unarmed points record
+        nothing and pay nothing. The engine re-checks when it is made, on ``start()``,
+        ``reload()`` and when listeners change; call this after configuring logging later.
+        Returns whether the points are armed.
+        """
+        with self._lock:
+            self._observer = self._trail if self._trail.listening() else None
+            for point in self._points.values():
+                point.observer = self._observer
+            return self._observer is not None
+
     # -- loading ------------------------------------------------------------------------
     def reload(self) -> None:
         """Rescan the whole directory: load new or changed files, drop vanished ones."""
@@ -192,6 +227,7 @@ class HookEngine:
             for file in [f for f in self._records if f not in found]:
                 self._remove(file)
             self._publish_all()
+        self.refresh_audit()
 
     def reload_path(self, path: str | Path) -> None:
         """(Re)load one file, or drop it if it is gone; publish its point."""
@@ -212,6 +248,7 @@ class HookEngine:
         record = self._records.get(file)
         if record is None:
             record = self._records[file] = _Record(point, file)
+        started = time.perf_counter()
         result = load_script(path, point=point, policy=self._policy, rules=self._rules,
                              logger=logging.getLogger(f"hookyard.script.{point}.{path.stem}"))
         old = record.current.version if record.current is not None else None
@@ -223,19 +260,35 @@ class HookEngine:
             record.error = str(result)
             logger.warning("hook script failed to load (%s): %s",
                            "last good version keeps serving" if old else "not serving", result)
+            self._audit_load(point, file, result.version, started, record.error,
+                             "limit" if "LimitExceeded" in result.message else "error")
             self._notify(ReloadEvent(point, file, old, old, False, record.error))
             return
         if record.current is not None and record.current.version == result.version:
             record.seen_version = result.version
             record.error = None
             return  # same content: keep the running version and its state
+        change = source_reach_change(
+            record.current.source if record.current is not None else None, result.source
+        )
         result.record = record
         record.current = result
         record.seen_version = result.version
         record.error = None
         logger.info("hook script loaded: %s (%s -> %s)", file, _short(old),
                     _short(result.version))
-        self._notify(ReloadEvent(point, file, old, result.version, True, None))
+        if old is not None and change is not None:
+            report_reach_change(file, change)
+        self._audit_load(point, file, result.version, started,
+                         str(change) if change else None, "ok")
+        self._notify(ReloadEvent(point, file, old, result.version, True, None, reach=change))
+
+    def _audit_load(self, point: str, file: str, version: str | None, started: float,
+                    message: str | None, outcome: Literal["ok", "error", "limit"]) -> None:
+        if self._observer is not None:
+            duration = (time.perf_counter() - started) * 1000.0
+            self._observer.emit(AuditEvent(time.time(), point, file, version, "load", outcome,
+                                           duration, message))
 
     def _remove(self, file: str) -> None:
         record = self._records.pop(file)
@@ -247,6 +300,7 @@ class HookEngine:
         point = self._points.get(name)
         if point is None:
             point = self._points[name] = Point(name)
+            point.observer = self._observer
         return point
 
     def _publish(self, name: str) -> None:
@@ -278,6 +332,7 @@ class HookEngine:
             if self._watcher is None:
                 self._watcher = Watcher(self, polling=self._polling)
                 self._watcher.start()
+        self.refresh_audit()
         return self
 
     def close(self) -> None:
@@ -286,6 +341,7 @@ class HookEngine:
             watcher, self._watcher = self._watcher, None
         if watcher is not None:
             watcher.stop()
+        self._trail.close()  # reopened by the next event if hooked functions keep running
 
     def __enter__(self) -> HookEngine:
         return self.start()
