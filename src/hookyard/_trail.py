@@ -8,7 +8,7 @@ attribute once per phase (see ``_hookpoint``).
 
 from __future__ import annotations
 
-import datetime
+import functools
 import json
 import logging
 import os
@@ -18,7 +18,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 __all__ = ["OUTCOMES", "PHASES", "AuditEvent", "AuditLog", "AuditTrail"]
 
@@ -31,13 +31,16 @@ PHASES: Final = ("pre", "post", "error", "load")
 OUTCOMES: Final = ("ok", "error", "veto", "replaced", "limit", "skipped")
 
 
-@dataclass(frozen=True, slots=True)
-class AuditEvent:
+class AuditEvent(NamedTuple):
     """One recorded invocation of a script's hook function, or one load of a script.
 
     ``time`` is the wall clock (seconds since the epoch) when it ended; ``duration_ms``
     how long the script ran; ``operations`` the budget operations it used (None where not
     measured: loads, skipped scripts).
+
+    A NamedTuple rather than the house's frozen dataclass: one is built per audited
+    invocation, and a frozen dataclass's ``__init__`` (one ``object.__setattr__`` per
+    field) costs ~1.7 us against ~0.3 us for a tuple. It is just as immutable.
     """
 
     time: float
@@ -52,9 +55,8 @@ class AuditEvent:
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON-lines record: plain values, keys in a fixed order."""
-        stamp = datetime.datetime.fromtimestamp(self.time, datetime.UTC)
         return {
-            "time": stamp.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+            "time": _timestamp(self.time),
             "point": self.point,
             "script": self.script,
             "version": self.version,
@@ -89,8 +91,34 @@ class AuditLog:
             raise ValueError(f"AuditLog.backups must be an int >= 0, not {self.backups!r}")
 
 
-# compact separators: the file is for machines; one C-level encode per event
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+@functools.lru_cache(maxsize=4)
+def _second_text(second: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+
+
+def _timestamp(when: float) -> str:
+    """``2024-05-01T12:00:00.123456Z`` (UTC); the seconds part is formatted once a second."""
+    second = int(when)
+    return f"{_second_text(second)}.{int((when - second) * 1_000_000):06d}Z"
+
+
+# C: a JSON string literal, all non-ASCII escaped, so a file name with undecodable bytes
+# (surrogate escapes) still makes a valid line
+_quote = json.encoder.encode_basestring_ascii
+
+
+def _json_line(event: AuditEvent) -> bytes:
+    """``event.as_dict()`` as one compact JSON line, formatted by hand: the generic
+    encoder took ~4 us per event, this ~1.5 us. Keys and order as in as_dict()."""
+    version = _quote(event.version) if event.version is not None else "null"
+    operations = str(event.operations) if event.operations is not None else "null"
+    message = _quote(event.message) if event.message is not None else "null"
+    return (
+        f'{{"time":"{_timestamp(event.time)}","point":{_quote(event.point)},'
+        f'"script":{_quote(event.script)},"version":{version},"phase":"{event.phase}",'
+        f'"outcome":"{event.outcome}","duration_ms":{event.duration_ms:.3f},'
+        f'"operations":{operations},"message":{message}}}\n'
+    ).encode("ascii")
 
 
 class _JsonLinesFile:
@@ -114,7 +142,7 @@ class _JsonLinesFile:
         return fd
 
     def write(self, event: AuditEvent) -> None:
-        line = (_encode(event.as_dict()) + "\n").encode("utf-8")
+        line = _json_line(event)
         with self._lock:
             try:
                 fd = self._fd if self._fd is not None else self._open()
@@ -211,21 +239,36 @@ class AuditTrail:
         )
 
     def emit(self, event: AuditEvent) -> None:
-        """Hand ``event`` to every sink. A failing sink is reported, never raised."""
-        if logger.isEnabledFor(logging.INFO):
-            # lazy %-formatting: a handler that drops the record never formats it
-            logger.info(
-                "%s %s %s %s (%.3f ms)%s",
-                event.point,
-                event.phase,
-                event.script,
-                event.outcome,
-                event.duration_ms,
-                _suffix(event.message),
-                extra={"hookyard_event": event},
-            )
-        if self._file is not None:
-            self._file.write(event)
+        """Hand ``event`` to every sink. A failing sink is reported, never raised: the
+        trail runs inside host calls."""
+        try:
+            if logger.isEnabledFor(logging.INFO):
+                # makeRecord + handle is logger.info() without findCaller's stack walk
+                # (half the cost; the caller is always this line). Formatting stays lazy.
+                logger.handle(
+                    logger.makeRecord(
+                        logger.name,
+                        logging.INFO,
+                        __file__,
+                        0,
+                        "%s %s %s %s (%.3f ms)%s",
+                        (
+                            event.point,
+                            event.phase,
+                            event.script,
+                            event.outcome,
+                            event.duration_ms,
+                            _suffix(event.message),
+                        ),
+                        None,
+                        "emit",
+                        {"hookyard_event": event},
+                    )
+                )
+            if self._file is not None:
+                self._file.write(event)
+        except Exception:
+            _engine_logger.exception("hookyard audit sink failed")
         for listener in list(self._listeners):
             try:
                 listener(event)
