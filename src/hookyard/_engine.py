@@ -6,16 +6,19 @@ import logging
 import math
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from ._audit import ReachChange, report_reach_change, source_reach_change
 from ._budget import Limits
 from ._hookpoint import Point, PointOptions, make_hooked
 from ._loader import MAX_SCRIPT_BYTES, FileRules, LoadedScript, LoadFailure, load_script
 from ._modules import DEFAULT_MODULES, facade_factories
 from ._sandbox import SandboxPolicy
+from ._trail import AuditEvent, AuditLog, AuditTrail
 
 __all__ = [
     "DEFAULT_DELETE_GRACE",
@@ -79,6 +82,9 @@ class ReloadEvent:
     ok: bool
     error: str | None
     removed: bool = False
+    # what the new version's reach gained/lost against the last good one (None when
+    # nothing new serves: a failure or a removal); see docs/audit.md
+    reach: ReachChange | None = None
 
 
 class _Record:
@@ -120,6 +126,7 @@ class HookEngine:
         isolation: Literal["inline"] = "inline",
         polling: bool | float = False,
         delete_grace: float = DEFAULT_DELETE_GRACE,
+        audit_log: str | Path | AuditLog | None = None,
         _points: dict[str, Point] | None = None,
     ) -> None:
         if isolation != "inline":
@@ -155,6 +162,9 @@ class HookEngine:
         self._polling = polling
         self.delete_grace = float(delete_grace)
         self._watcher: Any = None
+        self._trail = AuditTrail(audit_log)
+        self._observer: AuditTrail | None = None
+        self.refresh_audit()
         self.reload()
 
     # -- host API ---------------------------------------------------------------------
@@ -214,6 +224,31 @@ class HookEngine:
     def remove_reload_listener(self, listener: Callable[[ReloadEvent], None]) -> None:
         self._listeners.remove(listener)
 
+    # -- audit trail ----------------------------------------------------------------------
+    def add_audit_listener(self, listener: Callable[[AuditEvent], None]) -> None:
+        """Call ``listener(event)`` for every script invocation and load (see docs/audit.md)."""
+        self._trail.add_listener(listener)
+        self.refresh_audit()
+
+    def remove_audit_listener(self, listener: Callable[[AuditEvent], None]) -> None:
+        self._trail.remove_listener(listener)
+        self.refresh_audit()
+
+    def refresh_audit(self) -> bool:
+        """Arm the hook points if an audit sink listens, disarm them if none does.
+
+        A sink is the ``audit_log`` file, an audit listener, or the ``hookyard.audit``
+        logger when it is enabled for INFO and has a handler. Unarmed points record
+        nothing and pay nothing. The engine re-checks when it is made, on ``start()``,
+        ``reload()`` and when listeners change; call this after configuring logging later.
+        Returns whether the points are armed.
+        """
+        with self._lock:
+            self._observer = self._trail if self._trail.listening() else None
+            for point in self._points.values():
+                point.observer = self._observer
+            return self._observer is not None
+
     # -- loading ------------------------------------------------------------------------
     def reload(self) -> None:
         """Rescan the whole directory: load new or changed files, drop vanished ones.
@@ -228,6 +263,7 @@ class HookEngine:
                 self._apply([self._remove(file) for file in missing])
         if watcher is not None:
             watcher.expire_later(missing)
+        self.refresh_audit()
 
     def reload_path(self, path: str | Path) -> None:
         """(Re)load one file now, or drop it now if it is gone; publish its point."""
@@ -314,6 +350,7 @@ class HookEngine:
         last good version, and the same content as serving keeps it (and its ``state``).
         """
         file = str(path)
+        started = time.perf_counter()
         result = load_script(
             path,
             point=point,
@@ -343,6 +380,14 @@ class HookEngine:
                 "last good version keeps serving" if old else "not serving",
                 result,
             )
+            self._audit_load(
+                point,
+                file,
+                result.version,
+                started,
+                record.error,
+                "limit" if "LimitExceeded" in result.message else "error",
+            )
             return ReloadEvent(point, file, old, old, False, record.error)
         if record.current is not None and record.current.version == result.version:
             record.seen_version = result.version
@@ -351,12 +396,35 @@ class HookEngine:
             record.error = None  # back to the serving content after a broken save
             logger.info("hook script recovered: %s (%s)", file, _short(old))
             return ReloadEvent(point, file, old, old, True, None)
+        change = source_reach_change(
+            record.current.source if record.current is not None else None, result.source
+        )
         result.record = record
         record.current = result
         record.seen_version = result.version
         record.error = None
         logger.info("hook script loaded: %s (%s -> %s)", file, _short(old), _short(result.version))
-        return ReloadEvent(point, file, old, result.version, True, None)
+        if old is not None and change is not None:
+            report_reach_change(file, change)
+        self._audit_load(
+            point, file, result.version, started, str(change) if change else None, "ok"
+        )
+        return ReloadEvent(point, file, old, result.version, True, None, reach=change)
+
+    def _audit_load(
+        self,
+        point: str,
+        file: str,
+        version: str | None,
+        started: float,
+        message: str | None,
+        outcome: Literal["ok", "error", "limit"],
+    ) -> None:
+        if self._observer is not None:
+            duration = (time.perf_counter() - started) * 1000.0
+            self._observer.emit(
+                AuditEvent(time.time(), point, file, version, "load", outcome, duration, message)
+            )
 
     def _remove(self, file: str) -> ReloadEvent:
         record = self._records.pop(file)
@@ -379,6 +447,7 @@ class HookEngine:
         point = self._points.get(name)
         if point is None:
             point = self._points[name] = Point(name)
+            point.observer = self._observer
         return point
 
     def _publish(self, name: str) -> None:
@@ -452,6 +521,7 @@ class HookEngine:
             if self._watcher is None:
                 self._watcher = Watcher(self, polling=self._polling, grace=self.delete_grace)
                 self._watcher.start()
+        self.refresh_audit()
         return self
 
     @property
@@ -466,6 +536,7 @@ class HookEngine:
             watcher, self._watcher = self._watcher, None
         if watcher is not None:
             watcher.stop()  # joins watchdog's threads and the grace timer thread
+        self._trail.close()  # reopened by the next event if hooked functions keep running
 
     def __enter__(self) -> HookEngine:
         return self.start()
