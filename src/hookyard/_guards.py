@@ -554,8 +554,12 @@ def _check_iterables(budget: Budget, ob: Any, args: tuple[Any, ...], kw: dict[st
         items = arg if isinstance(arg, dict) else materialize(arg, "argument")
         total += len(items)
         new_args.append(items)
-        pairs = isinstance(ob, dict) and not isinstance(items, dict)  # dict.update(pairs)
-        check_hash_spread(_pair_keys(items) if pairs else list(items), type(ob).__name__)
+        if isinstance(items, dict):
+            check_hash_spread(list(items), type(ob).__name__)
+        else:  # dict.update(pairs) inserts the pairs' keys
+            check_hash_spread(
+                _pair_keys(items) if isinstance(ob, dict) else items, type(ob).__name__
+            )
     budget.charge_size(total + len(kw), type(ob).__name__ if not isinstance(ob, type) else "set")
     raise _Substitute(tuple(new_args), kw)
 
