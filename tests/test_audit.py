@@ -277,6 +277,8 @@ def test_arguments_override_the_config_file(tmp_path: Path) -> None:
         ("[points.p]\nveto = 'yes'\n", "points.p: veto must be a bool"),
         ("[points.p]\nreplace = true\n", "points.p: unknown options replace"),
         ("modules = 'math'\n", "modules must be a list of strings"),
+        ("modules = ['math', 'os']\n", "module 'os' cannot be offered to scripts"),
+        ("modules = ['no_such_module_here']\n", "cannot be imported"),
     ],
 )
 def test_bad_config_is_a_finding(tmp_path: Path, config: str, expected: str) -> None:
@@ -583,6 +585,19 @@ def test_load_outcomes(make_engine: MakeEngine) -> None:
     assert loads == [("load", "ok"), ("load", "error"), ("load", "limit")]
     assert recorder.events[0].message == "now calls api.go"
     assert (recorder.events[1].message or "").startswith(f"{path}:1: SyntaxError")
+
+
+def test_removal_is_recorded(make_engine: MakeEngine) -> None:
+    """A script that stops serving leaves a load event saying so, with its last version."""
+    engine = make_engine({"p/10-x.py": "def pre():\n    pass\n"})
+    version = engine.status()[0].version
+    recorder = recorded(engine)
+    (engine.directory / "p/10-x.py").unlink()
+    engine.reload()
+    (event,) = recorder.events
+    assert (event.phase, event.outcome, event.message) == ("load", "ok", "removed")
+    assert event.version == version
+    assert event.script == str(engine.directory / "p/10-x.py")
 
 
 def test_audit_logger_sink(make_engine: MakeEngine, caplog: pytest.LogCaptureFixture) -> None:

@@ -689,6 +689,8 @@ def load_config(directory: str | Path) -> HostConfig | Finding:
         )
     try:
         modules = _names(data, "modules")
+        if modules is not None:
+            facade_factories(modules)  # refuses forbidden, private and missing modules
         api = _names(data, "api")
         points = _points(data.get("points"))
     except (TypeError, ValueError) as exc:

@@ -465,6 +465,11 @@ class HookEngine:
         record = self._records.pop(file)
         old = record.current.version if record.current is not None else None
         logger.info("hook script removed: %s (%s)", file, _short(old))
+        if self._observer is not None:
+            # the trail shows when a script stopped serving, not only when it started
+            self._observer.emit(
+                AuditEvent(time.time(), record.point, file, old, "load", "ok", 0.0, "removed")
+            )
         return ReloadEvent(record.point, file, old, None, True, None, removed=True)
 
     def _apply(self, events: list[ReloadEvent]) -> None:
