@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ._budget import Limits
 from ._engine import HookEngine, ReloadEvent, ScriptStatus, add_hook, configure, default_engine
+from ._isolation import ProcessIsolation
 from ._modules import DEFAULT_MODULES
 from .errors import (
     BoundaryError,
@@ -29,6 +30,7 @@ __all__ = [
     "HookVetoed",
     "LimitExceeded",
     "Limits",
+    "ProcessIsolation",
     "ReloadEvent",
     "ScriptError",
     "ScriptStatus",

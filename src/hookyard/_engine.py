@@ -11,6 +11,7 @@ from typing import Any, Literal, TypeVar
 
 from ._budget import Limits
 from ._hookpoint import Point, PointOptions, make_hooked
+from ._isolation import ProcessIsolation, WorkerPool, process_options
 from ._loader import MAX_SCRIPT_BYTES, FileRules, LoadedScript, LoadFailure, load_script
 from ._modules import DEFAULT_MODULES, facade_factories
 from ._sandbox import SandboxPolicy
@@ -97,12 +98,11 @@ class HookEngine:
         limits: Limits | None = None,
         strict_modes: bool = True,
         max_script_bytes: int = MAX_SCRIPT_BYTES,
-        isolation: Literal["inline"] = "inline",
+        isolation: Literal["inline", "process"] | ProcessIsolation = "inline",
         polling: bool = False,
         _points: dict[str, Point] | None = None,
     ) -> None:
-        if isolation != "inline":
-            raise ValueError(f"isolation must be 'inline', not {isolation!r}")
+        process = process_options(isolation)
         if limits is not None and not isinstance(limits, Limits):
             raise TypeError("limits must be a hookyard.Limits")
         self.directory = Path(directory)
@@ -112,6 +112,11 @@ class HookEngine:
             api=dict(api or {}),
             module_factories=facade_factories(self.modules),
             limits=self.limits,
+        )
+        self._pool = (
+            None
+            if process is None
+            else WorkerPool(process, api=dict(api or {}), modules=self.modules, limits=self.limits)
         )
         self._rules = FileRules(
             root=self.directory, strict_modes=strict_modes, max_bytes=max_script_bytes
@@ -219,13 +224,13 @@ class HookEngine:
         record = self._records.get(file)
         if record is None:
             record = self._records[file] = _Record(point, file)
-        result = load_script(
-            path,
-            point=point,
-            policy=self._policy,
-            rules=self._rules,
-            logger=logging.getLogger(f"hookyard.script.{point}.{path.stem}"),
-        )
+        script_logger = logging.getLogger(f"hookyard.script.{point}.{path.stem}")
+        if self._pool is not None:
+            result = self._pool.load(path, point=point, rules=self._rules, logger=script_logger)
+        else:
+            result = load_script(
+                path, point=point, policy=self._policy, rules=self._rules, logger=script_logger
+            )
         old = record.current.version if record.current is not None else None
         if isinstance(result, LoadFailure):
             if (
@@ -306,6 +311,8 @@ class HookEngine:
             watcher, self._watcher = self._watcher, None
         if watcher is not None:
             watcher.stop()
+        if self._pool is not None:
+            self._pool.close()  # process isolation: stop the workers
 
     def __enter__(self) -> HookEngine:
         return self.start()

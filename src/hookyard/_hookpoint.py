@@ -106,6 +106,14 @@ def call_script(
     """Run one hook function under a fresh budget; raise ScriptFailure on any failure."""
     record = script.record
     record.calls += 1
+    if script.remote:
+        # process isolation: the worker ran it under its own budget and answered with a
+        # plain-data copy or an already sanitised ScriptFailure (see _isolation.py)
+        try:
+            return function(*args, **kwargs)
+        except ScriptFailure:
+            record.failures += 1
+            raise
     budget = Budget(script.limits)
     local = _budget._local
     previous_budget = local.budget
