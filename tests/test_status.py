@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 
-from tests.conftest import MakeEngine
+from tests.conftest import BOTH_MODES, MakeEngine
+
+pytestmark = BOTH_MODES
 
 GOOD = "def pre(x):\n    if x == 'fail':\n        raise ValueError('asked to')\n"
 BROKEN = "def pre(x):\n    return x +\n"
