@@ -290,7 +290,7 @@ def rebuild_described(name: Any, base: Any, message: Any) -> Exception:
     name = name[:_NAME_LIMIT] if name.isidentifier() else "Exception"
     message = message[:_MESSAGE_LIMIT]
     cls = _BASES.get(base, Exception)
-    if name in (base, cls.__name__):
+    if name == cls.__name__:
         return cls(message)
     rebuilt = _REBUILT.get((name, cls.__name__))
     if rebuilt is None:

@@ -329,4 +329,5 @@ def main() -> None:
         raise SystemExit("hookyard worker: expected an init message")
     server = _Server(channel, message[1])
     server.lock_down()
+    os.dup2(0, 2)  # stderr carried startup errors to the host; from here on, /dev/null
     server.serve()
