@@ -182,3 +182,17 @@ def test_missing_directory_loads_nothing(tmp_path: Path) -> None:
         return "body"
 
     assert host() == "body"
+
+
+def test_symlinked_point_folder_leading_outside_is_refused(tmp_path: Path) -> None:
+    """A point folder that is a symlink to a folder outside the hook directory loads nothing."""
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "10-x.py").write_text("def post(rv):\n    return 'outside'\n")
+    root = tmp_path / "hooks"
+    root.mkdir()
+    (root / "p").symlink_to(outside, target_is_directory=True)
+    engine = hookyard.HookEngine(root)
+    (status,) = engine.status()
+    assert not status.ok
+    assert "leads outside" in (status.error or "")

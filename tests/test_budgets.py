@@ -47,6 +47,10 @@ RUNAWAYS = {
     "finally return recursion": (
         "def f():\n    try:\n        f()\n    finally:\n        return f()\nf()"
     ),
+    # next(it, default) swallows the StopIteration of a spent tick in C
+    "swallowed by next default": (
+        "def spin(x):\n    while True:\n        pass\nnext(map(spin, [1]), None)"
+    ),
     "list grows while iterated": "l = [1]\nfor x in l:\n    l.append(x)",
     "generator endless": "def g():\n    while True:\n        yield 1\nfor x in g():\n    pass",
     "sum endless generator": "def g():\n    n = 0\n    while True:\n        n += 1\n        yield n\nsum(g())",
@@ -292,3 +296,97 @@ def test_invalid_limits_are_refused() -> None:
         hookyard.Limits(seconds=-1)
     with pytest.raises(ValueError):
         hookyard.Limits(size=True)
+
+
+KEPT_GROWTH = {
+    # each value stays under Limits.size; together they grow without bound
+    "state": "def pre(*a):\n    state[len(state)] = [0] * 20000\n",
+    "module global": "acc = []\n\ndef pre(*a):\n    acc.append([0] * 20000)\n",
+    "closure": (
+        "def make():\n    box = []\n    def grow():\n        box.append([0] * 20000)\n"
+        "    return grow\n\ngrow = make()\n\ndef pre(*a):\n    grow()\n"
+    ),
+    "text": "def pre(*a):\n    state[len(state)] = 'x' * 90000\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(KEPT_GROWTH))
+def test_data_kept_between_calls_is_bounded(tmp_path: Path, name: str) -> None:
+    """A script growing what it keeps a little per call is stopped by Limits.kept and its kept data dropped."""
+    limits = hookyard.Limits(size=100_000, kept=150_000)
+    root = write_scripts(tmp_path / "hooks", {"p/10-grow.py": KEPT_GROWTH[name]})
+    engine = hookyard.HookEngine(root, limits=limits)
+
+    @engine.hook("p", on_error="raise")
+    def host() -> str:
+        return "served"
+
+    failure = None
+    for _ in range(500):
+        try:
+            host()
+        except hookyard.HookFailed as exc:
+            failure = exc
+            break
+    assert failure is not None, "kept data grew without bound"
+    assert isinstance(failure.__cause__, hookyard.LimitExceeded)
+    assert failure.__cause__.limit == "kept"
+    assert host() == "served"  # dropped: the script starts again from empty
+
+
+def test_steady_state_is_not_dropped(tmp_path: Path) -> None:
+    """A script keeping a bounded amount of data across many calls is never stopped."""
+    root = write_scripts(
+        tmp_path / "hooks",
+        {
+            "p/10-cache.py": "def pre(n):\n    cache = state.setdefault('c', {})\n    cache[n % 100] = [n] * 100\n"
+        },
+    )
+    engine = hookyard.HookEngine(root, limits=hookyard.Limits(kept=50_000))
+
+    @engine.hook("p", on_error="raise")
+    def host(n: int) -> int:
+        return n
+
+    assert [host(n) for n in range(2000)][-1] == 1999
+
+
+C_HEAVY_LOOP = """
+def pre(keep_them):
+    big = 2 ** 900000
+    keep = []
+    for i in range(900000):
+        copy = big + 1
+        if keep_them:
+            keep.append(copy)
+"""
+
+
+def test_deadline_stops_a_loop_charged_up_front(tmp_path: Path) -> None:
+    """A for loop charged in advance still stops at the deadline, even when each iteration is slow C work."""
+    root = write_scripts(tmp_path / "hooks", {"p/10-x.py": C_HEAVY_LOOP})
+    engine = hookyard.HookEngine(root, limits=hookyard.Limits(seconds=0.2))
+
+    @engine.hook("p", on_error="raise")
+    def host(keep_them: bool) -> str:
+        return "served"
+
+    with pytest.raises(hookyard.HookFailed) as caught:
+        host(False)
+    assert isinstance(caught.value.__cause__, hookyard.LimitExceeded)
+    assert caught.value.__cause__.limit == "seconds"
+
+
+def test_memory_watchdog_stops_growth_the_size_checks_do_not_see(tmp_path: Path) -> None:
+    """Accumulating many mid-size copies is stopped by Limits.memory (resident growth during the call)."""
+    root = write_scripts(tmp_path / "hooks", {"p/10-x.py": C_HEAVY_LOOP})
+    engine = hookyard.HookEngine(root, limits=hookyard.Limits(seconds=60, memory=64 * 1024 * 1024))
+
+    @engine.hook("p", on_error="raise")
+    def host(keep_them: bool) -> str:
+        return "served"
+
+    with pytest.raises(hookyard.HookFailed) as caught:
+        host(True)
+    assert isinstance(caught.value.__cause__, hookyard.LimitExceeded)
+    assert caught.value.__cause__.limit == "memory"

@@ -73,3 +73,41 @@ def test_plain_results_cross_with_their_shape(tmp_path: Path) -> None:
     assert result["t"] == (1, "x", None)
     assert result["s"] == {1, 2}
     assert result["b"] == b"raw"
+
+
+def test_deeply_nested_result_fails_the_crossing_not_the_host(tmp_path: Path) -> None:
+    """A script returning a structure nested 100,000 deep gets a BoundaryError; the host call survives."""
+    root = write_scripts(
+        tmp_path / "hooks",
+        {
+            "p/10-x.py": "def post(rv, *a):\n    x = []\n    for i in range(100000):\n        x = [x]\n    return x\n"
+        },
+    )
+    engine = hookyard.HookEngine(root)
+
+    @engine.hook("p", result="replace")
+    def lenient() -> str:
+        return "host result"
+
+    @engine.hook("p", result="replace", on_error="raise")
+    def strict() -> str:
+        return "host result"
+
+    assert lenient() == "host result"
+    with pytest.raises(hookyard.HookFailed, match="nested too deeply"):
+        strict()
+
+
+def test_deeply_nested_host_argument_does_not_break_the_call(tmp_path: Path) -> None:
+    """A host argument nested too deeply to copy skips the scripts (isolate) instead of raising RecursionError."""
+    root = write_scripts(tmp_path / "hooks", {"p/10-x.py": "def pre(x):\n    pass\n"})
+    engine = hookyard.HookEngine(root)
+
+    @engine.hook("p")
+    def host(x: object) -> str:
+        return "served"
+
+    deep: list[object] = []
+    for _ in range(100_000):
+        deep = [deep]
+    assert host(deep) == "served"

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import itertools
 import operator
+import os
 import sys
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from operator import length_hint
 from typing import Any
@@ -39,6 +41,14 @@ class Limits:
     - ``size``: the largest str, bytes, list, tuple, dict or set a script may build (items
       or characters), and the largest int (in bits); checked *before* the memory is taken.
     - ``output``: characters a script may send through ``print`` and ``log`` per call.
+    - ``memory``: bytes the process may grow (resident size) while a call runs, checked
+      by the monitor thread every few milliseconds: a backstop behind the size checks for
+      allocations they do not see. Concurrent calls share the process, so growth is
+      charged to every call running while it happens.
+    - ``kept``: items a script may keep *between* calls (in ``state``, module-level
+      containers, closures): one per container slot, one per 8 characters of text.
+      Measured every so often (see ``_retained.py``); past it the script's kept data is
+      dropped and that call fails with ``LimitExceeded``.
     """
 
     operations: int = 1_000_000
@@ -46,9 +56,11 @@ class Limits:
     depth: int = 64
     size: int = 1_000_000
     output: int = 65_536
+    memory: int = 512 * 1024 * 1024
+    kept: int = 2_000_000
 
     def __post_init__(self) -> None:
-        for name in ("operations", "depth", "size", "output"):
+        for name in ("operations", "depth", "size", "output", "memory", "kept"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"Limits.{name} must be a positive int, not {value!r}")
@@ -93,8 +105,10 @@ class Budget:
         "deadline",
         "handle",
         "limits",
+        "loops",
         "output_left",
         "reason",
+        "rss_start",
     )
 
     def __init__(self, limits: Limits) -> None:
@@ -107,6 +121,12 @@ class Budget:
         self.deadline = time.monotonic() + limits.seconds
         self.output_left = limits.output
         self.reason: BudgetExhausted | None = None
+        # the C iterators of the loops running now (charged up front, so they do not tick
+        # per item): exhausting the budget exhausts them too, so a loop stops at its next
+        # iteration. The newest few are enough: an older loop that is still running
+        # starts its inner loops through _getiter_, which checks the budget.
+        self.loops: deque[Any] = deque(maxlen=32)
+        self.rss_start = -1  # resident size when the monitor first saw this call
 
     # -- state ------------------------------------------------------------------------
     def exhaust(self, limit: str, detail: str) -> BudgetExhausted:
@@ -114,6 +134,8 @@ class Budget:
         if self.reason is None:
             self.reason = BudgetExhausted(limit, detail)
         self._ticks.__setstate__(self.limits.operations)
+        for iterator in list(self.loops):
+            iterator.__setstate__(sys.maxsize)
         return self.reason
 
     def failure(self) -> BudgetExhausted | None:
@@ -160,6 +182,10 @@ class Budget:
             raise self.exhaust(
                 "output", f"output limit ({self.limits.output:,} characters) exceeded"
             )
+
+    def used(self) -> int:
+        """Operations spent so far."""
+        return int(self.limits.operations - length_hint(self._ticks))
 
     def check_deadline(self, now: float) -> None:
         if now > self.deadline:
@@ -235,6 +261,26 @@ def check() -> None:
         raise budget.exhaust("size", "out of memory (MemoryError)")
 
 
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_statm: list[int] = []
+
+
+def _resident_size() -> int:
+    """This process's resident size in bytes (Linux /proc), or -1 where unknown."""
+    if not _statm:
+        try:
+            _statm.append(os.open("/proc/self/statm", os.O_RDONLY))
+        except OSError:
+            _statm.append(-1)
+    fd = _statm[0]
+    if fd < 0:
+        return -1
+    try:
+        return int(os.pread(fd, 64, 0).split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return -1
+
+
 def _wake_monitor() -> None:
     with _monitor_lock:
         if not _monitor_state["started"]:
@@ -256,8 +302,18 @@ def _monitor() -> None:
             continue
         time.sleep(_MONITOR_PERIOD)
         now = time.monotonic()
+        rss = _resident_size()
         for budget in list(_active.values()):
             budget.check_deadline(now)
+            if rss >= 0:
+                if budget.rss_start < 0:
+                    budget.rss_start = rss
+                elif rss - budget.rss_start > budget.limits.memory:
+                    budget.exhaust(
+                        "memory",
+                        f"memory limit ({budget.limits.memory:,} bytes) exceeded: the process "
+                        f"grew by {rss - budget.rss_start:,} bytes during the call",
+                    )
 
 
 def bounded(iterable: Any, budget: Budget) -> Any:

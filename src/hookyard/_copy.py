@@ -56,21 +56,32 @@ def to_script(value: Any) -> Any:
     """A copy of host data for a script (host conveniences allowed)."""
     if type(value) in ATOMS:
         return value
-    return _Copier(_host_value).copy(value)
+    try:
+        return _Copier(_host_value).copy(value)
+    except RecursionError:
+        raise _too_deep() from None
 
 
 def to_host(value: Any) -> Any:
     """A copy of script data for the host (plain data only)."""
     if type(value) in ATOMS:
         return value
-    return _Copier(_refuse).copy(value)
+    try:
+        return _Copier(_refuse).copy(value)
+    except RecursionError:
+        # a script can nest `x = [x]` a hundred thousand times: that must fail the
+        # crossing, not the host call
+        raise _too_deep() from None
 
 
 def args_to_script(args: tuple[Any, ...]) -> tuple[Any, ...]:
     """Copy a positional-argument tuple; returned as is when it holds only atoms."""
     for item in args:
         if type(item) not in ATOMS:
-            return _Copier(_host_value).copy_tuple(args)  # type: ignore[no-any-return]
+            try:
+                return _Copier(_host_value).copy_tuple(args)  # type: ignore[no-any-return]
+            except RecursionError:
+                raise _too_deep() from None
     return args
 
 
@@ -78,8 +89,15 @@ def kwargs_to_script(kwargs: dict[str, Any]) -> dict[str, Any]:
     for item in kwargs.values():
         if type(item) not in ATOMS:
             copier = _Copier(_host_value)
-            return {key: copier.copy(value) for key, value in kwargs.items()}
+            try:
+                return {key: copier.copy(value) for key, value in kwargs.items()}
+            except RecursionError:
+                raise _too_deep() from None
     return kwargs
+
+
+def _too_deep() -> BoundaryError:
+    return BoundaryError("a value nested too deeply to copy cannot cross between script and host")
 
 
 class _Copier:

@@ -23,21 +23,9 @@ __all__ = ["ScriptMeta", "guarded_getattr", "repr_size"]
 
 _MISSING: Any = object()
 
-# Types a script can iterate without surprises: sized, and immutable or raising on resize.
-_SIZED_FIXED = frozenset(
-    {
-        tuple,
-        str,
-        bytes,
-        range,
-        dict,
-        set,
-        frozenset,
-        type({}.keys()),
-        type({}.values()),
-        type({}.items()),
-    }
-)
+# Sized sequences whose C iterators can be exhausted from outside (``__setstate__``):
+# charged up front, registered with the budget so a deadline can end the loop.
+_SEQUENCES = frozenset({tuple, str, bytes, range})
 
 
 class ScriptMeta(type):
@@ -64,20 +52,27 @@ def _length(ob: Any) -> int | None:
 def getiter(ob: Any) -> Iterator[Any]:
     """``for x in ob`` and comprehensions: charge sized values once, bound the rest."""
     budget = current_budget()
+    if budget.reason is not None:
+        raise budget.reason
     cls = type(ob)
-    if cls in _SIZED_FIXED:
+    if cls in _SEQUENCES:
         n = _length(ob)
         if n is not None:
             budget.charge(n)
-            return iter(ob)
+            iterator: Iterator[Any] = iter(ob)
+            budget.loops.append(iterator)
+            return iterator
     if cls is _Precharged:
         return ob.iterator  # type: ignore[no-any-return]
     if cls is list:
         # a list may grow while it is iterated (`for x in l: l.append(x)`): charge what is
         # there now, then one operation per item past it.
-        budget.charge(len(ob))
-        iterator = iter(ob)
-        return chain(islice(iterator, len(ob)), bounded(iterator, budget))
+        n = len(ob)
+        budget.charge(n)
+        items = iter(ob)
+        budget.loops.append(items)
+        return chain(islice(items, n), bounded(items, budget))
+    # dicts, sets, views, generators, map/zip objects: one operation per item, in C
     return bounded(iter(ob), budget)  # type: ignore[no-any-return]
 
 
@@ -628,36 +623,37 @@ def guarded_method_getattr(ob: Any, name: Any, default: Any = _MISSING) -> Any:
 
 
 # -- guarded builtins -----------------------------------------------------------------------
-def _precharged(factory: Callable[..., Iterator[Any]], *iterables: Any, **kwargs: Any) -> Any:
-    sized = [n for n in map(_length, iterables) if n is not None]
-    if len(sized) == len(iterables):
-        current_budget().charge(min(sized) if sized else 0)
-        return _Precharged(factory(*iterables, **kwargs))
-    return factory(*(getiter(it) for it in iterables), **kwargs)
+def _charged(iterator: Iterator[Any]) -> _Precharged:
+    """An iterator built over ``getiter`` results: already charged and registered."""
+    return _Precharged(iterator)
 
 
 def safe_enumerate(iterable: Any, start: int = 0) -> Any:
-    return _precharged(enumerate, iterable, start=start)
+    return _charged(enumerate(getiter(iterable), start))
 
 
 def safe_zip(*iterables: Any, strict: bool = False) -> Any:
-    return _precharged(zip, *iterables, strict=strict)
+    return _charged(zip(*(getiter(it) for it in iterables), strict=strict))
 
 
 def safe_map(function: Callable[..., Any], *iterables: Any) -> Any:
-    return map(function, *(getiter(it) for it in iterables))
+    return _charged(map(function, *(getiter(it) for it in iterables)))
 
 
 def safe_filter(function: Any, iterable: Any) -> Any:
-    return filter(function, getiter(iterable))
+    return _charged(filter(function, getiter(iterable)))
 
 
 def safe_reversed(sequence: Any) -> Any:
     n = _length(sequence)
     if n is None:
         raise TypeError(f"{type(sequence).__name__!r} object is not reversible")
-    current_budget().charge(n)
-    return reversed(sequence)
+    budget = current_budget()
+    budget.charge(n)
+    iterator = reversed(sequence)
+    if hasattr(iterator, "__setstate__"):
+        budget.loops.append(iterator)
+    return _charged(iterator)
 
 
 def safe_iter(ob: Any, *sentinel: Any) -> Any:

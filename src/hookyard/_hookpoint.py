@@ -14,6 +14,7 @@ import time
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import length_hint
 from typing import Any, Literal, Protocol
 
 from . import _budget
@@ -27,6 +28,7 @@ from ._copy import (
     to_script,
 )
 from ._loader import LoadedScript, script_line
+from ._retained import clear_kept, kept_size
 from ._sandbox import Veto
 from .errors import BoundaryError, HookFailed, HookVetoed, LimitExceeded
 
@@ -55,7 +57,13 @@ class PointOptions:
 
 
 class Observer(Protocol):
-    """Who hears about invocations (the engine's audit sinks)."""
+    """Who hears about invocations (the engine's audit trail, ``_trail.AuditTrail``).
+
+    Set on ``Point.observer`` only while some audit sink listens, so an unaudited call
+    pays one attribute read per phase. ``started`` is the ``time.perf_counter()`` at which
+    the script function was entered (0.0 if it never was); ``operations`` the budget
+    operations it used, where measured.
+    """
 
     def invocation(
         self,
@@ -65,7 +73,33 @@ class Observer(Protocol):
         outcome: str,
         started: float,
         message: str | None,
+        operations: int | None = None,
     ) -> None: ...
+
+
+class _Meter:
+    """Stands in for a hook function while audited: times it and reads its budget use.
+
+    Runs inside ``call_script``, so the thread's current budget is the invocation's.
+    Made only when ``point.observer`` is set: the unaudited path never sees it.
+    """
+
+    __slots__ = ("function", "operations", "started")
+
+    def __init__(self, function: Callable[..., Any]) -> None:
+        self.function = function
+        self.started = 0.0
+        self.operations: int | None = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        budget = _budget._local.budget  # the invocation's budget (call_script set it)
+        self.started = time.perf_counter()
+        try:
+            return self.function(*args, **kwargs)
+        finally:
+            if budget is not None:
+                # the tick iterator's remaining length is what the budget has left
+                self.operations = budget.limits.operations - length_hint(budget._ticks)
 
 
 class Point:
@@ -126,7 +160,15 @@ def call_script(
     if _budget._monitor_state["idle"] or not _budget._monitor_state["started"]:
         _budget._wake_monitor()
     try:
-        return function(*args, **kwargs)
+        value = function(*args, **kwargs)
+        # C-level consumers such as next(it, default) swallow the StopIteration a spent
+        # tick raises: a call that returns with its budget spent is still a limit failure.
+        spent = budget.failure()
+        if spent is not None:
+            raise spent
+        if script.kept_account.spend(budget.used()):
+            _measure_kept(script)
+        return value
     except KeyboardInterrupt:
         raise
     except BaseException as exc:
@@ -136,6 +178,18 @@ def call_script(
         del active[key]
         local.budget = previous_budget
         local.handle = previous_handle
+
+
+def _measure_kept(script: LoadedScript) -> None:
+    """Measure what the script keeps between calls; drop it past ``Limits.kept``."""
+    limit = script.limits.kept
+    size = kept_size(script.namespace, limit)
+    script.kept_account.measured(size)
+    if size > limit:
+        clear_kept(script.namespace)
+        raise BudgetExhausted(
+            "kept", f"kept limit ({limit:,} items kept between calls) exceeded; state dropped"
+        )
 
 
 def _failure(script: LoadedScript, phase: str, exc: BaseException, budget: Budget) -> ScriptFailure:
@@ -179,15 +233,34 @@ def _failed(
     script: LoadedScript,
     phase: str,
     failure: ScriptFailure,
+    meter: _Meter | None = None,
+    scripts: tuple[LoadedScript, ...] = (),
     *,
     may_raise: bool = True,
 ) -> None:
     """Apply the point's on_error policy to one failure."""
     observer = point.observer
     if observer is not None:
+        # a Veto that is not honoured (wrong phase, or the point allows none) is an error
+        outcome = "error" if failure.kind == "veto" else failure.kind
         observer.invocation(
-            point.name, script, phase, failure.kind, time.monotonic(), failure.message
+            point.name,
+            script,
+            phase,
+            outcome,
+            meter.started if meter is not None else 0.0,
+            failure.message,
+            meter.operations if meter is not None else None,
         )
+        if may_raise and options.on_error == "raise":
+            _skip_rest(
+                observer,
+                point,
+                scripts,
+                script,
+                phase,
+                f"not run: {script.name} failed and the point raises",
+            )
     if may_raise and options.on_error == "raise":
         raise HookFailed(
             f"hook point {point.name!r}: {failure.message}",
@@ -198,6 +271,22 @@ def _failed(
     logger.warning("hook point %r: %s", point.name, failure.message)
 
 
+def _skip_rest(
+    observer: Observer,
+    point: Point,
+    scripts: tuple[LoadedScript, ...],
+    after: LoadedScript,
+    phase: str,
+    message: str,
+) -> None:
+    """Record ``skipped`` for the scripts of ``phase`` that will not run after ``after``."""
+    seen = False
+    for script in scripts:
+        if seen and getattr(script, phase) is not None:
+            observer.invocation(point.name, script, phase, "skipped", 0.0, message)
+        seen = seen or script is after
+
+
 def run_pre(
     point: Point,
     options: PointOptions,
@@ -205,10 +294,14 @@ def run_pre(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
 ) -> None:
+    observer = point.observer  # once per phase; unaudited, a script costs two None tests
     for script in scripts:
         function = script.pre
         if function is None:
             continue
+        meter = None
+        if observer is not None:
+            function = meter = _Meter(function)
         try:
             try:
                 call_script(script, function, "pre", args_to_script(args), kwargs_to_script(kwargs))
@@ -217,10 +310,23 @@ def run_pre(
         except ScriptFailure as failure:
             if failure.kind == "veto":
                 if options.veto:
-                    observer = point.observer
-                    if observer is not None:
+                    if observer is not None and meter is not None:
                         observer.invocation(
-                            point.name, script, "pre", "veto", time.monotonic(), failure.reason
+                            point.name,
+                            script,
+                            "pre",
+                            "veto",
+                            meter.started,
+                            failure.reason,
+                            meter.operations,
+                        )
+                        _skip_rest(
+                            observer,
+                            point,
+                            scripts,
+                            script,
+                            "pre",
+                            f"not run: vetoed by {script.name}",
                         )
                     raise HookVetoed(
                         f"hook point {point.name!r}: vetoed by {script.path}: {failure.reason}",
@@ -229,7 +335,12 @@ def run_pre(
                         reason=failure.reason,
                     ) from None
                 failure.message += f" (point {point.name!r} does not allow vetoes)"
-            _failed(point, options, script, "pre", failure)
+            _failed(point, options, script, "pre", failure, meter, scripts)
+            continue
+        if observer is not None and meter is not None:
+            observer.invocation(
+                point.name, script, "pre", "ok", meter.started, None, meter.operations
+            )
 
 
 def run_post(
@@ -241,10 +352,14 @@ def run_post(
     kwargs: dict[str, Any],
 ) -> Any:
     replace = options.result == "replace"
+    observer = point.observer  # once per phase; unaudited, a script costs two None tests
     for script in scripts:
         function = script.post
         if function is None:
             continue
+        meter = None
+        if observer is not None:
+            function = meter = _Meter(function)
         try:
             try:
                 value = call_script(
@@ -257,7 +372,7 @@ def run_post(
             except BoundaryError as exc:
                 raise _boundary_failure(script, "post", exc) from None
         except ScriptFailure as failure:
-            _failed(point, options, script, "post", failure)
+            _failed(point, options, script, "post", failure, meter, scripts)
             continue
         if replace and value is not None:
             try:
@@ -272,7 +387,20 @@ def run_post(
                     script,
                     "post",
                     ScriptFailure("error", message, BoundaryError(message)),
+                    meter,
+                    scripts,
                 )
+                continue
+        if observer is not None and meter is not None:
+            if value is None:
+                outcome, note = "ok", None
+            elif replace:
+                outcome, note = "replaced", None
+            else:
+                outcome, note = "ok", f"returned a value; point {point.name!r} keeps its result"
+            observer.invocation(
+                point.name, script, "post", outcome, meter.started, note, meter.operations
+            )
     return result
 
 
@@ -284,10 +412,14 @@ def run_error(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
 ) -> None:
+    observer = point.observer  # once per phase; unaudited, a script costs two None tests
     for script in scripts:
         function = script.error
         if function is None:
             continue
+        meter = None
+        if observer is not None:
+            function = meter = _Meter(function)
         try:
             try:
                 call_script(
@@ -301,7 +433,12 @@ def run_error(
                 raise _boundary_failure(script, "error", boundary) from None
         except ScriptFailure as failure:
             # an error hook cannot replace the host's exception: its own failure is logged
-            _failed(point, options, script, "error", failure, may_raise=False)
+            _failed(point, options, script, "error", failure, meter, may_raise=False)
+            continue
+        if observer is not None and meter is not None:
+            observer.invocation(
+                point.name, script, "error", "ok", meter.started, None, meter.operations
+            )
 
 
 def _plain_wrapper(

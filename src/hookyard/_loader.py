@@ -23,6 +23,7 @@ from . import _budget
 from ._budget import Budget, BudgetExhausted, Limits
 from ._copy import safe_message
 from ._policy import HookPolicy
+from ._retained import KeptAccount
 from ._sandbox import SandboxPolicy, script_globals
 
 __all__ = [
@@ -57,6 +58,8 @@ class LoadedScript:
     limits: Limits = field(repr=False, default_factory=Limits)
     # the engine's per-file record (status counters); set when the engine publishes it
     record: Any = field(repr=False, default=None)
+    # operations spent since what the script keeps between calls was last measured
+    kept_account: KeptAccount = field(repr=False, default_factory=KeptAccount)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,16 +90,18 @@ def read_source(path: Path, rules: FileRules) -> tuple[str, str] | LoadFailure:
         info = os.lstat(path)
     except OSError as exc:
         return LoadFailure(shown, None, f"cannot read: {exc.strerror or exc}")
+    # The file, and every folder on the way to it, must resolve inside the hook directory:
+    # a symlinked script *or* a symlinked point folder may not lead outside it.
+    try:
+        target = path.resolve(strict=True)
+        root = rules.root.resolve(strict=True)
+    except (OSError, RuntimeError) as exc:
+        return LoadFailure(shown, None, f"refused: broken symlink ({exc})")
+    if not target.is_relative_to(root):
+        return LoadFailure(
+            shown, None, f"refused: symlink leads outside the hook directory (to {target})"
+        )
     if stat.S_ISLNK(info.st_mode):
-        try:
-            target = path.resolve(strict=True)
-            root = rules.root.resolve(strict=True)
-        except (OSError, RuntimeError) as exc:
-            return LoadFailure(shown, None, f"refused: broken symlink ({exc})")
-        if not target.is_relative_to(root):
-            return LoadFailure(
-                shown, None, f"refused: symlink leads outside the hook directory (to {target})"
-            )
         info = os.stat(path)
     if not stat.S_ISREG(info.st_mode):
         return LoadFailure(shown, None, "refused: not a regular file")
@@ -225,6 +230,9 @@ def load_source(
     try:
         with _budget.running(budget):
             exec(code, namespace)
+            spent = budget.failure()
+            if spent is not None:  # the body swallowed its own limit in C (next(it, x))
+                raise spent
     except KeyboardInterrupt:
         raise
     except BaseException as exc:
