@@ -276,13 +276,13 @@ def test_script_that_hangs_at_load_is_reported_and_the_others_serve(
     ("lie", "expected"),
     [
         # an exception object where only plain data may come back
-        (["ok", ["X", "SystemExit", "SystemExit", "bye"]], "broke the protocol"),
+        (["ok", ["X", "SystemExit", "SystemExit", "bye"], 0], "broke the protocol"),
         # a type the decoder does not know (no lookup by name, ever)
-        (["ok", ["pickle", "cos\nsystem\n"]], "unknown tag"),
+        (["ok", ["pickle", "cos\nsystem\n"], 0], "unknown tag"),
         # an api function the host never offered
         (["api", "open", ["t", "/etc/passwd"], ["d"]], "invalid api call"),
         # a reference to nothing
-        (["ok", ["l", ["r", 7]]], "reference to nothing"),
+        (["ok", ["l", ["r", 7]], 0], "reference to nothing"),
     ],
 )
 def test_compromised_worker_cannot_make_the_host_build_anything_but_plain_data(
@@ -323,7 +323,7 @@ def test_forged_failure_cannot_raise_an_interpreter_signal_in_the_host(
                 from tests.isolation_helpers import send_message
                 def pre():
                     send_message(["fail", "error", "forged", "KeyboardInterrupt",
-                                  "KeyboardInterrupt", "stop the host", "", ""])
+                                  "KeyboardInterrupt", "stop the host", "", "", 0])
             """
         },
         modules=HELPERS,

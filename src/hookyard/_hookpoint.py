@@ -100,6 +100,8 @@ class _Meter:
             if budget is not None:
                 # the tick iterator's remaining length is what the budget has left
                 self.operations = budget.limits.operations - length_hint(budget._ticks)
+            else:  # process isolation: the worker counted them (_isolation._RemoteHook)
+                self.operations = getattr(self.function, "operations", None)
 
 
 class Point:

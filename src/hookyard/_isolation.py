@@ -203,7 +203,13 @@ class _RemoteHook:
         self.phase = phase
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        _local.operations = None  # until the worker says
         return self.pool.invoke(self.slot, self.key, self.phase, args, kwargs)
+
+    @property
+    def operations(self) -> int | None:
+        """Budget operations this thread's last call used in the worker (read by _Meter)."""
+        return _local.operations
 
 
 # -- one worker process -------------------------------------------------------------------
@@ -404,6 +410,7 @@ def _exit_detail(code: int, stderr: str) -> tuple[str, str]:
 # -- the pool -------------------------------------------------------------------------------
 class _Local(threading.local):
     depth = 0  # conversations with workers this thread is inside (nested via api calls)
+    operations: int | None = None  # what the worker reported for the last call
 
 
 _local = _Local()
@@ -591,11 +598,16 @@ class WorkerPool:
     ) -> Any:
         kind = reply[0]
         try:
-            if kind == "ok" and len(reply) == 2:
+            # every answer to a call ends with the budget operations it used (audit trail)
+            ops = reply[-1]
+            if ops is not None and (type(ops) is not int or ops < 0):
+                raise ProtocolError("operations must be an int >= 0 or null")
+            _local.operations = ops
+            if kind == "ok" and len(reply) == 3:
                 return decode(reply[1])
-            if kind == "fail" and len(reply) == 8:
-                raise _remote_failure(reply)
-            if kind == "unsendable" and len(reply) == 3:
+            if kind == "fail" and len(reply) == 9:
+                raise _remote_failure(reply[:8])
+            if kind == "unsendable" and len(reply) == 4:
                 return _stand_in(reply[1], reply[2])
             raise ProtocolError(f"an invalid answer to a call ({kind[:20]!r})")
         except ProtocolError as exc:

@@ -29,7 +29,7 @@ from typing import Any
 
 from . import _budget
 from ._budget import Limits
-from ._hookpoint import ScriptFailure, call_script
+from ._hookpoint import ScriptFailure, _Meter, call_script
 from ._loader import HOOK_NAMES, LoadedScript, LoadFailure, load_source
 from ._modules import facade_factories
 from ._sandbox import SandboxPolicy
@@ -49,7 +49,6 @@ from .errors import BoundaryError
 __all__ = ["main"]
 
 _OPEN_FILES = 16  # RLIMIT_NOFILE: the channel plus what a lazy stdlib import may need
-_OK_NONE = frame(["ok", None])
 
 
 class _Channel:
@@ -218,16 +217,18 @@ class _Server:
                 "RuntimeError",
                 "not loaded",
                 "",
-                "",
+                None,
             ]
             self.channel.send(reply)
             return
         self.loggers[key].threshold = level
         arguments = decode(args, exceptions=True)
         keywords = decode(kwargs)
+        # the meter counts the budget operations the call used, for the host's audit trail
+        meter = _Meter(function)
         self.depth += 1
         try:
-            value = call_script(script, function, phase, arguments, keywords)
+            value = call_script(script, meter, phase, arguments, keywords)
         except ScriptFailure as failure:
             reply = [
                 "fail",
@@ -236,29 +237,33 @@ class _Server:
                 *describe_exception(failure.cause),
                 failure.reason,
                 getattr(failure.cause, "limit", ""),
+                meter.operations,
             ]
         else:
-            self.channel.send_frame(self._result(script, phase, value))
+            self.channel.send_frame(self._result(script, phase, value, meter.operations))
             return
         finally:
             self.depth -= 1
         self.channel.send(reply)
 
-    def _result(self, script: LoadedScript, phase: str, value: Any) -> bytes:
+    def _result(self, script: LoadedScript, phase: str, value: Any, ops: int | None) -> bytes:
+        """The reply to a call that returned ``value``; ``ops`` ends every reply."""
         if phase != "post" or value is None:
-            return _OK_NONE  # only a post's return value can matter to the host
+            return frame(["ok", None, ops])  # only a post's return value can matter to the host
         try:
-            data = frame(["ok", encode(value)])
+            data = frame(["ok", encode(value), ops])
         except Unsendable as exc:
-            return frame(["unsendable", exc.type_name, exc.name])
+            return frame(["unsendable", exc.type_name, exc.name, ops])
         except BoundaryError as exc:
             message = f"{script.path}: {phase}: returned a value that cannot cross: {exc}"
-            return frame(["fail", "error", message, "BoundaryError", "TypeError", message, "", ""])
+            return frame(
+                ["fail", "error", message, "BoundaryError", "TypeError", message, "", "", ops]
+            )
         if len(data) > self.max_message:
             detail = f"size limit exceeded: the returned value is over {self.max_message:,} bytes"
             message = f"{script.path}: {phase}: LimitExceeded: {detail}"
             return frame(
-                ["fail", "limit", message, "LimitExceeded", "Exception", message, "", "size"]
+                ["fail", "limit", message, "LimitExceeded", "Exception", message, "", "size", ops]
             )
         return data
 
