@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import stat
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -568,11 +569,69 @@ def test_close_stops_the_workers_and_a_later_call_starts_one(make_engine: MakeEn
 
     worker, _ = host(0)
     host(0)
+    started = engine._pool.pids()  # type: ignore[union-attr]
+    assert worker in started and len(started) == 2  # the worker and the spare
     engine.close()
-    assert not _alive(worker)
+    assert not any(_alive(pid) for pid in started)
     new_worker, calls = host(0)
     assert new_worker != worker
     assert calls == 1
+
+
+EXITING_HOST = """
+import sys, threading, hookyard
+
+entered = threading.Event()
+engine = hookyard.HookEngine(
+    sys.argv[1], api={"entered": entered.set}, isolation=hookyard.ProcessIsolation(workers=2)
+)
+
+@engine.hook("idle", result="replace")
+def idle():
+    return None
+
+@engine.hook("stuck")
+def stuck():
+    return None
+
+print(idle(), flush=True)
+threading.Thread(target=stuck, daemon=True).start()
+entered.wait()  # the stuck script is now inside a C-level loop in its worker
+print(*engine._pool.pids(), flush=True)
+# no engine.close(): the interpreter exits with a worker busy
+"""
+
+
+def _reaped(pid: int) -> bool:
+    """No such process, not even a zombie waiting for its parent."""
+    return not Path(f"/proc/{pid}").exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self").exists(), reason="reads /proc")
+def test_workers_end_when_the_host_exits_without_close(tmp_path: Path) -> None:
+    """A host that exits without engine.close(), one worker busy in C, leaves no worker process behind."""
+    root = tmp_path / "hooks"
+    (root / "idle").mkdir(parents=True)
+    (root / "idle" / "10-pid.py").write_text("def post(rv):\n    return 'served'\n")
+    (root / "stuck").mkdir()
+    (root / "stuck" / "10-stuck.py").write_text(
+        "def pre():\n"
+        "    api.entered()\n"
+        f"    dict.fromkeys([i * ((1 << 61) - 1) for i in range(1, {STUCK})])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", EXITING_HOST, str(root)],
+        capture_output=True,
+        text=True,
+        timeout=120,  # a hang guard only: the exit itself takes well under a second
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    served, pids = done.stdout.splitlines()
+    assert served == "served"
+    workers = [int(pid) for pid in pids.split()]
+    assert len(workers) == 3  # two slots and the spare
+    assert all(_reaped(pid) for pid in workers)
 
 
 def test_killed_worker_is_replaced_from_the_spare(make_engine: MakeEngine) -> None:

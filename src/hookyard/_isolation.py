@@ -824,10 +824,17 @@ class WorkerPool:
 
 
 def _kill_all(slots: list[_Slot], spare: list[_Worker]) -> None:
-    """At exit (or when the pool is collected): no worker outlives its host."""
-    for worker in [slot.worker for slot in slots] + spare:
-        if worker is not None:
-            worker.kill()
+    """At exit (or when the pool is collected): no worker outlives its host.
+
+    SIGKILL, then reap: a worker may be stuck in C, and an exiting host must not leave
+    zombies or wait on a script.
+    """
+    workers = [w for w in [slot.worker for slot in slots] + spare if w is not None]
+    for worker in workers:
+        worker.kill()
+    for worker in workers:
+        with contextlib.suppress(subprocess.TimeoutExpired, OSError):
+            worker.proc.wait(timeout=2.0)
 
 
 def _forget_workers_in_child() -> None:
