@@ -116,6 +116,39 @@ def test_c_level_loop_under_isolate_is_logged_and_the_call_goes_on(
     assert any("10-collide.py: pre: LimitExceeded" in m for m in messages)
 
 
+def test_python_level_loop_is_stopped_by_the_workers_own_budget(make_engine: MakeEngine) -> None:
+    """A Python-level endless loop meets the worker's budget deadline: LimitExceeded, and the same worker keeps serving with its state."""
+    engine = make_engine(
+        {
+            "p/10-spin.py": """
+                from tests.isolation_helpers import pid
+                def pre(spin):
+                    state["calls"] = state.get("calls", 0) + 1
+                    while spin:
+                        pass
+                def post(rv, spin):
+                    return [pid(), state["calls"]]
+            """
+        },
+        modules=HELPERS,
+        # only the wall clock can stop this loop; the host's kill comes a grace later
+        limits=hookyard.Limits(seconds=0.2, operations=10**12),
+        isolation=hookyard.ProcessIsolation(grace=30.0, spare=False),
+    )
+
+    @engine.hook("p", result="replace", on_error="raise")
+    def host(spin: bool) -> object:
+        return None
+
+    worker, _ = host(False)
+    for _ in range(2):  # the second time, the monitor is awake from the first call
+        with pytest.raises(hookyard.HookFailed) as caught:
+            host(True)
+        assert isinstance(caught.value.__cause__, hookyard.LimitExceeded)
+        assert caught.value.__cause__.limit == "seconds"
+    assert host(False) == [worker, 4]
+
+
 def test_huge_allocation_hits_the_address_space_limit(make_engine: MakeEngine) -> None:
     """A 10 GB allocation the size budget lets through fails at RLIMIT_AS: LimitExceeded, and the same worker keeps serving with its state."""
     engine = make_engine(

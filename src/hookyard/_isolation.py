@@ -326,7 +326,7 @@ class _Worker:
             if not self.poller.poll(left * 1000.0):
                 continue
             try:
-                chunk = os.read(self.rfd, 1 << 20)
+                chunk = os.read(self.rfd, 1 << 16)
             except OSError:
                 chunk = b""
             if not chunk:
