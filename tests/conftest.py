@@ -25,14 +25,27 @@ def write_scripts(root: Path, scripts: dict[str, str]) -> Path:
 
 MakeEngine = Callable[..., hookyard.HookEngine]
 
+# Semantic test modules say ``pytestmark = BOTH_MODES``: each test runs in-process and with
+# process isolation (no spare worker: the semantics are the same, and starting fewer
+# processes keeps the suite quick on a small machine).
+PROCESS = hookyard.ProcessIsolation(spare=False)
+BOTH_MODES = pytest.mark.parametrize("isolation", ["inline", pytest.param(PROCESS, id="process")])
+
 
 @pytest.fixture
-def make_engine(tmp_path: Path) -> Iterator[MakeEngine]:
+def isolation() -> object:
+    """The ``isolation=`` make_engine uses unless told: inline, or what BOTH_MODES gives."""
+    return "inline"
+
+
+@pytest.fixture
+def make_engine(tmp_path: Path, isolation: object) -> Iterator[MakeEngine]:
     """``make_engine({"point/10-x.py": "def pre(x): ..."}, **engine_options)``."""
     engines: list[hookyard.HookEngine] = []
 
     def make(scripts: dict[str, str] | None = None, **options: Any) -> hookyard.HookEngine:
         root = write_scripts(tmp_path / "hooks", scripts or {})
+        options.setdefault("isolation", isolation)
         engine = hookyard.HookEngine(root, **options)
         engines.append(engine)
         return engine

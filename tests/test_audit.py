@@ -17,7 +17,7 @@ import pytest
 
 import hookyard
 from hookyard import AuditEvent, PointOptions, audit_directory, audit_source
-from tests.conftest import MakeEngine, write_scripts
+from tests.conftest import BOTH_MODES, MakeEngine, write_scripts
 
 
 def audit(source: str, **options: Any) -> hookyard.ScriptAudit:
@@ -343,6 +343,7 @@ def test_attribute_only_change_does_not_widen() -> None:
     assert change and not change.widened
 
 
+@BOTH_MODES
 def test_reload_that_gains_reach_is_logged_at_warning(
     make_engine: MakeEngine, hook_log: pytest.LogCaptureFixture
 ) -> None:
@@ -364,6 +365,7 @@ def test_reload_that_gains_reach_is_logged_at_warning(
     ]
 
 
+@BOTH_MODES
 def test_reload_that_only_loses_reach_is_not_a_warning(
     make_engine: MakeEngine, hook_log: pytest.LogCaptureFixture
 ) -> None:
@@ -378,6 +380,7 @@ def test_reload_that_only_loses_reach_is_not_a_warning(
     assert not [r for r in audit_records if r.levelno >= logging.WARNING]
 
 
+@BOTH_MODES
 def test_failed_reload_carries_no_reach_change(make_engine: MakeEngine) -> None:
     """A reload that fails to compile reports the error; the reach is unchanged (None)."""
     engine = make_engine({"p/10-x.py": "def pre(x):\n    pass\n"})
@@ -423,6 +426,7 @@ def test_no_sink_means_points_are_not_armed(make_engine: MakeEngine) -> None:
     assert engine.refresh_audit() is False
 
 
+@BOTH_MODES
 def test_ok_outcomes_for_every_phase(make_engine: MakeEngine) -> None:
     """pre, post and error invocations that succeed are recorded as ok, with budget used."""
     engine = make_engine(
@@ -463,6 +467,7 @@ def test_ok_outcomes_for_every_phase(make_engine: MakeEngine) -> None:
     assert first.message is None
 
 
+@BOTH_MODES
 def test_veto_outcome_and_skipped_scripts(make_engine: MakeEngine) -> None:
     """A veto is recorded with its reason; the pre hooks after it are recorded as skipped."""
     engine = make_engine(
@@ -484,6 +489,7 @@ def test_veto_outcome_and_skipped_scripts(make_engine: MakeEngine) -> None:
     assert recorder.events[-1].message == "not run: vetoed by 10-veto.py"
 
 
+@BOTH_MODES
 def test_veto_on_a_point_without_vetoes_is_an_error_outcome(make_engine: MakeEngine) -> None:
     """Where vetoes are not allowed, a Veto is recorded as an error, and the call goes on."""
     engine = make_engine({"p/10-veto.py": "def pre():\n    raise Veto('closed')\n"})
@@ -498,6 +504,7 @@ def test_veto_on_a_point_without_vetoes_is_an_error_outcome(make_engine: MakeEng
     assert "does not allow vetoes" in (recorder.events[-1].message or "")
 
 
+@BOTH_MODES
 def test_error_outcome_names_file_and_line(make_engine: MakeEngine) -> None:
     """A script that raises is recorded as error with the file:line message."""
     engine = make_engine({"p/10-x.py": "def post(rv):\n    return 1 / 0\n"})
@@ -513,6 +520,7 @@ def test_error_outcome_names_file_and_line(make_engine: MakeEngine) -> None:
     )
 
 
+@BOTH_MODES
 def test_limit_outcome(make_engine: MakeEngine) -> None:
     """A script that runs past its budget is recorded as limit, its operations used up."""
     engine = make_engine(
@@ -530,6 +538,7 @@ def test_limit_outcome(make_engine: MakeEngine) -> None:
     assert "operations limit" in (recorder.events[-1].message or "")
 
 
+@BOTH_MODES
 def test_replaced_outcome_and_ignored_return_value(make_engine: MakeEngine) -> None:
     """A post value that replaces the result is 'replaced'; on a read-only point it is ok
     with a note that the value was ignored."""
@@ -550,6 +559,7 @@ def test_replaced_outcome_and_ignored_return_value(make_engine: MakeEngine) -> N
     assert recorder.events[-1].message == "returned a value; point 'p' keeps its result"
 
 
+@BOTH_MODES
 def test_skipped_after_a_failure_on_a_raising_point(make_engine: MakeEngine) -> None:
     """On on_error='raise', the scripts after the failing one are recorded as skipped."""
     engine = make_engine(
@@ -568,6 +578,7 @@ def test_skipped_after_a_failure_on_a_raising_point(make_engine: MakeEngine) -> 
     assert recorder.calls() == [("10-x.py", "pre", "error"), ("20-y.py", "pre", "skipped")]
 
 
+@BOTH_MODES
 def test_load_outcomes(make_engine: MakeEngine) -> None:
     """Loads are recorded too: ok with the reach, error with file:line, limit at load time."""
     engine = make_engine(
@@ -587,6 +598,7 @@ def test_load_outcomes(make_engine: MakeEngine) -> None:
     assert (recorder.events[1].message or "").startswith(f"{path}:1: SyntaxError")
 
 
+@BOTH_MODES
 def test_removal_is_recorded(make_engine: MakeEngine) -> None:
     """A script that stops serving leaves a load event saying so, with its last version."""
     engine = make_engine({"p/10-x.py": "def pre():\n    pass\n"})
@@ -600,6 +612,7 @@ def test_removal_is_recorded(make_engine: MakeEngine) -> None:
     assert event.script == str(engine.directory / "p/10-x.py")
 
 
+@BOTH_MODES
 def test_audit_logger_sink(make_engine: MakeEngine, caplog: pytest.LogCaptureFixture) -> None:
     """With the hookyard.audit logger listening, each invocation is one INFO record
     carrying the event as `hookyard_event`."""
@@ -622,6 +635,7 @@ def read_lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
+@BOTH_MODES
 def test_json_lines_file_records_every_event(make_engine: MakeEngine, tmp_path: Path) -> None:
     """audit_log= appends one JSON object per event with time, point, script, version,
     phase, outcome, duration, operations and message."""

@@ -9,7 +9,9 @@ import enum
 import pytest
 
 import hookyard
-from tests.conftest import MakeEngine
+from tests.conftest import BOTH_MODES, MakeEngine
+
+pytestmark = BOTH_MODES
 
 MUTATE = """
 def pre(instance, tags):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 import hookyard
-from tests.conftest import MakeEngine
+from tests.conftest import BOTH_MODES, MakeEngine
+
+pytestmark = BOTH_MODES
 
 
 def test_pre_and_post_run_around_the_call_in_order(make_engine: MakeEngine) -> None:

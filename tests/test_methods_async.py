@@ -8,7 +8,9 @@ import inspect
 import pytest
 
 import hookyard
-from tests.conftest import MakeEngine
+from tests.conftest import BOTH_MODES, MakeEngine
+
+pytestmark = BOTH_MODES
 
 ECHO = "def post(rv, *args, **kwargs):\n    return [list(args), kwargs]\n"
 

@@ -25,6 +25,7 @@ from tests._reload_support import (
     wait_until,
     write_inplace,
 )
+from tests.conftest import BOTH_MODES
 
 BROKEN = "def post(rv, *args, **kwargs):\n    return (\n"  # SyntaxError at line 2
 SHORT_GRACE = 0.05  # for tests that wait for a real delete to take effect
@@ -36,9 +37,10 @@ def status_of(probe: Probe, name: str = "a.py", point: str = "p") -> hookyard.Sc
 
 
 # -- saves ----------------------------------------------------------------------------------
-def test_edit_goes_live_and_is_reported(tmp_path: Path) -> None:
+@BOTH_MODES
+def test_edit_goes_live_and_is_reported(tmp_path: Path, isolation: object) -> None:
     """An edit goes live without restart; listeners hear script, old -> new version, ok."""
-    with probe_engine(tmp_path, {"p/a.py": script("v1")}) as probe:
+    with probe_engine(tmp_path, {"p/a.py": script("v1")}, isolation=isolation) as probe:
         assert probe.call() == "v1"
         write_inplace(probe.path(), script("v2"))
         event = probe.events.loaded(script("v2"))
@@ -89,10 +91,11 @@ def test_folder_moved_in_with_scripts(tmp_path: Path) -> None:
         assert probe.call("r") == "r1"
 
 
-def test_broken_save_keeps_last_good_version(tmp_path: Path) -> None:
+@BOTH_MODES
+def test_broken_save_keeps_last_good_version(tmp_path: Path, isolation: object) -> None:
     """A save that fails to compile leaves the last good version serving; ``status()`` and
     the listener show the failure with ``file:line``; fixing the file recovers."""
-    with probe_engine(tmp_path, {"p/a.py": script("v1")}) as probe:
+    with probe_engine(tmp_path, {"p/a.py": script("v1")}, isolation=isolation) as probe:
         write_inplace(probe.path(), BROKEN)
         failed = probe.events.wait_for(lambda e: not e.ok, "the failure")
         assert probe.call() == "v1"
@@ -108,11 +111,12 @@ def test_broken_save_keeps_last_good_version(tmp_path: Path) -> None:
         assert status_of(probe).ok
 
 
-def test_fixing_back_to_the_serving_content_recovers(tmp_path: Path) -> None:
+@BOTH_MODES
+def test_fixing_back_to_the_serving_content_recovers(tmp_path: Path, isolation: object) -> None:
     """A broken save undone (the file back to the content still serving) clears the error,
     reports the recovery and keeps ``state``."""
     counter = 'def post(rv):\n    state["n"] = state.get("n", 0) + 1\n    return state["n"]\n'
-    with probe_engine(tmp_path, {"p/a.py": counter}) as probe:
+    with probe_engine(tmp_path, {"p/a.py": counter}, isolation=isolation) as probe:
         assert probe.call() == 1
         write_inplace(probe.path(), BROKEN)
         probe.events.wait_for(lambda e: not e.ok, "the failure")
@@ -124,9 +128,10 @@ def test_fixing_back_to_the_serving_content_recovers(tmp_path: Path) -> None:
         assert probe.call() == 2
 
 
-def test_broken_new_script_is_reported_not_served(tmp_path: Path) -> None:
+@BOTH_MODES
+def test_broken_new_script_is_reported_not_served(tmp_path: Path, isolation: object) -> None:
     """A new script that fails to compile is reported with ``file:line`` and not served."""
-    with probe_engine(tmp_path, {"p/a.py": script("v1")}) as probe:
+    with probe_engine(tmp_path, {"p/a.py": script("v1")}, isolation=isolation) as probe:
         write_inplace(probe.path("b.py"), BROKEN)
         event = probe.events.wait_for(lambda e: not e.ok, "the failure")
         assert event.new_version is None
@@ -173,10 +178,14 @@ def test_chmod_fixing_a_refused_script_loads_it(tmp_path: Path) -> None:
 
 
 # -- deletes ------------------------------------------------------------------------------
-def test_deleted_script_stops_after_the_grace(tmp_path: Path) -> None:
+@BOTH_MODES
+def test_deleted_script_stops_after_the_grace(tmp_path: Path, isolation: object) -> None:
     """A deleted script is dropped (reported as removed) once its grace is over."""
     with probe_engine(
-        tmp_path, {"p/a.py": script("v1"), "p/b.py": script("b")}, delete_grace=SHORT_GRACE
+        tmp_path,
+        {"p/a.py": script("v1"), "p/b.py": script("b")},
+        delete_grace=SHORT_GRACE,
+        isolation=isolation,
     ) as probe:
         probe.path().unlink()
         event = probe.events.removed(probe.path())
@@ -197,10 +206,14 @@ def test_script_renamed_away_stops(tmp_path: Path) -> None:
         assert probe.call() == "none"
 
 
-def test_script_renamed_to_another_script_name(tmp_path: Path) -> None:
+@BOTH_MODES
+def test_script_renamed_to_another_script_name(tmp_path: Path, isolation: object) -> None:
     """Renaming ``10-a.py`` to ``90-a.py`` reorders it: the new name loads, the old goes."""
     with probe_engine(
-        tmp_path, {"p/10-a.py": script("a"), "p/50-b.py": script("b")}, delete_grace=SHORT_GRACE
+        tmp_path,
+        {"p/10-a.py": script("a"), "p/50-b.py": script("b")},
+        delete_grace=SHORT_GRACE,
+        isolation=isolation,
     ) as probe:
         assert probe.call() == "b"  # replacements chain in file order: the last one wins
         os.rename(probe.path("10-a.py"), probe.path("90-a.py"))
@@ -237,10 +250,11 @@ def test_bad_polling_is_refused(tmp_path: Path, bad: Any) -> None:
 
 
 # -- reload by hand --------------------------------------------------------------------------
-def test_reload_by_hand_without_watching(tmp_path: Path) -> None:
+@BOTH_MODES
+def test_reload_by_hand_without_watching(tmp_path: Path, isolation: object) -> None:
     """Without watching, ``engine.reload()`` loads changes and drops deleted files at once."""
     with probe_engine(
-        tmp_path, {"p/a.py": script("v1"), "p/b.py": script("b")}, start=False
+        tmp_path, {"p/a.py": script("v1"), "p/b.py": script("b")}, start=False, isolation=isolation
     ) as probe:
         write_inplace(probe.path(), script("v2"))
         probe.path("b.py").unlink()

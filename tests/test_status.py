@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 import hookyard
-from tests.conftest import MakeEngine, write_scripts
+from tests.conftest import BOTH_MODES, MakeEngine, write_scripts
+
+pytestmark = BOTH_MODES
 
 GOOD = "def pre(x):\n    if x == 'fail':\n        raise ValueError('asked to')\n"
 BROKEN = "def pre(x):\n    return x +\n"
@@ -126,7 +128,7 @@ def test_failed_edit_keeps_last_good_version(make_engine: MakeEngine) -> None:
     assert "10-a.py:" in (record.error or "")
 
 
-def test_check_raises_script_error_naming_file_and_line(tmp_path: Path) -> None:
+def test_check_raises_script_error_naming_file_and_line(tmp_path: Path, isolation: object) -> None:
     """engine.check() raises ScriptError listing each broken script as file:line, with the
     first one's file and line as attributes; it returns quietly once every script loads."""
     write_scripts(
@@ -137,7 +139,7 @@ def test_check_raises_script_error_naming_file_and_line(tmp_path: Path) -> None:
             "q/10-import.py": "import os\n",
         },
     )
-    engine = hookyard.HookEngine(tmp_path)
+    engine = hookyard.HookEngine(tmp_path, isolation=isolation)  # type: ignore[arg-type]
     with pytest.raises(hookyard.ScriptError) as caught:
         engine.check()
     error = caught.value
@@ -151,3 +153,4 @@ def test_check_raises_script_error_naming_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "q" / "10-import.py").unlink()
     engine.reload()
     engine.check()
+    engine.close()

@@ -22,6 +22,7 @@ from ._audit import (
 from ._budget import Limits
 from ._engine import HookEngine, ReloadEvent, ScriptStatus, add_hook, configure, default_engine
 from ._hookpoint import PointOptions
+from ._isolation import ProcessIsolation
 from ._modules import DEFAULT_MODULES
 from ._trail import AuditEvent, AuditLog
 from .errors import (
@@ -48,6 +49,7 @@ __all__ = [
     "LimitExceeded",
     "Limits",
     "PointOptions",
+    "ProcessIsolation",
     "ReachChange",
     "ReloadEvent",
     "ScriptAudit",

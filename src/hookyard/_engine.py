@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeVar
 from ._audit import ReachChange, report_reach_change, source_reach_change
 from ._budget import Limits
 from ._hookpoint import Point, PointOptions, make_hooked
+from ._isolation import ProcessIsolation, WorkerPool, process_options
 from ._loader import MAX_SCRIPT_BYTES, FileRules, LoadedScript, LoadFailure, load_script
 from ._modules import DEFAULT_MODULES, facade_factories
 from ._sandbox import SandboxPolicy
@@ -134,14 +135,13 @@ class HookEngine:
         limits: Limits | None = None,
         strict_modes: bool = True,
         max_script_bytes: int = MAX_SCRIPT_BYTES,
-        isolation: Literal["inline"] = "inline",
+        isolation: Literal["inline", "process"] | ProcessIsolation = "inline",
         polling: bool | float = False,
         delete_grace: float = DEFAULT_DELETE_GRACE,
         audit_log: str | Path | AuditLog | None = None,
         _points: dict[str, Point] | None = None,
     ) -> None:
-        if isolation != "inline":
-            raise ValueError(f"isolation must be 'inline', not {isolation!r}")
+        process = process_options(isolation)
         if limits is not None and not isinstance(limits, Limits):
             raise TypeError("limits must be a hookyard.Limits")
         if (
@@ -162,6 +162,11 @@ class HookEngine:
             api=dict(api or {}),
             module_factories=facade_factories(self.modules),
             limits=self.limits,
+        )
+        self._pool = (
+            None
+            if process is None
+            else WorkerPool(process, api=dict(api or {}), modules=self.modules, limits=self.limits)
         )
         self._rules = FileRules(
             root=self.directory, strict_modes=strict_modes, max_bytes=max_script_bytes
@@ -385,13 +390,13 @@ class HookEngine:
         """
         file = str(path)
         started = time.perf_counter()
-        result = load_script(
-            path,
-            point=point,
-            policy=self._policy,
-            rules=self._rules,
-            logger=logging.getLogger(f"hookyard.script.{point}.{path.stem}"),
-        )
+        script_logger = logging.getLogger(f"hookyard.script.{point}.{path.stem}")
+        if self._pool is not None:
+            result = self._pool.load(path, point=point, rules=self._rules, logger=script_logger)
+        else:
+            result = load_script(
+                path, point=point, policy=self._policy, rules=self._rules, logger=script_logger
+            )
         if isinstance(result, LoadFailure) and not os.path.lexists(path):
             # Gone between the event and the read (a save in progress): its delete or move
             # event decides what happens; this is no failure of the script.
@@ -577,6 +582,8 @@ class HookEngine:
         if watcher is not None:
             watcher.stop()  # joins watchdog's threads and the grace timer thread
         self._trail.close()  # reopened by the next event if hooked functions keep running
+        if self._pool is not None:
+            self._pool.close()  # process isolation: stop the workers
 
     def __enter__(self) -> HookEngine:
         return self.start()

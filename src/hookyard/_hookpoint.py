@@ -100,6 +100,8 @@ class _Meter:
             if budget is not None:
                 # the tick iterator's remaining length is what the budget has left
                 self.operations = budget.limits.operations - length_hint(budget._ticks)
+            else:  # process isolation: the worker counted them (_isolation._RemoteHook)
+                self.operations = getattr(self.function, "operations", None)
 
 
 class Point:
@@ -140,6 +142,14 @@ def call_script(
     """Run one hook function under a fresh budget; raise ScriptFailure on any failure."""
     record = script.record
     record.calls += 1
+    if script.remote:
+        # process isolation: the worker ran it under its own budget and answered with a
+        # plain-data copy or an already sanitised ScriptFailure (see _isolation.py)
+        try:
+            return function(*args, **kwargs)
+        except ScriptFailure:
+            record.failures += 1
+            raise
     budget = Budget(script.limits)
     local = _budget._local
     previous_budget = local.budget

@@ -15,7 +15,7 @@ import stat
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from RestrictedPython.compile import compile_restricted_exec
 
@@ -44,6 +44,8 @@ MAX_SCRIPT_BYTES = 256 * 1024
 class LoadedScript:
     """One compiled, loaded version of a script file. Immutable after load in practice."""
 
+    # True for _isolation.RemoteScript: its functions run in a worker process
+    remote: ClassVar[bool] = False
     point: str
     name: str
     path: str

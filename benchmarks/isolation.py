@@ -1,0 +1,188 @@
+"""Process isolation figures: round trip, throughput with host threads, worker replacement.
+
+Run: ``.venv/bin/python benchmarks/isolation.py`` (not collected by pytest). Every figure
+for process mode is printed next to inline mode measured in the same run.
+
+- **round trip**: one hooked call of a host function whose point has one ``pre`` and one
+  ``post`` script (two files, so two worker round trips), p50/p90/p99 over many calls; the
+  same with both hooks in one file; a bare call of the undecorated function as the floor.
+- **throughput**: hooked calls per second with 1, 2, 4 and 8 host threads.
+- **replacement**: a worker is SIGKILLed; time until the next call is served again (the
+  call that finds it dead, then the call served by the replacement), with and without
+  a spare worker kept started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import hookyard
+
+PRE = "def pre(instance, flavor):\n    if not instance['name']:\n        raise Veto('no name')\n"
+POST = "def post(rv, instance, flavor):\n    return None\n"
+BOTH = PRE + POST
+PID = (
+    "from bench_helpers import pid\n"
+    "def post(rv, instance, flavor):\n    state['n'] = state.get('n', 0) + 1\n    return pid()\n"
+)
+ARGS = ({"name": "web-1", "disks": [10, 20]}, "m1.small")
+
+
+def make_dir(root: Path, scripts: dict[str, str]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for relative, source in scripts.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(source)
+    return root
+
+
+def hooked(engine: hookyard.HookEngine, **options: Any) -> Callable[..., Any]:
+    @engine.hook("create", **options)
+    def create(instance: dict[str, Any], flavor: str) -> dict[str, Any]:
+        return {"id": 1, "flavor": flavor}
+
+    return create
+
+
+def latencies(fn: Callable[..., Any], n: int) -> list[float]:
+    for _ in range(min(n // 10, 500)):
+        fn(*ARGS)
+    out = []
+    clock = time.perf_counter_ns
+    for _ in range(n):
+        start = clock()
+        fn(*ARGS)
+        out.append((clock() - start) / 1000.0)
+    out.sort()
+    return out
+
+
+def pct(values: list[float], p: float) -> float:
+    return values[min(len(values) - 1, int(len(values) * p))]
+
+
+def throughput(fn: Callable[..., Any], threads: int, seconds: float) -> float:
+    stop = time.monotonic() + seconds
+    counts = [0] * threads
+
+    def work(i: int) -> None:
+        n = 0
+        while time.monotonic() < stop:
+            fn(*ARGS)
+            n += 1
+        counts[i] = n
+
+    started = time.monotonic()
+    pool = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return sum(counts) / (time.monotonic() - started)
+
+
+def replacement(root: Path, spare: bool, rounds: int) -> tuple[list[float], list[float]]:
+    """(ms until the dead worker is noticed, ms for the next call served by its replacement)."""
+    sys.path.insert(0, str(root))
+    engine = hookyard.HookEngine(
+        make_dir(root / f"replace-{spare}", {"create/10-pid.py": PID}),
+        modules=(*hookyard.DEFAULT_MODULES, "bench_helpers"),
+        isolation=hookyard.ProcessIsolation(workers=1, spare=spare),
+    )
+    create = hooked(engine, result="replace")
+    detect, serve = [], []
+    try:
+        for _ in range(rounds):
+            pid = create(*ARGS)
+            if spare:  # let the spare finish starting, as it would between kills in real life
+                time.sleep(0.5)
+            os.kill(pid, signal.SIGKILL)
+            os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)  # it is dead before we call
+            start = time.perf_counter()
+            create(*ARGS)  # fails (isolate: logged), finding the worker gone
+            middle = time.perf_counter()
+            new = create(*ARGS)
+            end = time.perf_counter()
+            assert new != pid
+            detect.append((middle - start) * 1000)
+            serve.append((end - middle) * 1000)
+    finally:
+        engine.close()
+        sys.path.remove(str(root))
+    return detect, serve
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=20_000)
+    parser.add_argument("--seconds", type=float, default=2.0, help="per throughput figure")
+    parser.add_argument("--rounds", type=int, default=10, help="worker kills per figure")
+    options = parser.parse_args()
+    import logging
+
+    logging.getLogger("hookyard").setLevel(logging.ERROR)  # the kills are expected
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "bench_helpers.py").write_text("import os\ndef pid():\n    return os.getpid()\n")
+        two = make_dir(root / "two", {"create/10-pre.py": PRE, "create/20-post.py": POST})
+        one = make_dir(root / "one", {"create/10-both.py": BOTH})
+        engines = {
+            ("inline", "2 files"): hookyard.HookEngine(two),
+            ("process", "2 files"): hookyard.HookEngine(two, isolation="process"),
+            ("inline", "1 file"): hookyard.HookEngine(one),
+            ("process", "1 file"): hookyard.HookEngine(one, isolation="process"),
+        }
+        functions = {key: hooked(engine) for key, engine in engines.items()}
+
+        def bare(instance: dict[str, Any], flavor: str) -> dict[str, Any]:
+            return {"id": 1, "flavor": flavor}
+
+        print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {os.getloadavg()}")
+        print(f"\nround trip of one hooked call (1 pre + 1 post), {options.calls:,} calls, µs")
+        print(f"{'':28}{'p50':>9}{'p90':>9}{'p99':>9}")
+        floor = latencies(bare, options.calls)
+        print(
+            f"{'bare function':28}{pct(floor, 0.5):9.2f}{pct(floor, 0.9):9.2f}{pct(floor, 0.99):9.2f}"
+        )
+        p50: dict[tuple[str, str], float] = {}
+        for key, fn in functions.items():
+            values = latencies(fn, options.calls)
+            p50[key] = pct(values, 0.5)
+            label = f"{key[0]}, {key[1]}"
+            print(f"{label:28}{p50[key]:9.2f}{pct(values, 0.9):9.2f}{pct(values, 0.99):9.2f}")
+        for files in ("2 files", "1 file"):
+            ratio = p50[("process", files)] / p50[("inline", files)]
+            print(f"process / inline p50, {files}: {ratio:.1f}x")
+
+        print(f"\nthroughput, hooked calls per second (2 files), {options.seconds:g} s each")
+        print(f"{'threads':>8}{'inline':>12}{'process':>12}{'ratio':>8}")
+        for threads in (1, 2, 4, 8):
+            inline = throughput(functions[("inline", "2 files")], threads, options.seconds)
+            process = throughput(functions[("process", "2 files")], threads, options.seconds)
+            print(f"{threads:>8}{inline:>12,.0f}{process:>12,.0f}{process / inline:>8.2f}")
+        for engine in engines.values():
+            engine.close()
+
+        print(f"\nreplacing a SIGKILLed worker, {options.rounds} kills each, ms (median)")
+        for spare in (True, False):
+            detect, serve = replacement(root, spare, options.rounds)
+            print(
+                f"spare={spare!s:5}: dead worker noticed {statistics.median(detect):7.2f}"
+                f", next call served by its replacement {statistics.median(serve):7.2f}"
+            )
+
+
+if __name__ == "__main__":
+    main()

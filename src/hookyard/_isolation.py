@@ -1,0 +1,895 @@
+"""Process isolation, host side: a small pool of worker processes that load and run scripts.
+
+``HookEngine(..., isolation="process")`` hands each script file to a ``WorkerPool``: the
+host reads and checks the file as in-process (``_loader.read_source``), a worker compiles
+and loads it under the same RestrictedPython policy and globals (``_worker``), and the
+engine publishes a ``RemoteScript`` whose ``pre``/``post``/``error`` forward each call to
+that worker. The point's call path (ordering, copies, vetoes, replacement chaining,
+``on_error``, status counters, audit observers) is the in-process one, unchanged.
+
+Design choices (see docs/isolation.md for the long form):
+
+- **subprocess, not multiprocessing.** Workers are ``python -I -S -B`` started with
+  ``subprocess`` (fork+exec done in C, safe in a multi-threaded host, unlike
+  multiprocessing's ``fork``), an empty environment, ``close_fds``, ``/`` as working
+  directory and a session of their own. multiprocessing's pickle-based machinery (and its
+  forkserver, which any local process can feed pickles to on 3.11) is avoided entirely.
+- **Plain data on the wire.** Frames of JSON with tagged plain data (``_wire``); the host
+  parses whatever a worker says as data only. Exceptions cross as type name + message.
+- **One worker per script, N scripts per worker.** Each script version lives in exactly one
+  worker (the least loaded slot when it is loaded), so its ``state`` is one dict, as
+  in-process. A call holds its script's worker for the duration of one hook function
+  (calls to scripts in different workers run in parallel; calls to one script take turns).
+- **Hard limits.** Each worker has RLIMIT_AS, a per-request RLIMIT_CPU window, no file
+  writes, processes, core dumps or extra fds; the host gives each request
+  ``Limits.seconds + grace`` of the worker's time (time spent in host ``api`` functions
+  does not count) and SIGKILLs a worker past it. A killed or crashed worker is replaced by
+  a fresh one (a spare is kept started) that loads its scripts again on demand: **their
+  ``state`` starts empty**, as after an edit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import logging
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ._budget import Limits
+from ._copy import to_script
+from ._hookpoint import ScriptFailure
+from ._loader import HOOK_NAMES, FileRules, LoadedScript, LoadFailure, read_source
+from ._wire import (
+    ProtocolError,
+    decode,
+    describe_exception,
+    encode,
+    frame,
+    frame_length,
+    parse,
+    rebuild_described,
+)
+from .errors import BoundaryError, LimitExceeded
+
+__all__ = ["ProcessIsolation", "RemoteScript", "WorkerPool", "process_options"]
+
+logger = logging.getLogger("hookyard")
+
+# The worker needs the sandbox, not the engine: the package is registered without running
+# its __init__ (which imports the engine, this module and subprocess), so workers start
+# sooner. argv: [-c, sys.path as JSON, the package directory].
+_BOOT = (
+    "import sys,json,types;sys.path[:]=json.loads(sys.argv[1]);"
+    "p=types.ModuleType('hookyard');p.__path__=[sys.argv[2]];sys.modules['hookyard']=p;"
+    "from hookyard._worker import main;main()"
+)
+_TEXT_LIMIT = 64 * 1024  # characters of a log line or failure message taken from a worker
+_MiB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessIsolation:
+    """How ``isolation="process"`` runs scripts; pass one as ``isolation=`` to tune it.
+
+    - ``workers``: processes scripts are spread over (each script lives in one of them).
+    - ``memory``: address space of each worker in bytes (RLIMIT_AS); 0 for no limit.
+    - ``grace``: seconds past ``Limits.seconds`` the host waits for a worker before it
+      kills it (the worker's own budget normally stops a script first, keeping state).
+    - ``cpu_lifetime``: CPU seconds a worker may use in its life (the hard RLIMIT_CPU);
+      it retires and is replaced before reaching it.
+    - ``max_message``: largest message in bytes either side accepts.
+    - ``spare``: keep one extra worker started, so a killed worker is replaced at once.
+    - ``user``/``group``: run workers as this user/group (the host must be privileged to
+      switch); recommended when the host runs as root, where RLIMIT_NPROC does not apply.
+    - ``startup``: seconds a new worker may take to start.
+    """
+
+    workers: int = 2
+    memory: int = 512 * _MiB
+    grace: float = 1.0
+    cpu_lifetime: int = 3600
+    max_message: int = 64 * _MiB
+    spare: bool = True
+    user: str | int | None = None
+    group: str | int | None = None
+    startup: float = 30.0
+
+    def __post_init__(self) -> None:
+        for name in ("workers", "cpu_lifetime", "max_message"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"ProcessIsolation.{name} must be a positive int, not {value!r}")
+        if not isinstance(self.memory, int) or isinstance(self.memory, bool) or self.memory < 0:
+            raise ValueError(f"ProcessIsolation.memory must be an int >= 0, not {self.memory!r}")
+        for name in ("grace", "startup"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or isinstance(value, bool) or not value > 0:
+                raise ValueError(f"ProcessIsolation.{name} must be a positive number")
+
+
+def process_options(isolation: object) -> ProcessIsolation | None:
+    """None for ``"inline"``; the options for ``"process"`` or a ``ProcessIsolation``."""
+    if isolation == "inline":
+        return None
+    if isolation == "process":
+        isolation = ProcessIsolation()
+    if not isinstance(isolation, ProcessIsolation):
+        raise ValueError(
+            f"isolation must be 'inline', 'process' or a hookyard.ProcessIsolation, "
+            f"not {isolation!r}"
+        )
+    if os.name != "posix":
+        raise ValueError("isolation='process' needs a POSIX system (rlimits, pipes)")
+    if not sys.executable:
+        raise ValueError("isolation='process' needs sys.executable to start workers")
+    return isolation
+
+
+# -- what the engine publishes ------------------------------------------------------------
+class _Spec:
+    """What a worker needs to load one script version (again, after a replacement)."""
+
+    __slots__ = ("key", "logger", "path", "point", "source", "version")
+
+    def __init__(
+        self, key: int, path: str, point: str, source: str, version: str, log: logging.Logger
+    ) -> None:
+        self.key = key
+        self.path = path
+        self.point = point
+        self.source = source
+        self.version = version
+        self.logger = log
+
+
+class _Slot:
+    """One place in the pool: its worker (started on demand) and the scripts pinned to it."""
+
+    __slots__ = ("lock", "pending", "specs", "worker")
+
+    def __init__(self) -> None:
+        # Reentrant: a host api function may call another hooked function whose script
+        # lives in the same worker; the worker serves that nested call while it waits.
+        self.lock = threading.RLock()
+        self.worker: _Worker | None = None
+        self.specs: dict[int, _Spec] = {}
+        # keys of RemoteScripts that are gone: unloaded at the slot's next use. A list
+        # because RemoteScript.__del__ may run in any thread (list.append is atomic).
+        self.pending: list[int] = []
+
+
+@dataclass(slots=True, eq=False)
+class RemoteScript(LoadedScript):
+    """A script loaded in a worker: a LoadedScript whose hook functions forward there.
+
+    Its ``namespace`` is empty (the real one lives in the worker). When the engine and
+    every call in flight have let go of it, the worker unloads that version.
+    """
+
+    remote: ClassVar[bool] = True
+    key: int = 0
+    slot: _Slot | None = field(default=None, repr=False)
+
+    def __del__(self) -> None:
+        slot = self.slot
+        if slot is not None:
+            slot.pending.append(self.key)
+
+
+class _RemoteHook:
+    """``script.pre`` (or post/error) of a RemoteScript: forwards one call to the worker.
+
+    It holds no reference to the RemoteScript, so dropping the script unloads it.
+    """
+
+    __slots__ = ("key", "phase", "pool", "slot")
+
+    def __init__(self, pool: WorkerPool, slot: _Slot, key: int, phase: str) -> None:
+        self.pool = pool
+        self.slot = slot
+        self.key = key
+        self.phase = phase
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        _local.operations = None  # until the worker says
+        return self.pool.invoke(self.slot, self.key, self.phase, args, kwargs)
+
+    @property
+    def operations(self) -> int | None:
+        """Budget operations this thread's last call used in the worker (read by _Meter)."""
+        return _local.operations
+
+
+# -- one worker process -------------------------------------------------------------------
+class _Gone(Exception):
+    """The worker cannot serve any more (already stopped and reaped by whoever raises)."""
+
+    def __init__(self, detail: str, limit: str = "") -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.limit = limit  # "seconds" or "cpu" when a hard limit stopped it
+
+
+class _Timeout(Exception):
+    """The worker did not answer in time (it is still running: kill it)."""
+
+
+class _Retired(Exception):
+    """The worker is near its CPU lifetime and exited instead of serving the request."""
+
+
+_DEVNULL = subprocess.DEVNULL
+_PIPE = subprocess.PIPE
+
+
+class _Worker:
+    """The host's handle on one worker process. Used only by the thread holding its slot."""
+
+    __slots__ = (
+        "buffer",
+        "dead",
+        "loaded",
+        "max_message",
+        "pid",
+        "poller",
+        "proc",
+        "rfd",
+        "wfd",
+    )
+
+    def __init__(self, pool: WorkerPool) -> None:
+        options = pool.options
+        self.proc = subprocess.Popen(  # our own interpreter, fixed arguments
+            pool.argv,
+            stdin=_PIPE,
+            stdout=_PIPE,
+            stderr=_PIPE,  # startup errors only: the worker points fd 2 at /dev/null once up
+            env={},  # nothing of the host's environment (secrets, proxies, PYTHON*)
+            cwd="/",
+            close_fds=True,
+            start_new_session=True,  # no SIGINT from the host's terminal
+            user=options.user,
+            group=options.group,
+            bufsize=0,
+        )
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.pid = self.proc.pid
+        self.wfd = self.proc.stdin.fileno()
+        self.rfd = self.proc.stdout.fileno()
+        os.set_blocking(self.wfd, False)  # a worker that stops reading cannot block the host
+        self.poller = select.poll()
+        self.poller.register(self.rfd, select.POLLIN)
+        self.buffer = bytearray()
+        self.loaded: set[int] = set()
+        self.max_message = options.max_message
+        self.dead = False
+        self.send(pool.init_frame, options.startup)
+
+    # -- frames ---------------------------------------------------------------------------
+    def send(self, data: bytes, timeout: float) -> None:
+        if self.dead:
+            raise _Gone("was replaced while a nested call ran")
+        try:
+            written = os.write(self.wfd, data)
+        except BlockingIOError:
+            written = 0
+        except OSError:
+            raise self._gone() from None
+        if written == len(data):
+            return
+        view = memoryview(data)[written:]
+        end = time.monotonic() + timeout
+        while view:
+            left = end - time.monotonic()
+            if left <= 0:
+                raise _Timeout
+            if select.select([], [self.wfd], [], left)[1]:
+                try:
+                    view = view[os.write(self.wfd, view) :]
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    raise self._gone() from None
+
+    def receive(self, timeout: float) -> list[Any]:
+        """The next message; _Timeout after ``timeout`` seconds, _Gone at end of file."""
+        if self.dead:
+            raise _Gone("was replaced while a nested call ran")
+        buffer = self.buffer
+        end = 0.0
+        while True:
+            if len(buffer) >= 4:
+                size = frame_length(buffer)
+                if size > self.max_message:
+                    raise ProtocolError(f"a message of {size:,} bytes is over max_message")
+                if len(buffer) >= 4 + size:
+                    payload = bytes(buffer[4 : 4 + size])
+                    del buffer[: 4 + size]
+                    return parse(payload)
+            if not end:
+                end = time.monotonic() + timeout
+            left = end - time.monotonic()
+            if left <= 0:
+                raise _Timeout
+            if not self.poller.poll(left * 1000.0):
+                continue
+            try:
+                chunk = os.read(self.rfd, 1 << 16)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                raise self._gone()
+            buffer += chunk
+
+    # -- ending -----------------------------------------------------------------------------
+    def _gone(self) -> _Gone:
+        """The worker closed its end: reap it and say why it ended."""
+        self.dead = True
+        try:
+            code = self.proc.wait(timeout=5.0)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        detail, limit = _exit_detail(code, self._stderr_tail())
+        self._close_fds()
+        return _Gone(detail, limit)
+
+    def _stderr_tail(self) -> str:
+        stream = self.proc.stderr
+        if stream is None:
+            return ""
+        try:
+            os.set_blocking(stream.fileno(), False)
+            data = stream.read(4096) or b""
+        except (OSError, ValueError):
+            return ""
+        lines = data.decode("utf-8", "replace").strip().splitlines()
+        return lines[-1][:300] if lines else ""
+
+    def kill(self) -> None:
+        """Signal only (safe from any thread); the slot's holder reaps and closes."""
+        self.dead = True
+        with contextlib.suppress(OSError):
+            self.proc.kill()
+
+    def stop(self, *, kill: bool) -> None:
+        """End the worker and release its fds (slot holder only)."""
+        self.dead = True
+        if kill:
+            self.kill()
+        self._close_fds()  # end of file: an idle worker exits at once
+        try:
+            self.proc.wait(timeout=2.0)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            try:
+                self.proc.wait(timeout=5.0)
+            except subprocess.TimeoutExpired:  # pragma: no cover - unkillable (D state)
+                logger.error("hookyard worker %d does not exit", self.pid)
+
+    def _close_fds(self) -> None:
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+
+    def forget(self) -> None:
+        """In a forked child of the host: let go of the parent's worker, touching nothing."""
+        self.dead = True
+        self._close_fds()
+
+
+def _exit_detail(code: int, stderr: str) -> tuple[str, str]:
+    if code < 0:
+        number = -code
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = f"signal {number}"
+        if number == signal.SIGXCPU:
+            return "CPU time limit exceeded (SIGXCPU): the worker was replaced", "cpu"
+        if number == signal.SIGKILL:
+            return "was killed (SIGKILL: out of memory?) and replaced", ""
+        return f"crashed ({name}) and was replaced", ""
+    tail = f": {stderr}" if stderr else ""
+    return f"exited with status {code}{tail} and was replaced", ""
+
+
+# -- the pool -------------------------------------------------------------------------------
+class _Local(threading.local):
+    depth = 0  # conversations with workers this thread is inside (nested via api calls)
+    operations: int | None = None  # what the worker reported for the last call
+
+
+_local = _Local()
+# Pools alive in this process, so that a forked child can let go of its parent's workers.
+_POOLS: weakref.WeakSet[WorkerPool] = weakref.WeakSet()
+
+
+class WorkerPool:
+    """The workers of one engine, and the load/invoke protocol with them."""
+
+    def __init__(
+        self,
+        options: ProcessIsolation,
+        *,
+        api: Mapping[str, Callable[..., Any]],
+        modules: tuple[str, ...],
+        limits: Limits,
+    ) -> None:
+        self.options = options
+        self.limits = limits
+        self._functions = dict(api)
+        self._deadline = limits.seconds + options.grace
+        paths = [os.path.abspath(str(p)) if str(p) else os.getcwd() for p in sys.path]
+        package = os.path.dirname(os.path.abspath(__file__))
+        self.argv = [sys.executable, "-I", "-S", "-B", "-c", _BOOT, json.dumps(paths), package]
+        init = {
+            "api": sorted(self._functions),
+            "modules": list(modules),
+            "limits": {f.name: getattr(limits, f.name) for f in fields(limits)},
+            "memory": options.memory,
+            # CPU seconds one request may need: its budget and the grace, rounded up
+            "cpu_floor": int(self._deadline) + 2,
+            "cpu_lifetime": options.cpu_lifetime,
+            "max_message": options.max_message,
+        }
+        self.init_frame = frame(["init", init])
+        self._slots = [_Slot() for _ in range(options.workers)]
+        self._spare: list[_Worker] = []  # zero or one started worker, waiting
+        self._spare_lock = threading.Lock()
+        self._keys = itertools.count(1)
+        self._closed = False
+        weakref.finalize(self, _kill_all, self._slots, self._spare)
+        _POOLS.add(self)
+
+    # -- loading ----------------------------------------------------------------------------
+    def load(
+        self, path: Path, *, point: str, rules: FileRules, logger: logging.Logger
+    ) -> LoadedScript | LoadFailure:
+        """Read ``path`` here, load it in a worker: a RemoteScript, or why not. Never raises."""
+        read = read_source(path, rules)
+        if isinstance(read, LoadFailure):
+            return read
+        source, version = read
+        spec = _Spec(next(self._keys), str(path), point, source, version, logger)
+        slot = min(self._slots, key=lambda s: len(s.specs) - len(s.pending))
+        result: tuple[str, ...] | LoadFailure
+        if not self._acquire(slot):
+            return LoadFailure(spec.path, None, "not loaded: its worker is busy", version)
+        try:
+            slot.specs[spec.key] = spec
+            result = self._load_retrying(slot, spec)
+        finally:
+            self._release(slot)
+        if isinstance(result, LoadFailure):
+            slot.specs.pop(spec.key, None)
+            return result
+        hooks = {name: _RemoteHook(self, slot, spec.key, name) for name in result}
+        return RemoteScript(
+            point=point,
+            name=path.name,
+            path=spec.path,
+            version=version,
+            source=source,
+            pre=hooks.get("pre"),
+            post=hooks.get("post"),
+            error=hooks.get("error"),
+            namespace={},
+            limits=self.limits,
+            key=spec.key,
+            slot=slot,
+        )
+
+    def _load_retrying(self, slot: _Slot, spec: _Spec) -> tuple[str, ...] | LoadFailure:
+        for _ in range(3):
+            try:
+                worker = self._worker(slot)
+                return self._load_into(slot, worker, spec)
+            except _Retired:
+                continue
+            except _Gone as gone:
+                if gone.limit:
+                    message = f"LimitExceeded: {gone.detail} while loading"
+                else:
+                    message = f"the worker {gone.detail} while loading"
+                return LoadFailure(spec.path, None, message, spec.version)
+        return LoadFailure(spec.path, None, "no worker would load it", spec.version)
+
+    def _load_into(
+        self, slot: _Slot, worker: _Worker, spec: _Spec
+    ) -> tuple[str, ...] | LoadFailure:
+        reply = self._converse(
+            slot,
+            worker,
+            frame(
+                [
+                    "load",
+                    spec.key,
+                    spec.path,
+                    spec.point,
+                    spec.source,
+                    spec.version,
+                    _threshold(spec.logger),
+                ]
+            ),
+        )
+        kind = reply[0]
+        if (
+            kind == "loaded"
+            and len(reply) == 2
+            and type(reply[1]) is list
+            and all(name in HOOK_NAMES for name in reply[1])
+        ):
+            worker.loaded.add(spec.key)
+            return tuple(reply[1])
+        if (
+            kind == "failed"
+            and len(reply) == 3
+            and (reply[1] is None or type(reply[1]) is int)
+            and type(reply[2]) is str
+        ):
+            return LoadFailure(spec.path, reply[1], reply[2][:_TEXT_LIMIT], spec.version)
+        raise self._broken(slot, worker, f"an invalid answer to a load ({kind[:20]!r})")
+
+    # -- calling ------------------------------------------------------------------------------
+    def invoke(
+        self, slot: _Slot, key: int, phase: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """Run one hook function in the worker: its plain-data result, or ScriptFailure."""
+        spec = slot.specs.get(key)  # present while its RemoteScript lives, as it does now
+        if spec is None:  # pragma: no cover - only a hook function kept past its script
+            text = f"script {key}: {phase}: not run: no longer loaded"
+            raise ScriptFailure("error", text, RuntimeError(text))
+        # encoded before taking the worker; BoundaryError here means "not run" (as inline)
+        message = frame(
+            [
+                "call",
+                key,
+                phase,
+                encode(args, exceptions=True),
+                encode(kwargs),
+                _threshold(spec.logger),
+            ]
+        )
+        if not self._acquire(slot):
+            text = (
+                f"{spec.path}: {phase}: LimitExceeded: its worker stayed busy for "
+                f"{self._deadline:g} s (a call nested in an api function waits at most that)"
+            )
+            raise ScriptFailure("limit", text, LimitExceeded(text, limit="seconds"))
+        try:
+            for _ in range(3):
+                try:
+                    worker = self._worker(slot)
+                    if key not in worker.loaded:
+                        loaded = self._load_into(slot, worker, spec)
+                        if isinstance(loaded, LoadFailure):
+                            text = (
+                                f"{spec.path}: {phase}: not run: it did not load again in a "
+                                f"fresh worker: {loaded.message}"
+                            )
+                            raise ScriptFailure("error", text, RuntimeError(text))
+                    reply = self._converse(slot, worker, message)
+                except _Retired:
+                    continue
+                except _Gone as gone:
+                    raise _failure(spec, phase, gone) from None
+                return self._outcome(slot, worker, spec, phase, reply)
+            text = f"{spec.path}: {phase}: not run: no worker would run it"
+            raise ScriptFailure("error", text, RuntimeError(text))
+        finally:
+            self._release(slot)
+
+    def _outcome(
+        self, slot: _Slot, worker: _Worker, spec: _Spec, phase: str, reply: list[Any]
+    ) -> Any:
+        kind = reply[0]
+        try:
+            # every answer to a call ends with the budget operations it used (audit trail)
+            ops = reply[-1]
+            if ops is not None and (type(ops) is not int or ops < 0):
+                raise ProtocolError("operations must be an int >= 0 or null")
+            _local.operations = ops
+            if kind == "ok" and len(reply) == 3:
+                return decode(reply[1])
+            if kind == "fail" and len(reply) == 9:
+                raise _remote_failure(reply[:8])
+            if kind == "unsendable" and len(reply) == 4:
+                return _stand_in(reply[1], reply[2])
+            raise ProtocolError(f"an invalid answer to a call ({kind[:20]!r})")
+        except ProtocolError as exc:
+            raise _failure(spec, phase, self._broken(slot, worker, str(exc))) from None
+
+    # -- one conversation ------------------------------------------------------------------
+    def _converse(self, slot: _Slot, worker: _Worker, message: bytes) -> list[Any]:
+        """Send a request; serve the worker's log lines and api calls until it answers.
+
+        The worker gets ``Limits.seconds + grace`` of its own time: the clock stops while
+        a host api function runs. Raises _Gone (the worker is dropped) or _Retired.
+        """
+        left = self._deadline
+        try:
+            worker.send(message, left)
+            while True:
+                started = time.monotonic()
+                reply = worker.receive(left)
+                left -= time.monotonic() - started
+                kind = reply[0]
+                if kind == "log":
+                    self._log(slot, reply)
+                elif kind == "api":
+                    self._api(worker, reply)
+                elif kind == "retire":
+                    raise _Retired
+                else:
+                    return reply
+        except _Timeout:
+            self._drop(slot, worker, kill=True, why="stopped at its deadline")
+            raise _Gone(
+                f"time limit ({self.limits.seconds:g} s) exceeded: the worker was stopped "
+                f"after {self._deadline:g} s and replaced",
+                "seconds",
+            ) from None
+        except _Retired:
+            self._drop(slot, worker, kill=False, why="retired (CPU lifetime)")
+            raise
+        except _Gone as gone:
+            self._drop(slot, worker, kill=True, why=gone.detail)
+            raise
+        except ProtocolError as exc:
+            raise self._broken(slot, worker, str(exc)) from None
+        except BaseException:
+            # the host itself was interrupted mid-conversation (KeyboardInterrupt in an api
+            # function...): the worker's state is unknown, so it goes
+            self._drop(slot, worker, kill=True, why="stopped: the host was interrupted")
+            raise
+
+    def _log(self, slot: _Slot, reply: list[Any]) -> None:
+        if len(reply) != 4 or type(reply[2]) is not int or type(reply[3]) is not str:
+            raise ProtocolError("a log line is [key, level, text]")
+        spec = slot.specs.get(reply[1]) if type(reply[1]) is int else None
+        if spec is None:
+            raise ProtocolError("a log line for no script")
+        spec.logger.log(
+            min(max(reply[2], logging.DEBUG), logging.CRITICAL), "%s", reply[3][:_TEXT_LIMIT]
+        )
+
+    def _api(self, worker: _Worker, reply: list[Any]) -> None:
+        if len(reply) != 4 or type(reply[1]) is not str:
+            raise ProtocolError("an api call is [name, args, kwargs]")
+        function = self._functions.get(reply[1])
+        args = decode(reply[2])
+        kwargs = decode(reply[3])
+        if (
+            function is None
+            or type(args) is not tuple
+            or type(kwargs) is not dict
+            or not all(type(k) is str for k in kwargs)
+        ):
+            raise ProtocolError(f"an invalid api call ({reply[1][:40]!r})")
+        answer: list[Any]
+        try:
+            result = function(*args, **kwargs)
+        except Exception as exc:
+            # rebuilt on the other side from type name and message: the host's object,
+            # traceback and frames stay here
+            answer = ["err", *describe_exception(exc)]
+        else:
+            try:
+                answer = ["ret", encode(to_script(result))]
+            except BoundaryError as exc:
+                answer = ["refused", str(exc)]
+        worker.send(frame(answer), self._deadline)
+
+    # -- workers --------------------------------------------------------------------------------
+    def _acquire(self, slot: _Slot) -> bool:
+        depth = _local.depth
+        if depth:
+            # nested in an api call while holding a worker: never wait forever (two
+            # threads each nesting into the other's worker would deadlock)
+            if not slot.lock.acquire(timeout=self._deadline):
+                return False
+        else:
+            slot.lock.acquire()
+        _local.depth = depth + 1
+        return True
+
+    def _release(self, slot: _Slot) -> None:
+        _local.depth -= 1
+        slot.lock.release()
+
+    def _worker(self, slot: _Slot) -> _Worker:
+        """The slot's worker, started if needed, with dropped scripts unloaded."""
+        worker = slot.worker
+        if worker is None:
+            worker = slot.worker = self._start()
+        pending = slot.pending
+        if pending:
+            gone = []
+            while pending:
+                key = pending.pop()
+                slot.specs.pop(key, None)
+                if key in worker.loaded:
+                    worker.loaded.discard(key)
+                    gone.append(key)
+            if gone:
+                try:
+                    worker.send(frame(["unload", gone]), self._deadline)
+                except (_Timeout, _Gone):
+                    self._drop(slot, worker, kill=True)
+                    return self._worker(slot)
+        return worker
+
+    def _start(self) -> _Worker:
+        worker = None
+        with self._spare_lock:
+            if self._spare:
+                worker = self._spare.pop()
+        try:
+            if worker is None:
+                worker = _Worker(self)
+            if self.options.spare and not self._closed:
+                with self._spare_lock:
+                    if not self._spare:
+                        self._spare.append(_Worker(self))
+            reply = worker.receive(self.options.startup)
+        except _Timeout:
+            assert worker is not None  # set before anything can time out
+            worker.stop(kill=True)
+            raise _Gone(f"did not start within {self.options.startup:g} s") from None
+        except OSError as exc:
+            if worker is not None:
+                worker.stop(kill=True)
+            raise _Gone(f"could not be started ({exc})") from None
+        except ProtocolError as exc:
+            assert worker is not None
+            worker.stop(kill=True)
+            raise _Gone(f"did not start properly ({exc})") from None
+        if reply[0] != "ready":
+            worker.stop(kill=True)
+            raise _Gone("did not start properly")
+        return worker
+
+    def _broken(self, slot: _Slot, worker: _Worker, detail: str) -> _Gone:
+        self._drop(slot, worker, kill=True, why=f"stopped: it broke the protocol ({detail})")
+        return _Gone(f"broke the protocol ({detail}) and was replaced")
+
+    def _drop(self, slot: _Slot, worker: _Worker, *, kill: bool, why: str = "") -> None:
+        worker.stop(kill=kill)
+        if slot.worker is not worker:
+            return
+        slot.worker = None
+        scripts = ", ".join(sorted(Path(s.path).name for s in slot.specs.values())) or "none"
+        if why.startswith("retired"):
+            logger.info(
+                "hookyard worker %d %s; its scripts load again in a fresh one", worker.pid, why
+            )
+        else:
+            logger.warning(
+                "hookyard worker %d %s; a fresh worker serves its scripts (%s), whose state "
+                "starts empty",
+                worker.pid,
+                why or "ended",
+                scripts,
+            )
+
+    # -- ending -------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Stop every worker. A later call starts one again on demand (state empty)."""
+        self._closed = True
+        with self._spare_lock:
+            spares = list(self._spare)
+            self._spare.clear()
+        for worker in spares:
+            worker.stop(kill=False)
+        for slot in self._slots:
+            if _local.depth == 0 and slot.lock.acquire(timeout=self._deadline):
+                try:
+                    if slot.worker is not None:
+                        slot.worker.stop(kill=False)
+                        slot.worker = None
+                finally:
+                    slot.lock.release()
+            elif slot.worker is not None:
+                slot.worker.kill()  # in use: its holder sees it end and cleans up
+
+    def pids(self) -> list[int]:
+        """Process ids of the running workers (slots first, then the spare)."""
+        workers = [slot.worker for slot in self._slots] + list(self._spare)
+        return [w.pid for w in workers if w is not None and not w.dead]
+
+    def _after_fork_in_child(self) -> None:
+        for slot in self._slots:
+            slot.lock = threading.RLock()
+            if slot.worker is not None:
+                slot.worker.forget()
+                slot.worker = None
+        for worker in self._spare:
+            worker.forget()
+        self._spare.clear()
+        self._spare_lock = threading.Lock()
+
+
+def _kill_all(slots: list[_Slot], spare: list[_Worker]) -> None:
+    """At exit (or when the pool is collected): no worker outlives its host.
+
+    SIGKILL, then reap: a worker may be stuck in C, and an exiting host must not leave
+    zombies or wait on a script.
+    """
+    workers = [w for w in [slot.worker for slot in slots] + spare if w is not None]
+    for worker in workers:
+        worker.kill()
+    for worker in workers:
+        with contextlib.suppress(subprocess.TimeoutExpired, OSError):
+            worker.proc.wait(timeout=2.0)
+
+
+def _forget_workers_in_child() -> None:
+    for pool in list(_POOLS):
+        pool._after_fork_in_child()
+
+
+os.register_at_fork(after_in_child=_forget_workers_in_child)
+
+
+def _threshold(log: logging.Logger) -> int:
+    """The lowest level ``log`` would emit now (sent so the worker drops the rest)."""
+    if log.disabled:
+        return logging.CRITICAL + 1
+    return max(log.getEffectiveLevel(), log.manager.disable + 1)
+
+
+def _failure(spec: _Spec, phase: str, gone: _Gone) -> ScriptFailure:
+    if gone.limit:
+        message = f"{spec.path}: {phase}: LimitExceeded: {gone.detail}"
+        return ScriptFailure("limit", message, LimitExceeded(message, limit=gone.limit))
+    message = f"{spec.path}: {phase}: the worker {gone.detail} (its scripts' state is reset)"
+    return ScriptFailure("error", message, RuntimeError(message))
+
+
+_KINDS = frozenset({"error", "limit", "veto"})
+
+
+def _remote_failure(reply: list[Any]) -> ScriptFailure:
+    """The worker's ScriptFailure, rebuilt from plain strings."""
+    _, kind, message, name, base, text, reason, limit = reply
+    if (
+        kind not in _KINDS
+        or type(message) is not str
+        or type(reason) is not str
+        or type(limit) is not str
+    ):
+        raise ProtocolError("a failure is [kind, message, type, base, text, reason, limit]")
+    message = message[:_TEXT_LIMIT]
+    if kind == "limit":
+        return ScriptFailure(kind, message, LimitExceeded(message, limit=limit[:20]))
+    return ScriptFailure(kind, message, rebuild_described(name, base, text), reason[:_TEXT_LIMIT])
+
+
+def _stand_in(type_name: Any, name: Any) -> object:
+    """What a post returned that is not plain data, as a host object nothing can use.
+
+    The engine refuses it where it would replace the result, with the very message an
+    in-process refusal gives ("a function (<lambda>) cannot cross..."): ``_copy``
+    describes an object by its class name and, for functions and the like, ``__name__``.
+    On a point that keeps its result, it is ignored as in-process.
+    """
+    if type(type_name) is not str or not type_name.isidentifier() or len(type_name) > 100:
+        type_name = "object"
+    namespace: dict[str, Any] = {"__slots__": ()}
+    if type(name) is str:
+        namespace["__name__"] = name[:200]
+    return type(type_name, (), namespace)()
