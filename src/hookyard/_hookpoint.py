@@ -16,10 +16,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from . import _budget
-from ._budget import Budget, BudgetExhausted
-from ._copy import args_to_script, kwargs_to_script, rebuild_exception, safe_message, to_host, \
-    to_script
+from ._budget import (
+    _TICKS,
+    MONITOR,
+    Budget,
+    BudgetExhausted,
+    enter_nested,
+    leave_nested,
+    thread_budget,
+    wake_monitor,
+)
+from ._budget import _local as _thread_state
+from ._copy import (
+    args_to_script,
+    kwargs_to_script,
+    rebuild_exception,
+    safe_message,
+    to_host,
+    to_script,
+)
 from ._loader import LoadedScript, script_line
 from ._sandbox import Veto
 from .errors import BoundaryError, HookFailed, HookVetoed, LimitExceeded
@@ -51,8 +66,15 @@ class PointOptions:
 class Observer(Protocol):
     """Who hears about invocations (the engine's audit sinks)."""
 
-    def invocation(self, point: str, script: LoadedScript, phase: str, outcome: str,
-                   started: float, message: str | None) -> None: ...
+    def invocation(
+        self,
+        point: str,
+        script: LoadedScript,
+        phase: str,
+        outcome: str,
+        started: float,
+        message: str | None,
+    ) -> None: ...
 
 
 class Point:
@@ -69,8 +91,13 @@ class Point:
 class ScriptFailure(Exception):  # noqa: N818 - internal; becomes HookFailed/HookVetoed
     """Internal: how one script invocation failed, already sanitised."""
 
-    def __init__(self, kind: Literal["error", "limit", "veto"], message: str,
-                 cause: BaseException, reason: str = "") -> None:
+    def __init__(
+        self,
+        kind: Literal["error", "limit", "veto"],
+        message: str,
+        cause: BaseException,
+        reason: str = "",
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
@@ -78,37 +105,72 @@ class ScriptFailure(Exception):  # noqa: N818 - internal; becomes HookFailed/Hoo
         self.reason = reason
 
 
-def call_script(script: LoadedScript, function: Callable[..., Any], phase: str,
-                args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """Run one hook function under a fresh budget; raise ScriptFailure on any failure."""
+def call_script(
+    script: LoadedScript,
+    function: Callable[..., Any],
+    phase: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    """Run one hook function under a full budget; raise ScriptFailure on any failure."""
+    try:
+        budget: Budget = _thread_state.budget
+    except AttributeError:
+        budget = thread_budget()
+    serial = budget.serial
+    if serial & 1:
+        # this thread is inside a script already (script -> api -> hooked host function)
+        return _call_nested(budget, script, function, phase, args, kwargs)
     record = script.record
     record.calls += 1
-    budget = Budget(script.limits)
-    local = _budget._local  # noqa: SLF001 - the budget module's thread state, by design
-    previous_budget = local.budget
-    previous_handle = local.handle
-    local.budget = budget
-    local.handle = budget.handle
-    active = _budget._active  # noqa: SLF001
-    key = id(budget)
-    active[key] = budget
-    if _budget._monitor_state["idle"] or not _budget._monitor_state["started"]:  # noqa: SLF001
-        _budget._wake_monitor()  # noqa: SLF001
+    # Budget.begin, inlined (this is the hot path): refill the ticks, mark running.
+    limits = script.limits
+    slots = budget._depth_slots
+    if (
+        budget.limits is limits
+        and budget.reason is None
+        and len(slots) == limits.depth
+        and slots[0] is True
+    ):
+        budget._ticks.__setstate__(budget._start)
+        budget.output_left = limits.output
+    else:
+        # other limits, a failure, or depth slots a suspended generator still holds
+        budget.reset(limits)
+    budget.serial = serial + 1
+    # Marked running first, then the idle test: the monitor publishes idle first, then
+    # looks for running budgets, so one of the two always sees the other.
+    if MONITOR.idle:
+        wake_monitor()
     try:
         return function(*args, **kwargs)
     except KeyboardInterrupt:
         raise
-    except BaseException as exc:  # noqa: BLE001 - nothing a script raises reaches the host raw
+    except BaseException as exc:  # nothing a script raises reaches the host raw
         record.failures += 1
         raise _failure(script, phase, exc, budget) from None
     finally:
-        del active[key]
-        local.budget = previous_budget
-        local.handle = previous_handle
+        # Budget.end, inlined: not running, and every later tick fails
+        budget.serial = serial + 2
+        budget._ticks.__setstate__(_TICKS)
 
 
-def _failure(script: LoadedScript, phase: str, exc: BaseException,
-             budget: Budget) -> ScriptFailure:
+def _call_nested(  # noqa: PLR0917 - positional on the hot path
+    outer: Budget,
+    script: LoadedScript,
+    function: Callable[..., Any],
+    phase: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    enter_nested(outer)
+    try:
+        return call_script(script, function, phase, args, kwargs)
+    finally:
+        leave_nested(outer)
+
+
+def _failure(script: LoadedScript, phase: str, exc: BaseException, budget: Budget) -> ScriptFailure:
     line = script_line(exc, script.path)
     where = f"{script.path}:{line}" if line else script.path
     spent: BudgetExhausted | None
@@ -125,29 +187,50 @@ def _failure(script: LoadedScript, phase: str, exc: BaseException,
         return ScriptFailure("limit", message, LimitExceeded(message, limit=spent.limit))
     if isinstance(exc, Veto):
         reason = safe_message(exc)
-        return ScriptFailure("veto", f"{where}: {phase}: Veto: {reason}", rebuild_exception(exc),
-                             reason)
+        return ScriptFailure(
+            "veto", f"{where}: {phase}: Veto: {reason}", rebuild_exception(exc), reason
+        )
     text = safe_message(exc)
-    message = f"{where}: {phase}: {type(exc).__name__}: {text}" if text else \
-        f"{where}: {phase}: {type(exc).__name__}"
+    message = (
+        f"{where}: {phase}: {type(exc).__name__}: {text}"
+        if text
+        else f"{where}: {phase}: {type(exc).__name__}"
+    )
     return ScriptFailure("error", message, rebuild_exception(exc))
 
 
-def _failed(point: Point, options: PointOptions, script: LoadedScript, phase: str,
-            failure: ScriptFailure, *, may_raise: bool = True) -> None:
+def _failed(
+    point: Point,
+    options: PointOptions,
+    script: LoadedScript,
+    phase: str,
+    failure: ScriptFailure,
+    *,
+    may_raise: bool = True,
+) -> None:
     """Apply the point's on_error policy to one failure."""
     observer = point.observer
     if observer is not None:
-        observer.invocation(point.name, script, phase, failure.kind, time.monotonic(),
-                            failure.message)
+        observer.invocation(
+            point.name, script, phase, failure.kind, time.monotonic(), failure.message
+        )
     if may_raise and options.on_error == "raise":
-        raise HookFailed(f"hook point {point.name!r}: {failure.message}", point=point.name,
-                         script=script.path, phase=phase) from failure.cause
+        raise HookFailed(
+            f"hook point {point.name!r}: {failure.message}",
+            point=point.name,
+            script=script.path,
+            phase=phase,
+        ) from failure.cause
     logger.warning("hook point %r: %s", point.name, failure.message)
 
 
-def run_pre(point: Point, options: PointOptions, scripts: tuple[LoadedScript, ...],
-            args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+def run_pre(
+    point: Point,
+    options: PointOptions,
+    scripts: tuple[LoadedScript, ...],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> None:
     for script in scripts:
         function = script.pre
         if function is None:
@@ -159,27 +242,40 @@ def run_pre(point: Point, options: PointOptions, scripts: tuple[LoadedScript, ..
                 if options.veto:
                     observer = point.observer
                     if observer is not None:
-                        observer.invocation(point.name, script, "pre", "veto",
-                                            time.monotonic(), failure.reason)
+                        observer.invocation(
+                            point.name, script, "pre", "veto", time.monotonic(), failure.reason
+                        )
                     raise HookVetoed(
                         f"hook point {point.name!r}: vetoed by {script.path}: {failure.reason}",
-                        point=point.name, script=script.path, reason=failure.reason,
+                        point=point.name,
+                        script=script.path,
+                        reason=failure.reason,
                     ) from None
                 failure.message += f" (point {point.name!r} does not allow vetoes)"
             _failed(point, options, script, "pre", failure)
 
 
-def run_post(point: Point, options: PointOptions, scripts: tuple[LoadedScript, ...],
-             result: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def run_post(
+    point: Point,
+    options: PointOptions,
+    scripts: tuple[LoadedScript, ...],
+    result: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
     replace = options.result == "replace"
     for script in scripts:
         function = script.post
         if function is None:
             continue
         try:
-            value = call_script(script, function, "post",
-                                (to_script(result), *args_to_script(args)),
-                                kwargs_to_script(kwargs))
+            value = call_script(
+                script,
+                function,
+                "post",
+                (to_script(result), *args_to_script(args)),
+                kwargs_to_script(kwargs),
+            )
         except ScriptFailure as failure:
             _failed(point, options, script, "post", failure)
             continue
@@ -187,30 +283,47 @@ def run_post(point: Point, options: PointOptions, scripts: tuple[LoadedScript, .
             try:
                 result = to_host(value)
             except BoundaryError as exc:
-                message = f"{script.path}: post: returned a value that cannot replace the " \
-                          f"result: {exc}"
-                _failed(point, options, script, "post",
-                        ScriptFailure("error", message, BoundaryError(message)))
+                message = (
+                    f"{script.path}: post: returned a value that cannot replace the result: {exc}"
+                )
+                _failed(
+                    point,
+                    options,
+                    script,
+                    "post",
+                    ScriptFailure("error", message, BoundaryError(message)),
+                )
     return result
 
 
-def run_error(point: Point, options: PointOptions, scripts: tuple[LoadedScript, ...],
-              exc: BaseException, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+def run_error(
+    point: Point,
+    options: PointOptions,
+    scripts: tuple[LoadedScript, ...],
+    exc: BaseException,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> None:
     for script in scripts:
         function = script.error
         if function is None:
             continue
         try:
-            call_script(script, function, "error",
-                        (rebuild_exception(exc), *args_to_script(args)),
-                        kwargs_to_script(kwargs))
+            call_script(
+                script,
+                function,
+                "error",
+                (rebuild_exception(exc), *args_to_script(args)),
+                kwargs_to_script(kwargs),
+            )
         except ScriptFailure as failure:
             # an error hook cannot replace the host's exception: its own failure is logged
             _failed(point, options, script, "error", failure, may_raise=False)
 
 
-def _plain_wrapper(fn: Callable[..., Any], point: Point, options: PointOptions,
-                   skip: int) -> Callable[..., Any]:
+def _plain_wrapper(
+    fn: Callable[..., Any], point: Point, options: PointOptions, skip: int
+) -> Callable[..., Any]:
     if inspect.iscoroutinefunction(fn):
 
         async def hooked_async(*args: Any, **kwargs: Any) -> Any:

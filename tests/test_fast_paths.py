@@ -1,0 +1,404 @@
+"""Correctness of the performance fast paths (issue 6): reused budgets and the call path.
+
+Each fast path keeps the guarantee it speeds up; these tests pin the behaviour, never the
+speed (no timing assertions here: see benchmarks/run.py for the figures).
+"""
+
+from __future__ import annotations
+
+import threading
+from operator import length_hint
+from typing import Any
+
+import pytest
+
+import hookyard
+from hookyard import _budget
+from tests.conftest import MakeEngine
+
+SPIN = """
+def pre(n=0):
+    while True:
+        pass
+"""
+
+
+def _failure(call: Any, *args: Any) -> hookyard.LimitExceeded:
+    with pytest.raises(hookyard.HookFailed) as caught:
+        call(*args)
+    cause = caught.value.__cause__
+    assert isinstance(cause, hookyard.LimitExceeded), caught.value
+    return cause
+
+
+# -- budget reuse --------------------------------------------------------------------------
+
+
+def test_budget_is_full_again_after_a_spent_invocation(make_engine: MakeEngine) -> None:
+    """A call that spends its whole operations budget does not shorten the next call's."""
+    engine = make_engine(
+        {
+            "p/10-x.py": """
+                def pre(spin):
+                    n = 0
+                    while spin or n < 900:
+                        n += 1
+            """
+        },
+        limits=hookyard.Limits(operations=1_000),
+    )
+
+    @engine.hook("p", on_error="raise")
+    def host(spin: bool) -> str:
+        return "served"
+
+    for _ in range(3):
+        assert _failure(host, True).limit == "operations"
+        assert host(False) == "served"  # 900 iterations fit in a refilled budget of 1,000
+
+
+def test_depth_is_full_again_after_a_depth_failure(make_engine: MakeEngine) -> None:
+    """Blowing the depth limit once leaves the full depth for the next call."""
+    engine = make_engine(
+        {
+            "p/10-x.py": """
+                def down(n):
+                    if n:
+                        down(n - 1)
+                def pre(n):
+                    down(n)
+            """
+        },
+        limits=hookyard.Limits(depth=20),
+    )
+
+    @engine.hook("p", on_error="raise")
+    def host(n: int) -> str:
+        return "served"
+
+    for _ in range(3):
+        assert _failure(host, 100).limit == "depth"
+        assert host(17) == "served"  # pre + down(17..0): 19 of the 20 levels
+
+
+def test_generators_left_suspended_do_not_change_later_depth(make_engine: MakeEngine) -> None:
+    """A started generator kept in state holds a depth slot; later calls still get full depth."""
+    engine = make_engine(
+        {
+            "p/10-x.py": """
+                def gen():
+                    yield 1
+                    yield 2
+                def down(n):
+                    if n:
+                        down(n - 1)
+                def pre(n):
+                    g = gen()
+                    next(g)
+                    state.setdefault("kept", []).append(g)
+                    down(n)
+            """
+        },
+        limits=hookyard.Limits(depth=20),
+    )
+
+    @engine.hook("p", on_error="raise")
+    def host(n: int) -> str:
+        return "served"
+
+    for _ in range(30):  # more calls than there are depth slots
+        assert host(16) == "served"  # pre + the generator + down(16..0): 19 of 20 levels
+    assert _failure(host, 18).limit == "depth"
+
+
+def test_kept_generator_ticks_the_budget_of_the_call_that_resumes_it(
+    make_engine: MakeEngine,
+) -> None:
+    """A generator kept from an earlier call cannot run on that call's leftover budget."""
+    engine = make_engine(
+        {
+            "p/10-x.py": """
+                def forever():
+                    while True:
+                        yield 1
+                def pre(make):
+                    if make:
+                        state["g"] = forever()
+                        return
+                    for _ in range(10):
+                        next(state["g"])
+                    while True:
+                        next(state["g"])
+            """
+        },
+        limits=hookyard.Limits(operations=5_000),
+    )
+
+    @engine.hook("p", on_error="raise")
+    def host(make: bool) -> str:
+        return "served"
+
+    assert host(True) == "served"
+    assert _failure(host, False).limit == "operations"
+    assert _failure(host, False).limit == "operations"
+
+
+def test_budget_is_exhausted_between_invocations(make_engine: MakeEngine) -> None:
+    """After an invocation ends, this thread's budget cannot be ticked any more."""
+    engine = make_engine({"p/10-x.py": "def pre():\n    pass\n"})
+
+    @engine.hook("p")
+    def host() -> str:
+        return "served"
+
+    assert host() == "served"
+    budget = _budget.thread_budget()
+    assert not budget.serial & 1
+    assert length_hint(budget._ticks) == 0
+    with pytest.raises(StopIteration):
+        budget.handle[0]()
+    with pytest.raises(RuntimeError, match="outside a hookyard invocation"):
+        _budget.current_budget()
+
+
+def test_each_engine_keeps_its_own_limits_on_a_shared_thread_budget(
+    make_engine: MakeEngine, tmp_path: Any
+) -> None:
+    """Two engines with different limits, called alternately in one thread, each apply theirs."""
+    small = make_engine(
+        {"p/10-x.py": "def pre(n):\n    for i in range(n):\n        pass\n"},
+        limits=hookyard.Limits(operations=100),
+    )
+    big = hookyard.HookEngine(small.directory, limits=hookyard.Limits(operations=10_000))
+
+    @small.hook("p", on_error="raise")
+    def small_host(n: int) -> str:
+        return "served"
+
+    @big.hook("p", on_error="raise")
+    def big_host(n: int) -> str:
+        return "served"
+
+    for _ in range(2):
+        assert big_host(5_000) == "served"
+        assert _failure(small_host, 5_000).limit == "operations"
+        assert small_host(50) == "served"
+
+
+# -- nesting -------------------------------------------------------------------------------
+
+
+def test_nested_invocation_gets_its_own_budget_and_leaves_the_outer_one_alone(
+    make_engine: MakeEngine,
+) -> None:
+    """A script -> api -> hooked function -> script chain: each level has its own budget."""
+    calls: dict[str, Any] = {}
+
+    def inner_api(n: int) -> int:
+        return int(calls["inner"](n))
+
+    engine = make_engine(
+        {
+            "outer/10-x.py": """
+                def pre(before, after):
+                    for i in range(before):
+                        pass
+                    api.inner(600)
+                    for i in range(after):
+                        pass
+            """,
+            "inner/10-x.py": """
+                def pre(n):
+                    for i in range(n):
+                        pass
+            """,
+        },
+        api={"inner": inner_api},
+        limits=hookyard.Limits(operations=1_000),
+    )
+
+    @engine.hook("inner", on_error="raise")
+    def inner(n: int) -> int:
+        return n
+
+    @engine.hook("outer", on_error="raise")
+    def outer(before: int, after: int) -> str:
+        return "served"
+
+    calls["inner"] = inner
+    # the inner script spends 600 of its own 1,000; the outer's 900 are its own
+    assert outer(450, 450) == "served"
+    # the nested call does not refill the outer budget: 700 + 700 > 1,000
+    assert _failure(outer, 700, 700).limit == "operations"
+    # and the thread is back at the top level, with a usable budget
+    assert outer(10, 10) == "served"
+
+
+def test_nested_invocation_that_fails_does_not_spend_the_outer_budget(
+    make_engine: MakeEngine,
+) -> None:
+    """An inner script's blown budget is the inner call's failure; the outer goes on."""
+    calls: dict[str, Any] = {}
+
+    def inner_api() -> str:
+        try:
+            return str(calls["inner"]())
+        except hookyard.HookFailed:
+            return "inner failed"
+
+    engine = make_engine(
+        {
+            "outer/10-x.py": """
+                def post(rv):
+                    seen = api.inner()
+                    for i in range(500):
+                        pass
+                    return seen
+            """,
+            "inner/10-x.py": SPIN,
+        },
+        api={"inner": inner_api},
+        limits=hookyard.Limits(operations=1_000),
+    )
+
+    @engine.hook("inner", on_error="raise")
+    def inner() -> str:
+        return "inner served"
+
+    @engine.hook("outer", on_error="raise", result="replace")
+    def outer() -> str:
+        return "outer served"
+
+    calls["inner"] = inner
+    assert outer() == "inner failed"
+
+
+def test_nesting_deeper_than_one_level(make_engine: MakeEngine) -> None:
+    """Three hooked levels deep, every level runs and the outermost budget still counts."""
+    seen: list[int] = []
+    calls: dict[str, Any] = {}
+
+    def down(level: int) -> int:
+        seen.append(level)
+        return int(calls["hooked"](level - 1)) if level else 0
+
+    engine = make_engine(
+        {
+            "p/10-x.py": """
+                def pre(level):
+                    for i in range(100):
+                        pass
+                    api.down(level)
+            """
+        },
+        api={"down": down},
+    )
+
+    @engine.hook("p", on_error="raise")
+    def hooked(level: int) -> int:
+        return level
+
+    calls["hooked"] = hooked
+    assert hooked(3) == 3
+    assert seen == [3, 2, 1, 0]
+    assert _budget.thread_budget().inner is not None  # levels are reused, not remade
+
+
+# -- threads -------------------------------------------------------------------------------
+
+
+def test_threads_use_their_own_budgets(make_engine: MakeEngine) -> None:
+    """A runaway in one thread is stopped while many normal calls in others keep working."""
+    engine = make_engine(
+        {
+            "p/10-x.py": """
+                def pre(spin):
+                    n = 0
+                    while spin or n < 500:
+                        n += 1
+            """
+        },
+        limits=hookyard.Limits(operations=50_000, seconds=5),
+    )
+
+    @engine.hook("p", on_error="raise")
+    def host(spin: bool) -> str:
+        return "served"
+
+    results: dict[str, list[str]] = {"spin": [], "fine": []}
+
+    def worker(kind: str) -> None:
+        for _ in range(50):
+            try:
+                results[kind].append(host(kind == "spin"))
+            except hookyard.HookFailed as exc:
+                assert isinstance(exc.__cause__, hookyard.LimitExceeded)
+                results[kind].append(exc.__cause__.limit)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in ("spin", "fine", "fine")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert results["spin"] == ["operations"] * 50
+    assert results["fine"] == ["served"] * 100
+
+
+def test_time_limit_applies_to_a_reused_budget(make_engine: MakeEngine) -> None:
+    """The monitor stops a runaway on a reused budget by time, call after call."""
+    engine = make_engine(
+        {"p/10-x.py": SPIN}, limits=hookyard.Limits(operations=2**40, seconds=0.05)
+    )
+
+    @engine.hook("p", on_error="raise")
+    def host() -> str:
+        return "served"
+
+    for _ in range(3):
+        assert _failure(host).limit == "seconds"
+
+
+def test_time_limit_after_the_monitor_went_idle(
+    make_engine: MakeEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A call made after the monitor fell asleep wakes it, and its time limit holds."""
+    monkeypatch.setattr(_budget, "_MONITOR_GRACE", 0.01)
+    engine = make_engine(
+        {"p/10-x.py": SPIN}, limits=hookyard.Limits(operations=2**40, seconds=0.05)
+    )
+
+    @engine.hook("p", on_error="raise")
+    def host() -> str:
+        return "served"
+
+    assert _failure(host).limit == "seconds"
+    # wait for the monitor to publish that it sleeps
+    event = threading.Event()
+    for _ in range(500):
+        if _budget.MONITOR.idle:
+            break
+        event.wait(0.01)
+    assert _budget.MONITOR.idle
+    assert _failure(host).limit == "seconds"
+
+
+def test_expire_leaves_a_later_invocation_alone() -> None:
+    """The monitor's verdict on one invocation never lands on the budget's next one."""
+    budget = _budget.Budget(hookyard.Limits())
+    budget.begin(budget.limits)
+    running = budget.serial
+    budget.end()
+    budget.begin(budget.limits)
+    budget.expire(running)  # late: that invocation is over
+    assert budget.failure() is None
+    budget.expire(budget.serial)
+    failure = budget.failure()
+    assert failure is not None and failure.limit == "seconds"
+    budget.end()
+
+
+def test_limits_refuse_more_operations_than_a_tick_iterator_holds() -> None:
+    """Limits.operations is capped at 2**62 (the length of every tick iterator)."""
+    assert hookyard.Limits(operations=2**62).operations == 2**62
+    with pytest.raises(ValueError, match="operations"):
+        hookyard.Limits(operations=2**62 + 1)
