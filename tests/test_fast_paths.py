@@ -14,6 +14,7 @@ import pytest
 
 import hookyard
 from hookyard import _budget
+from hookyard._hookpoint import Point
 from tests.conftest import MakeEngine
 
 SPIN = """
@@ -402,3 +403,83 @@ def test_limits_refuse_more_operations_than_a_tick_iterator_holds() -> None:
     assert hookyard.Limits(operations=2**62).operations == 2**62
     with pytest.raises(ValueError, match="operations"):
         hookyard.Limits(operations=2**62 + 1)
+
+
+# -- the call path -------------------------------------------------------------------------
+
+
+def test_point_plan_follows_the_published_scripts(make_engine: MakeEngine) -> None:
+    """The per-phase plan the wrapper reads is rebuilt whenever a point's scripts change."""
+    engine = make_engine(
+        {
+            "p/10-pre.py": "def pre():\n    pass\n",
+            "p/20-both.py": "def pre():\n    pass\ndef post(rv):\n    pass\n",
+            "p/30-error.py": "def error(exc):\n    pass\n",
+        }
+    )
+    point = engine._points["p"]
+    assert point.plan is not None
+    pre, post, error = point.plan
+    assert [s.name for s in pre] == ["10-pre.py", "20-both.py"]
+    assert [s.name for s in post] == ["20-both.py"]
+    assert [s.name for s in error] == ["30-error.py"]
+    point.scripts = ()
+    assert point.plan is None
+    assert Point("fresh").plan is None
+
+
+def test_atom_arguments_reach_every_script_and_containers_are_copied_per_script(
+    make_engine: MakeEngine,
+) -> None:
+    """Atoms are handed over as they are; a list argument is a fresh copy for each script."""
+    seen: list[Any] = []
+    engine = make_engine(
+        {
+            "p/10-a.py": "def pre(n, items):\n    api.see([n, list(items)])\n    items.append(1)\n",
+            "p/20-b.py": "def pre(n, items):\n    api.see([n, list(items)])\n    items.append(2)\n",
+        },
+        api={"see": seen.append},
+    )
+
+    @engine.hook("p")
+    def host(n: int, items: list[int]) -> list[int]:
+        return items
+
+    items = [0]
+    assert host(7, items) == [0]
+    assert items == [0]
+    assert seen == [[7, [0]], [7, [0]]]
+
+
+def test_post_sees_result_and_arguments_with_the_hosts_sharing(make_engine: MakeEngine) -> None:
+    """A host returning one of its arguments: the post script's copies are one object too."""
+    seen: list[Any] = []
+    engine = make_engine(
+        {"p/10-x.py": "def post(rv, record):\n    api.see(rv is record)\n"},
+        api={"see": seen.append},
+    )
+
+    @engine.hook("p")
+    def host(record: dict[str, int]) -> dict[str, int]:
+        return record
+
+    host({"a": 1})
+    assert seen == [True]
+
+
+def test_keyword_arguments_are_copied_with_the_positional_ones(make_engine: MakeEngine) -> None:
+    """One memo for args and kwargs: a list passed both ways is one list in the script."""
+    seen: list[Any] = []
+    engine = make_engine(
+        {"p/10-x.py": "def pre(a, b=None):\n    a.append(1)\n    api.see([a is b, b])\n"},
+        api={"see": seen.append},
+    )
+
+    @engine.hook("p")
+    def host(a: list[int], b: list[int] | None = None) -> None:
+        return None
+
+    shared: list[int] = []
+    host(shared, b=shared)
+    assert seen == [[True, [1]]]
+    assert shared == []

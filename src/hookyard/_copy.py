@@ -27,7 +27,16 @@ from typing import Any
 
 from .errors import BoundaryError
 
-__all__ = ["ATOMS", "rebuild_exception", "safe_message", "to_host", "to_script"]
+__all__ = [
+    "ATOMS",
+    "args_to_script",
+    "arguments_to_script",
+    "kwargs_to_script",
+    "rebuild_exception",
+    "safe_message",
+    "to_host",
+    "to_script",
+]
 
 ATOMS: frozenset[type] = frozenset(
     {
@@ -80,6 +89,18 @@ def kwargs_to_script(kwargs: dict[str, Any]) -> dict[str, Any]:
             copier = _Copier(_host_value)
             return {key: copier.copy(value) for key, value in kwargs.items()}
     return kwargs
+
+
+def arguments_to_script(
+    args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Copy a call's arguments for a script with one memo: shared values stay shared."""
+    copier = _Copier(_host_value)
+    new_args: tuple[Any, ...] = copier.copy_tuple(args)
+    if not kwargs:
+        return new_args, kwargs
+    copy = copier.copy
+    return new_args, {key: copy(value) for key, value in kwargs.items()}
 
 
 class _Copier:

@@ -1,8 +1,13 @@
 """The decorator and the call path (the hot path: keep it tiny).
 
-Call: wrapper reads ``point.scripts`` once (an immutable tuple, swapped whole on reload) ->
-each ``pre`` on its own copies -> host body -> each ``post`` (or ``error``) -> result.
-A point with no scripts costs one attribute read and a truth test.
+Call: wrapper reads ``point.plan`` once (the scripts with a ``pre``, a ``post``, an
+``error``: immutable tuples, swapped whole on reload) -> each ``pre`` on its own copies ->
+host body -> each ``post`` (or ``error``) -> result. A point with no scripts costs one
+attribute read and a test against None.
+
+Each script invocation reuses this thread's budget (``_budget``: one C call refills it)
+instead of building one, and arguments that are all immutable atoms are handed to every
+script as they are: there is nothing to copy. Measured in docs/performance.md.
 """
 
 from __future__ import annotations
@@ -27,14 +32,7 @@ from ._budget import (
     wake_monitor,
 )
 from ._budget import _local as _thread_state
-from ._copy import (
-    args_to_script,
-    kwargs_to_script,
-    rebuild_exception,
-    safe_message,
-    to_host,
-    to_script,
-)
+from ._copy import ATOMS, arguments_to_script, rebuild_exception, safe_message, to_host
 from ._loader import LoadedScript, script_line
 from ._sandbox import Veto
 from .errors import BoundaryError, HookFailed, HookVetoed, LimitExceeded
@@ -80,15 +78,36 @@ class Observer(Protocol):
 class Point:
     """One hook point: its name and the current scripts, swapped atomically on reload."""
 
-    __slots__ = ("name", "observer", "scripts")
+    __slots__ = ("_scripts", "name", "observer", "plan")
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.scripts: tuple[LoadedScript, ...] = ()
+        self._scripts: tuple[LoadedScript, ...] = ()
+        # (pre, post, error): the scripts defining each, in run order; None when no scripts
+        self.plan: tuple[tuple[LoadedScript, ...], ...] | None = None
         self.observer: Observer | None = None
 
+    @property
+    def scripts(self) -> tuple[LoadedScript, ...]:
+        return self._scripts
 
-class ScriptFailure(Exception):  # noqa: N818 - internal; becomes HookFailed/HookVetoed
+    @scripts.setter
+    def scripts(self, scripts: tuple[LoadedScript, ...]) -> None:
+        # Publishing: the wrapper reads `plan` once per call, so the three phase tuples
+        # change together in one reference swap.
+        self._scripts = scripts
+        self.plan = (
+            (
+                tuple(s for s in scripts if s.pre is not None),
+                tuple(s for s in scripts if s.post is not None),
+                tuple(s for s in scripts if s.error is not None),
+            )
+            if scripts
+            else None
+        )
+
+
+class ScriptFailure(Exception):  # internal; becomes HookFailed/HookVetoed
     """Internal: how one script invocation failed, already sanitised."""
 
     def __init__(
@@ -224,6 +243,14 @@ def _failed(
     logger.warning("hook point %r: %s", point.name, failure.message)
 
 
+def _atoms_only(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """True when no argument needs a copy: all immutable atoms (DESIGN, guarantee 1)."""
+    for item in args:
+        if type(item) not in ATOMS:
+            return False
+    return not kwargs or all(type(item) in ATOMS for item in kwargs.values())
+
+
 def run_pre(
     point: Point,
     options: PointOptions,
@@ -231,12 +258,24 @@ def run_pre(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
 ) -> None:
+    # Immutable atoms need no copy (DESIGN, guarantee 1): then every script gets the
+    # host's tuple itself (and `**kwargs` unpacks into a fresh dict per call anyway).
+    # The test is _atoms_only, inlined for positional arguments (the hot path).
+    for item in args:
+        if type(item) not in ATOMS:
+            shared = False
+            break
+    else:
+        shared = not kwargs or _atoms_only((), kwargs)
     for script in scripts:
         function = script.pre
         if function is None:
             continue
         try:
-            call_script(script, function, "pre", args_to_script(args), kwargs_to_script(kwargs))
+            if shared:
+                call_script(script, function, "pre", args, kwargs)
+            else:
+                call_script(script, function, "pre", *arguments_to_script(args, kwargs))
         except ScriptFailure as failure:
             if failure.kind == "veto":
                 if options.veto:
@@ -255,7 +294,7 @@ def run_pre(
             _failed(point, options, script, "pre", failure)
 
 
-def run_post(
+def run_post(  # noqa: PLR0917 - positional: keyword passing costs on the hot path
     point: Point,
     options: PointOptions,
     scripts: tuple[LoadedScript, ...],
@@ -264,18 +303,25 @@ def run_post(
     kwargs: dict[str, Any],
 ) -> Any:
     replace = options.result == "replace"
+    for item in args:  # _atoms_only, inlined as in run_pre
+        if type(item) not in ATOMS:
+            shared = False
+            break
+    else:
+        shared = not kwargs or _atoms_only((), kwargs)
     for script in scripts:
         function = script.post
         if function is None:
             continue
         try:
-            value = call_script(
-                script,
-                function,
-                "post",
-                (to_script(result), *args_to_script(args)),
-                kwargs_to_script(kwargs),
-            )
+            # result and arguments are copied together, so a result that is (or holds)
+            # one of the arguments keeps that shape in the script's copy too
+            if shared and type(result) in ATOMS:
+                value = call_script(script, function, "post", (result, *args), kwargs)
+            else:
+                value = call_script(
+                    script, function, "post", *arguments_to_script((result, *args), kwargs)
+                )
         except ScriptFailure as failure:
             _failed(point, options, script, "post", failure)
             continue
@@ -296,7 +342,7 @@ def run_post(
     return result
 
 
-def run_error(
+def run_error(  # noqa: PLR0917 - positional, like run_pre and run_post
     point: Point,
     options: PointOptions,
     scripts: tuple[LoadedScript, ...],
@@ -309,12 +355,9 @@ def run_error(
         if function is None:
             continue
         try:
+            call_args, call_kwargs = arguments_to_script(args, kwargs)
             call_script(
-                script,
-                function,
-                "error",
-                (rebuild_exception(exc), *args_to_script(args)),
-                kwargs_to_script(kwargs),
+                script, function, "error", (rebuild_exception(exc), *call_args), call_kwargs
             )
         except ScriptFailure as failure:
             # an error hook cannot replace the host's exception: its own failure is logged
@@ -327,32 +370,42 @@ def _plain_wrapper(
     if inspect.iscoroutinefunction(fn):
 
         async def hooked_async(*args: Any, **kwargs: Any) -> Any:
-            scripts = point.scripts
-            if not scripts:
+            plan = point.plan
+            if plan is None:
                 return await fn(*args, **kwargs)
+            pre, post, error = plan
             seen = args[skip:]
-            run_pre(point, options, scripts, seen, kwargs)
+            if pre:
+                run_pre(point, options, pre, seen, kwargs)
             try:
                 result = await fn(*args, **kwargs)
             except Exception as exc:
-                run_error(point, options, scripts, exc, seen, kwargs)
+                if error:
+                    run_error(point, options, error, exc, seen, kwargs)
                 raise
-            return run_post(point, options, scripts, result, seen, kwargs)
+            if post:
+                return run_post(point, options, post, result, seen, kwargs)
+            return result
 
         return hooked_async
 
     def hooked(*args: Any, **kwargs: Any) -> Any:
-        scripts = point.scripts
-        if not scripts:
+        plan = point.plan
+        if plan is None:
             return fn(*args, **kwargs)
+        pre, post, error = plan
         seen = args[skip:] if skip else args
-        run_pre(point, options, scripts, seen, kwargs)
+        if pre:
+            run_pre(point, options, pre, seen, kwargs)
         try:
             result = fn(*args, **kwargs)
         except Exception as exc:
-            run_error(point, options, scripts, exc, seen, kwargs)
+            if error:
+                run_error(point, options, error, exc, seen, kwargs)
             raise
-        return run_post(point, options, scripts, result, seen, kwargs)
+        if post:
+            return run_post(point, options, post, result, seen, kwargs)
+        return result
 
     return hooked
 
