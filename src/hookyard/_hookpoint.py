@@ -218,6 +218,12 @@ def _failure(script: LoadedScript, phase: str, exc: BaseException, budget: Budge
     return ScriptFailure("error", message, rebuild_exception(exc))
 
 
+def _uncopyable(script: LoadedScript, phase: str, exc: BoundaryError) -> ScriptFailure:
+    """The host's values for this script cannot be copied: the script does not run."""
+    message = f"{script.path}: {phase}: not run, its arguments cannot be copied: {exc}"
+    return ScriptFailure("error", message, BoundaryError(message))
+
+
 def _failed(
     point: Point,
     options: PointOptions,
@@ -292,6 +298,8 @@ def run_pre(
                     ) from None
                 failure.message += f" (point {point.name!r} does not allow vetoes)"
             _failed(point, options, script, "pre", failure)
+        except BoundaryError as exc:
+            _failed(point, options, script, "pre", _uncopyable(script, "pre", exc))
 
 
 def run_post(  # noqa: PLR0917 - positional: keyword passing costs on the hot path
@@ -324,6 +332,9 @@ def run_post(  # noqa: PLR0917 - positional: keyword passing costs on the hot pa
                 )
         except ScriptFailure as failure:
             _failed(point, options, script, "post", failure)
+            continue
+        except BoundaryError as exc:
+            _failed(point, options, script, "post", _uncopyable(script, "post", exc))
             continue
         if replace and value is not None:
             try:
@@ -362,6 +373,9 @@ def run_error(  # noqa: PLR0917 - positional, like run_pre and run_post
         except ScriptFailure as failure:
             # an error hook cannot replace the host's exception: its own failure is logged
             _failed(point, options, script, "error", failure, may_raise=False)
+        except BoundaryError as refused:
+            uncopyable = _uncopyable(script, "error", refused)
+            _failed(point, options, script, "error", uncopyable, may_raise=False)
 
 
 def _plain_wrapper(
