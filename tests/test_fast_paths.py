@@ -6,6 +6,10 @@ speed (no timing assertions here: see benchmarks/run.py for the figures).
 
 from __future__ import annotations
 
+import ast
+import builtins
+import logging
+import textwrap
 import threading
 from operator import length_hint
 from typing import Any
@@ -13,8 +17,10 @@ from typing import Any
 import pytest
 
 import hookyard
-from hookyard import _budget
+from hookyard import _budget, _static
 from hookyard._hookpoint import Point
+from hookyard._policy import HookPolicy
+from hookyard._sandbox import SandboxPolicy, script_globals
 from tests.conftest import MakeEngine
 
 SPIN = """
@@ -483,3 +489,227 @@ def test_keyword_arguments_are_copied_with_the_positional_ones(make_engine: Make
     host(shared, b=shared)
     assert seen == [[True, [1]]]
     assert shared == []
+
+
+# -- static proofs (_static): native operators -----------------------------------------------
+
+
+def _transformed(source: str) -> str:
+    """The script as the policy rewrites it (guards appear as _mul_(...), _inplacevar_...)."""
+    tree = ast.parse(textwrap.dedent(source))
+    policy = HookPolicy([], [], {})
+    new = policy.visit(tree)
+    assert policy.errors == []
+    return ast.unparse(new)
+
+
+NATIVE = {
+    "range counter squared": ("for i in range(n):\n    x = i * i", "i * i"),
+    "counter plus anything": ("for i in range(n):\n    t = i + n", "i + n"),
+    "accumulator": ("t = 0\nfor i in range(n):\n    t += i * i", "t += i * i"),
+    "counter modulo": ("for i in range(n):\n    k = i % 64", "i % 64"),
+    "len product": ("m = len(s) * len(s)", "len(s) * len(s)"),
+    "enumerate index": ("for j, w in enumerate(s):\n    t = j * len(w)", "j * len(w)"),
+    "assigned once from bounded": (
+        "for i in range(n):\n    sq = i * i\n    cube = sq * i",
+        "sq * i",
+    ),
+    "small power": ("for i in range(n):\n    p = i ** 2", "i ** 2"),
+    "small shift": ("for i in range(n):\n    p = i << 8", "i << 8"),
+    "comprehension": ("v = [q * q for q in range(n)]", "q * q"),
+    "closure over a counter": (
+        "for i in range(3):\n    pass\ndef inner():\n    return i * i",
+        "i * i",
+    ),
+    "item accumulator": ("d = {}\nd['k'] += 1", "d['k'] += 1"),
+    "scalar accumulator": ("t = 0\nt += n", "t += n"),
+}
+
+GUARDED = {
+    "string doubled": ("x = 'a'\nfor i in range(40):\n    x = x * 2", "_mul_(x, 2)"),
+    "square of itself": ("y = 3\nfor i in range(n):\n    y = y * y", "_mul_(y, y)"),
+    "parameter product": ("z = n * n", "_mul_(n, n)"),
+    "counter rebound": (
+        "for i in range(n):\n    i = 'ab' * 9\n    z = i * i",
+        "_mul_(i, i)",
+    ),
+    "range shadowed anywhere": (
+        "def f():\n    range = list\nfor i in range(3):\n    z = i * i",
+        "_mul_(i, i)",
+    ),
+    "len shadowed": ("len = abs\nm = len(s) * len(s)", "_mul_(len(s), len(s))"),
+    "huge start": ("for i in range(10 ** 2000, 10 ** 2000 + 2):\n    z = i * i", "_mul_(i, i)"),
+    "huge enumerate start": (
+        "for j, w in enumerate(s, 10 ** 2000):\n    z = j * j",
+        "_mul_(j, j)",
+    ),
+    "unknown step": ("for i in range(0, n, s):\n    z = i * i", "_mul_(i, i)"),
+    "walrus rebinding": (
+        "for i in range(3):\n    pass\nv = [(i := s) for _ in range(1)]\nz = i * i",
+        "_mul_(i, i)",
+    ),
+    "except rebinding": (
+        "for i in range(3):\n    pass\ntry:\n    pass\nexcept Exception as i:\n    pass\n"
+        "z = i * i",
+        "_mul_(i, i)",
+    ),
+    "augmented doubling": ("t = 1\nfor i in range(n):\n    t *= 2", "_inplacevar_('*=', t, 2)"),
+    "string accumulator": ("t = 'x'\nfor i in range(n):\n    t += t", "_inplacevar_('+=', t, t)"),
+    "format string": ("f = s\nr = f % n", "_mod_(f, n)"),
+    "item string accumulator": ("d = {}\nd['k'] += s", "_inplacevar_('+=', _tmp0[_tmp1], s)"),
+    "big power": ("for i in range(n):\n    p = i ** 100", "_pow_(i, 100)"),
+    "computed shift": ("for i in range(n):\n    p = 1 << i", "_lshift_(1, i)"),
+    "class body": ("class A:\n    i = 3\n    z = i * i", "_mul_(i, i)"),
+    "string in another branch": (
+        "if s:\n    k = 'ab'\nelse:\n    k = 3\nz = k * k",
+        "_mul_(k, k)",
+    ),
+    "list in another branch, added": (
+        "if s:\n    k = [1]\nelse:\n    k = 3\nz = k + k",
+        "_add_(k, k)",
+    ),
+    "closure over a string": ("x = 'ab'\ndef g():\n    return x * 3", "_mul_(x, 3)"),
+    "closure over a counter rebound later": (
+        "for i in range(3):\n    pass\ndef g():\n    return i * i\ni = s",
+        "_mul_(i, i)",
+    ),
+    "global name": ("global acc\nacc = 3\nz = acc * acc", "_mul_(acc, acc)"),
+    "state": ("z = state['n'] * state['n']", "_mul_(state['n'], state['n'])"),
+    "state plus": ("z = state['n'] + s", "_add_(state['n'], s)"),
+    "comprehension over non-range": ("v = [q * q for q in s]", "_mul_(q, q)"),
+    "loop over non-range": ("for i in s:\n    z = i * i", "_mul_(i, i)"),
+    "loop over a list of a range": ("for i in list(range(3)):\n    z = i * i", "_mul_(i, i)"),
+    "parameter with a default": ("def g(k=3):\n    return k * k", "_mul_(k, k)"),
+    "lambda parameter": ("g = lambda k: k * k", "_mul_(k, k)"),
+    "with target": ("with s as w:\n    z = w * w", "_mul_(w, w)"),
+    "tuple unpacking": ("a, b = 3, 4\nz = a * b", "_mul_(a, b)"),
+    "counter augmented by a string": (
+        "for i in range(3):\n    i += s\nz = i * i",
+        "_mul_(i, i)",
+    ),
+    "negated unknown added": ("x = -s\nr = x + s", "_add_(x, s)"),
+    "enumerate shadowed anywhere": (
+        "def g():\n    enumerate = zip\nfor j, w in enumerate(s):\n    z = j * j",
+        "_mul_(j, j)",
+    ),
+    "method does not see the class body": (
+        "class A:\n    i = 3\n    def m(self):\n        return i * i",
+        "_mul_(i, i)",
+    ),
+    "product just past the free bits": (
+        "for i in range(n):\n    p = i * (1 << 4040)",
+        "_mul_(i, 1 << 4040)",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NATIVE))
+def test_proven_operators_run_natively(name: str) -> None:
+    """Operators whose operands are proven small numbers are left without a guard."""
+    body, expected = NATIVE[name]
+    code = _transformed("def f(n, s):\n" + textwrap.indent(body, "    ") + "\n")
+    assert expected in code, code
+
+
+@pytest.mark.parametrize("name", sorted(GUARDED))
+def test_unproven_operators_keep_their_guard(name: str) -> None:
+    """Anything not proven (strings, self-feeding values, shadowed built-ins...) stays guarded."""
+    body, expected = GUARDED[name]
+    code = _transformed("def f(n, s):\n" + textwrap.indent(body, "    ") + "\n")
+    assert expected in code, code
+
+
+ADVERSARIAL = {
+    "string doubling in a range loop": "x = 'a'\nfor i in range(40):\n    x = x * 2",
+    "string growing by augmented addition": "t = 'ab'\nfor i in range(40):\n    t += t",
+    "int squaring in a range loop": "y = 3\nfor i in range(40):\n    y = y * y",
+    "fake range": (
+        "def range(n):\n    return [10 ** 5000] * n\nfor i in range(2):\n    z = i * i"
+    ),
+    "fake len": "def len(x):\n    return 10 ** 5000\nm = len('a') * len('b')",
+    "huge enumerate start": "for j, w in enumerate('ab', 10 ** 5000):\n    z = j * j",
+    "counter rebound to a big int": (
+        "for i in range(2):\n    pass\ni = 10 ** 5000\nz = i * i"
+    ),
+    "walrus rebinding in a comprehension": (
+        "for i in range(2):\n    pass\nv = [(i := 10 ** 5000) for _ in range(1)]\nz = i * i"
+    ),
+    "item accumulator of strings": "d = {'k': 'ab'}\nfor i in range(40):\n    d['k'] += d['k']",
+    "printf width": "f = '%0*d'\nr = f % (10 ** 7, 1)",
+    "string in another branch": (
+        "if len('x') > 0:\n    k = 'ab'\nelse:\n    k = 3\nz = k * 20000"
+    ),
+    "closure over a string": "x = 'ab'\ndef g():\n    return x * 20000\nz = g()",
+    "parameter": "def g(k):\n    return k * 20000\nz = g('ab')",
+    "state": "state['k'] = 'ab'\nz = state['k'] * 20000",
+    "global": "global acc\nacc = 'ab'\nz = acc * 20000",
+    "loop over a list": "for w in ['ab']:\n    z = w * 20000",
+    "comprehension variable": "z = [w * 20000 for w in ['ab']]",
+    "name augmented then rebound": "t = 3\nt += 1\nt = 'ab'\nz = t * 20000",
+    "counter rebound to a string": "for i in range(2):\n    i = 'ab'\n    z = i * 20000",
+}
+
+
+@pytest.mark.parametrize("name", sorted(ADVERSARIAL))
+def test_adversarial_growth_still_stops_at_the_size_limit(
+    make_engine: MakeEngine, name: str
+) -> None:
+    """Values built to defeat the static proof are still refused by the guards."""
+    source = "def pre():\n" + textwrap.indent(ADVERSARIAL[name], "    ") + "\n"
+    engine = make_engine({"p/10-x.py": source}, limits=hookyard.Limits(size=30_000))
+
+    @engine.hook("p", on_error="raise")
+    def host() -> str:
+        return "served"
+
+    assert _failure(host).limit == "size"
+
+
+def test_native_loop_computes_what_cpython_computes(make_engine: MakeEngine) -> None:
+    """The loop benchmark's body gives the same result sandboxed (native operators) and native."""
+    body = textwrap.dedent(
+        """
+        def post(rv, n, words):
+            total = 0
+            squares = {}
+            for i in range(n):
+                sq = i * i
+                total += sq % 7
+                squares[i % 64] = sq + total
+            for j, word in enumerate(words):
+                total += j * len(word) + j ** 2 - (j << 3)
+            k = 0
+            while k < n:
+                k += 4
+                total -= 1
+            return [total, squares[5], sum(squares.values())]
+        """
+    )
+    engine = make_engine({"p/10-x.py": body})
+
+    @engine.hook("p", result="replace", on_error="raise")
+    def host(n: int, words: list[str]) -> object:
+        return None
+
+    namespace: dict[str, Any] = {}
+    exec(compile(body, "<native>", "exec"), namespace)
+    args = (1000, [f"w{i}" for i in range(50)])
+    assert host(*args) == namespace["post"](None, *args)
+
+
+def test_static_proof_relies_on_the_real_builtins() -> None:
+    """The built-ins _static trusts are the real ones in a script's namespace.
+
+    If the sandbox ever replaces one of them, this fails and _static must be reviewed.
+    """
+    policy = SandboxPolicy(api={}, module_factories={}, limits=hookyard.Limits())
+    names = script_globals(policy, module_name="t", logger=logging.getLogger("t"), state={})
+    script_builtins = names["__builtins__"]
+    for name in sorted(_static._TRUSTED):
+        assert name not in names, f"{name} shadowed by a script global"
+    for name in sorted(_static._TRUSTED - {"enumerate"}):
+        assert script_builtins[name] is getattr(builtins, name), name
+    budget = _budget.Budget(hookyard.Limits())
+    with _budget.running(budget):
+        counted = list(script_builtins["enumerate"]("abc", 5))
+    assert counted == [(5, "a"), (6, "b"), (7, "c")]

@@ -29,6 +29,8 @@ from typing import Any
 
 from RestrictedPython.transformer import RestrictingNodeTransformer, copy_locations
 
+from . import _static
+
 __all__ = ["GUARDED_ATTRIBUTES", "HookPolicy"]
 
 # Attribute names that go through the run-time ``_getattr_``: format-string walks
@@ -159,6 +161,8 @@ class HookPolicy(RestrictingNodeTransformer):
         return [fetch, enter, tick]
 
     def visit_Module(self, node: ast.Module) -> Any:
+        # proven-harmless operators, from the untransformed tree (issue 6; see _static)
+        self.static_facts = _static.analyse(node)
         node = super().visit_Module(node)
         position = 0
         for position, child in enumerate(node.body):  # noqa: B007 - position used after
@@ -230,6 +234,8 @@ class HookPolicy(RestrictingNodeTransformer):
         guard = _GUARDED_BINOPS.get(type(node.op))
         if guard is None:
             return node
+        if _static.native(self, node):
+            return node  # proven: the guard could not refuse it (see _static)
         left, right = node.left, node.right
         if isinstance(node.op, ast.Add) and (
             _is_number_constant(left) or _is_number_constant(right)
@@ -249,7 +255,7 @@ class HookPolicy(RestrictingNodeTransformer):
         target = node.target
         if isinstance(target, ast.Name):
             self.check_name(node, target.id)
-            if type(node.op) not in _GUARDED_BINOPS:
+            if type(node.op) not in _GUARDED_BINOPS or _static.native(self, node):
                 return node
             new = ast.Assign(
                 targets=[ast.Name(target.id, ast.Store())],
@@ -259,6 +265,8 @@ class HookPolicy(RestrictingNodeTransformer):
             )
             copy_locations(new, node)
             return new
+        if isinstance(target, ast.Subscript) and _static.native(self, node):
+            return node  # proven: the guard could not refuse it (see _static)
         # obj[key] op= value  /  obj.attr op= value: evaluate obj (and key) once.
         holder = self.gen_tmp_name()
         statements: list[ast.stmt] = [
