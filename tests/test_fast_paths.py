@@ -549,8 +549,7 @@ GUARDED = {
         "_mul_(i, i)",
     ),
     "except rebinding": (
-        "for i in range(3):\n    pass\ntry:\n    pass\nexcept Exception as i:\n    pass\n"
-        "z = i * i",
+        "for i in range(3):\n    pass\ntry:\n    pass\nexcept Exception as i:\n    pass\nz = i * i",
         "_mul_(i, i)",
     ),
     "augmented doubling": ("t = 1\nfor i in range(n):\n    t *= 2", "_inplacevar_('*=', t, 2)"),
@@ -623,22 +622,16 @@ ADVERSARIAL = {
     "string doubling in a range loop": "x = 'a'\nfor i in range(40):\n    x = x * 2",
     "string growing by augmented addition": "t = 'ab'\nfor i in range(40):\n    t += t",
     "int squaring in a range loop": "y = 3\nfor i in range(40):\n    y = y * y",
-    "fake range": (
-        "def range(n):\n    return [10 ** 5000] * n\nfor i in range(2):\n    z = i * i"
-    ),
+    "fake range": ("def range(n):\n    return [10 ** 5000] * n\nfor i in range(2):\n    z = i * i"),
     "fake len": "def len(x):\n    return 10 ** 5000\nm = len('a') * len('b')",
     "huge enumerate start": "for j, w in enumerate('ab', 10 ** 5000):\n    z = j * j",
-    "counter rebound to a big int": (
-        "for i in range(2):\n    pass\ni = 10 ** 5000\nz = i * i"
-    ),
+    "counter rebound to a big int": ("for i in range(2):\n    pass\ni = 10 ** 5000\nz = i * i"),
     "walrus rebinding in a comprehension": (
         "for i in range(2):\n    pass\nv = [(i := 10 ** 5000) for _ in range(1)]\nz = i * i"
     ),
     "item accumulator of strings": "d = {'k': 'ab'}\nfor i in range(40):\n    d['k'] += d['k']",
     "printf width": "f = '%0*d'\nr = f % (10 ** 7, 1)",
-    "string in another branch": (
-        "if len('x') > 0:\n    k = 'ab'\nelse:\n    k = 3\nz = k * 20000"
-    ),
+    "string in another branch": ("if len('x') > 0:\n    k = 'ab'\nelse:\n    k = 3\nz = k * 20000"),
     "closure over a string": "x = 'ab'\ndef g():\n    return x * 20000\nz = g()",
     "parameter": "def g(k):\n    return k * 20000\nz = g('ab')",
     "state": "state['k'] = 'ab'\nz = state['k'] * 20000",

@@ -8,9 +8,22 @@ the moment its file changes.
 
 from __future__ import annotations
 
+from ._audit import (
+    DirectoryAudit,
+    Finding,
+    HostConfig,
+    ReachChange,
+    ScriptAudit,
+    Site,
+    audit_directory,
+    audit_source,
+    reach_change,
+)
 from ._budget import Limits
 from ._engine import HookEngine, ReloadEvent, ScriptStatus, add_hook, configure, default_engine
+from ._hookpoint import PointOptions
 from ._modules import DEFAULT_MODULES
+from ._trail import AuditEvent, AuditLog
 from .errors import (
     BoundaryError,
     HookError,
@@ -22,19 +35,31 @@ from .errors import (
 
 __all__ = [
     "DEFAULT_MODULES",
+    "AuditEvent",
+    "AuditLog",
     "BoundaryError",
+    "DirectoryAudit",
+    "Finding",
     "HookEngine",
     "HookError",
     "HookFailed",
     "HookVetoed",
+    "HostConfig",
     "LimitExceeded",
     "Limits",
+    "PointOptions",
+    "ReachChange",
     "ReloadEvent",
+    "ScriptAudit",
     "ScriptError",
     "ScriptStatus",
+    "Site",
     "add_hook",
+    "audit_directory",
+    "audit_source",
     "configure",
     "default_engine",
+    "reach_change",
 ]
 
 __version__ = "0.1.0"

@@ -20,6 +20,10 @@ iterator back to the start), marks it running by making ``serial`` odd, and on t
 makes ``serial`` even and *exhausts* the ticks: a generator or closure a script kept from an
 earlier call can only ever tick the budget of whatever invocation runs it, and between
 invocations every tick fails.
+
+Loops charged up front (``_getiter_`` over a sized value) run in C without ticking; their
+iterators are registered in ``Budget.loops`` so that exhausting the budget (a deadline, the
+memory watchdog) exhausts them too and the loop stops at its next iteration.
 """
 
 from __future__ import annotations
@@ -27,10 +31,12 @@ from __future__ import annotations
 import _thread
 import itertools
 import operator
+import os
 import sys
 import threading
 import time
 import weakref
+from collections import deque
 from dataclasses import dataclass
 from operator import length_hint
 from typing import Any, Protocol, cast
@@ -64,6 +70,14 @@ class Limits:
     - ``size``: the largest str, bytes, list, tuple, dict or set a script may build (items
       or characters), and the largest int (in bits); checked *before* the memory is taken.
     - ``output``: characters a script may send through ``print`` and ``log`` per call.
+    - ``memory``: bytes the process may grow (resident size) while a call runs, checked
+      by the monitor thread every few milliseconds: a backstop behind the size checks for
+      allocations they do not see. Concurrent calls share the process, so growth is
+      charged to every call running while it happens.
+    - ``kept``: items a script may keep *between* calls (in ``state``, module-level
+      containers, closures): one per container slot, one per 8 characters of text.
+      Measured every so often (see ``_retained.py``); past it the script's kept data is
+      dropped and that call fails with ``LimitExceeded``.
     """
 
     operations: int = 1_000_000
@@ -71,9 +85,11 @@ class Limits:
     depth: int = 64
     size: int = 1_000_000
     output: int = 65_536
+    memory: int = 512 * 1024 * 1024
+    kept: int = 2_000_000
 
     def __post_init__(self) -> None:
-        for name in ("operations", "depth", "size", "output"):
+        for name in ("operations", "depth", "size", "output", "memory", "kept"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"Limits.{name} must be a positive int, not {value!r}")
@@ -145,6 +161,7 @@ class Budget:
         "handle",
         "inner",
         "limits",
+        "loops",
         "output_left",
         "reason",
         "serial",
@@ -159,6 +176,12 @@ class Budget:
         self.handle = (ticks.__next__, slots.pop, slots.append)
         self.serial = 0  # odd while an invocation runs on this budget
         self.inner: Budget | None = None  # the next nesting level in this thread
+        # the C iterators of the loops running now (charged up front, so they do not tick
+        # per item): exhausting the budget exhausts them too, so a loop stops at its next
+        # iteration. The newest few are enough: an older loop that is still running
+        # starts its inner loops through _getiter_, which checks the budget. Emptied when
+        # an invocation ends (nothing of one call is kept alive into the next).
+        self.loops: deque[Any] = deque(maxlen=32)
         self.reset(limits)
         _budgets.add(self)
 
@@ -171,6 +194,7 @@ class Budget:
         self._depth_slots[:] = _depth_slots(limits.depth)
         self.output_left = limits.output
         self.reason: BudgetExhausted | None = None
+        self.loops.clear()
 
     def begin(self, limits: Limits) -> None:
         """Start an invocation: refill, mark running. (Inlined in ``call_script``.)"""
@@ -192,6 +216,8 @@ class Budget:
         """End the invocation: not running, and every later tick fails."""
         self.serial += 1
         self._ticks.__setstate__(_TICKS)
+        if self.loops:
+            self.loops.clear()
 
     # -- state ------------------------------------------------------------------------
     def exhaust(self, limit: str, detail: str) -> BudgetExhausted:
@@ -199,19 +225,27 @@ class Budget:
         if self.reason is None:
             self.reason = BudgetExhausted(limit, detail)
         self._ticks.__setstate__(_TICKS)
+        self._stop_loops()
         return self.reason
 
-    def expire(self, serial: int) -> None:
-        """The monitor's verdict: invocation ``serial`` ran past its time limit."""
-        reason = BudgetExhausted("seconds", f"time limit ({self.limits.seconds:g} s) exceeded")
-        # Nothing between the serial test and the two stores allocates or calls Python
-        # code, so under the GIL no other thread runs in between: a budget that has moved
-        # on to a new invocation is never touched. (Were that ever to slip, the cost would
-        # be a spurious time-limit failure of the next invocation, never a missed limit.)
+    def _stop_loops(self) -> None:
+        for iterator in list(self.loops):
+            iterator.__setstate__(sys.maxsize)
+
+    def expire(self, serial: int, limit: str = "seconds", detail: str = "") -> None:
+        """The monitor's verdict: invocation ``serial`` ran past its time (or memory) limit."""
+        reason = BudgetExhausted(
+            limit, detail or f"time limit ({self.limits.seconds:g} s) exceeded"
+        )
+        # Nothing between the serial test and the stores calls Python code, so a budget
+        # that has moved on to a new invocation is not touched. (Were that ever to slip,
+        # the cost would be a spurious failure of the next invocation: the reason is
+        # stored before its loops are stopped, so a loop never ends early unreported.)
         if self.serial == serial:
             if self.reason is None:
                 self.reason = reason
             self._ticks.__setstate__(_TICKS)
+            self._stop_loops()
 
     def failure(self) -> BudgetExhausted | None:
         """Why this budget is spent, or None while it is not."""
@@ -222,6 +256,10 @@ class Budget:
                 "operations", f"operations limit ({self.limits.operations:,}) exceeded"
             )
         return None
+
+    def used(self) -> int:
+        """Operations spent so far in the running invocation."""
+        return int(self.limits.operations - length_hint(self._ticks))
 
     # -- charges ----------------------------------------------------------------------
     def charge(self, count: int) -> None:
@@ -317,6 +355,7 @@ class running:  # noqa: N801 - used as a context manager, reads as a verb
 
     def __exit__(self, *exc: object) -> None:
         self.budget.serial += 1
+        self.budget.loops.clear()
         _local.budget = self.previous
         _local.handle = self.previous.handle
 
@@ -358,6 +397,26 @@ def check() -> None:
         raise budget.exhaust("size", "out of memory (MemoryError)")
 
 
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_statm: list[int] = []
+
+
+def _resident_size() -> int:
+    """This process's resident size in bytes (Linux /proc), or -1 where unknown."""
+    if not _statm:
+        try:
+            _statm.append(os.open("/proc/self/statm", os.O_RDONLY))
+        except OSError:
+            _statm.append(-1)
+    fd = _statm[0]
+    if fd < 0:
+        return -1
+    try:
+        return int(os.pread(fd, 64, 0).split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return -1
+
+
 def wake_monitor() -> None:
     """Start the monitor thread, or wake it from its idle wait."""
     with _monitor_lock:
@@ -373,22 +432,34 @@ def _monitor() -> None:
     # An invocation's clock starts when the monitor first sees it running (at most one
     # period late), so starting one costs no clock read; it stays awake for a grace
     # period after the last invocation, so busy hosts never pay for waking it.
-    seen: dict[Budget, tuple[int, float]] = {}
+    # The memory watchdog works the same way: the process's resident size when the
+    # monitor first saw an invocation is its baseline.
+    seen: dict[Budget, tuple[int, float, int]] = {}
     quiet_since = time.monotonic()
     MONITOR.idle = False
     while True:
         time.sleep(_MONITOR_PERIOD)
         now = time.monotonic()
-        watching: dict[Budget, tuple[int, float]] = {}
+        watching: dict[Budget, tuple[int, float, int]] = {}
+        rss = -2  # read once per scan, and only when something runs
         for budget in list(_budgets):
             serial = budget.serial
             if not serial & 1:
                 continue
+            if rss == -2:
+                rss = _resident_size()
             first = seen.get(budget)
             if first is None or first[0] != serial:
-                first = (serial, now)
+                first = (serial, now, rss)
             elif now - first[1] > budget.limits.seconds:
                 budget.expire(serial)
+            elif rss >= 0 and first[2] >= 0 and rss - first[2] > budget.limits.memory:
+                budget.expire(
+                    serial,
+                    "memory",
+                    f"memory limit ({budget.limits.memory:,} bytes) exceeded: the process "
+                    f"grew by {rss - first[2]:,} bytes during the call",
+                )
             watching[budget] = first
         seen = watching
         if watching or now - quiet_since < _MONITOR_GRACE:

@@ -59,8 +59,9 @@ class _Printer(logging.Handler):
         print(f"    [{source}] {record.getMessage()}", file=self.out, flush=True)
 
 
-def run_demo(directory: Path, *, iterations: int | None, interval: float,
-             out: TextIO = sys.stdout) -> int:
+def run_demo(
+    directory: Path, *, iterations: int | None, interval: float, out: TextIO = sys.stdout
+) -> int:
     """Run the demo host; ``iterations=None`` loops until interrupted."""
     printer = _Printer(out)
     watched = [logging.getLogger("hookyard.script"), logging.getLogger("hookyard")]
@@ -74,8 +75,11 @@ def run_demo(directory: Path, *, iterations: int | None, interval: float,
         notes.append(message)
         print(f"    [api.notify] {message}", file=out, flush=True)
 
-    print(f"hookyard demo: hooks from {directory} (edit them while this runs; Ctrl-C stops)",
-          file=out, flush=True)
+    print(
+        f"hookyard demo: hooks from {directory} (edit them while this runs; Ctrl-C stops)",
+        file=out,
+        flush=True,
+    )
     try:
         with HookEngine(directory, api={"notify": notify}) as engine:
             service = ComputeService(engine, out)
@@ -85,8 +89,9 @@ def run_demo(directory: Path, *, iterations: int | None, interval: float,
                 flavor = _FLAVORS[step % len(_FLAVORS)]
                 print(f"{step:>3}: create({name!r}, {flavor!r})", file=out, flush=True)
                 try:
-                    created = service.create(name, flavor, tags=["protected"] if step % 6 == 4
-                                             else [])
+                    created = service.create(
+                        name, flavor, tags=["protected"] if step % 6 == 4 else []
+                    )
                     print(f"     -> created {created['name']}", file=out, flush=True)
                     resized = service.resize(created, _FLAVORS[(step + 2) % len(_FLAVORS)])
                     print(f"     -> resized to {resized['flavor']}", file=out, flush=True)

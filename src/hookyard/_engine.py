@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 import logging
+import math
+import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from ._audit import ReachChange, report_reach_change, source_reach_change
 from ._budget import Limits
 from ._hookpoint import Point, PointOptions, make_hooked
 from ._loader import MAX_SCRIPT_BYTES, FileRules, LoadedScript, LoadFailure, load_script
 from ._modules import DEFAULT_MODULES, facade_factories
 from ._sandbox import SandboxPolicy
+from ._trail import AuditEvent, AuditLog, AuditTrail
 
-__all__ = ["HookEngine", "ReloadEvent", "ScriptStatus", "is_point_name", "is_script_name"]
+__all__ = [
+    "DEFAULT_DELETE_GRACE",
+    "HookEngine",
+    "ReloadEvent",
+    "ScriptStatus",
+    "is_point_name",
+    "is_script_name",
+]
 
 logger = logging.getLogger("hookyard")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -23,6 +35,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 # Editor and tool droppings that must never load (vim swap/backup, JetBrains safe write,
 # emacs lock/autosave, vim's 4913 probe file).
 _IGNORED_SUFFIXES = ("~", ".swp", ".swo", ".swx", ".tmp", "___jb_tmp___", "___jb_old___")
+
+# How long a script whose file vanished keeps serving before it is dropped (seconds). Editors
+# rename the original away and put the new file in place within microseconds to a few
+# milliseconds; 200 ms covers a loaded machine and stays inside DESIGN.md's "stops running
+# after a grace of at most 300 ms" with room for event delivery. See docs/hot-reload.md.
+DEFAULT_DELETE_GRACE = 0.2
 
 
 def is_script_name(name: str) -> bool:
@@ -64,6 +82,9 @@ class ReloadEvent:
     ok: bool
     error: str | None
     removed: bool = False
+    # what the new version's reach gained/lost against the last good one (None when
+    # nothing new serves: a failure or a removal); see docs/audit.md
+    reach: ReachChange | None = None
 
 
 class _Record:
@@ -86,6 +107,11 @@ class HookEngine:
 
     Scripts are loaded when the engine is made; ``start()`` (or ``with engine:``) begins
     watching the directory for changes, ``close()`` stops.
+
+    Watching options: ``polling`` uses watchdog's PollingObserver for file systems without
+    inotify (True: every 0.5 s; a number: that interval in seconds); ``delete_grace`` is how
+    long a script whose file vanished keeps serving, so that an editor's rename-away-then-
+    write save is a replace and never a gap (docs/hot-reload.md).
     """
 
     def __init__(
@@ -98,13 +124,26 @@ class HookEngine:
         strict_modes: bool = True,
         max_script_bytes: int = MAX_SCRIPT_BYTES,
         isolation: Literal["inline"] = "inline",
-        polling: bool = False,
+        polling: bool | float = False,
+        delete_grace: float = DEFAULT_DELETE_GRACE,
+        audit_log: str | Path | AuditLog | None = None,
         _points: dict[str, Point] | None = None,
     ) -> None:
         if isolation != "inline":
             raise ValueError(f"isolation must be 'inline', not {isolation!r}")
         if limits is not None and not isinstance(limits, Limits):
             raise TypeError("limits must be a hookyard.Limits")
+        if (
+            isinstance(delete_grace, bool)
+            or not isinstance(delete_grace, int | float)
+            or not math.isfinite(delete_grace)
+            or delete_grace < 0
+        ):
+            raise ValueError(f"delete_grace must be seconds >= 0, not {delete_grace!r}")
+        if not isinstance(polling, bool) and (
+            not isinstance(polling, int | float) or not math.isfinite(polling) or polling <= 0
+        ):
+            raise ValueError(f"polling must be a bool or an interval in seconds, not {polling!r}")
         self.directory = Path(directory)
         self.limits = limits or Limits()
         self.modules = tuple(modules)
@@ -113,14 +152,19 @@ class HookEngine:
             module_factories=facade_factories(self.modules),
             limits=self.limits,
         )
-        self._rules = FileRules(root=self.directory, strict_modes=strict_modes,
-                                max_bytes=max_script_bytes)
+        self._rules = FileRules(
+            root=self.directory, strict_modes=strict_modes, max_bytes=max_script_bytes
+        )
         self._points: dict[str, Point] = _points if _points is not None else {}
         self._records: dict[str, _Record] = {}
         self._lock = threading.RLock()
         self._listeners: list[Callable[[ReloadEvent], None]] = []
         self._polling = polling
+        self.delete_grace = float(delete_grace)
         self._watcher: Any = None
+        self._trail = AuditTrail(audit_log)
+        self._observer: AuditTrail | None = None
+        self.refresh_audit()
         self.reload()
 
     # -- host API ---------------------------------------------------------------------
@@ -164,95 +208,255 @@ class HookEngine:
     def points(self) -> dict[str, tuple[str, ...]]:
         """Each point with its serving scripts' file names, in run order."""
         with self._lock:
-            return {name: tuple(s.name for s in p.scripts) for name, p in sorted(self._points.items())}
+            return {
+                name: tuple(s.name for s in p.scripts) for name, p in sorted(self._points.items())
+            }
 
     def add_reload_listener(self, listener: Callable[[ReloadEvent], None]) -> None:
-        """Call ``listener(event)`` after each script (re)load, failure or removal."""
+        """Call ``listener(event)`` after each script (re)load, failure or removal.
+
+        Listeners run on the thread that did the reload (the watcher's, or the caller of
+        ``reload()``), in order, after the new version is already serving; one that raises
+        is logged and the others still run. They must not call ``close()``.
+        """
         self._listeners.append(listener)
 
     def remove_reload_listener(self, listener: Callable[[ReloadEvent], None]) -> None:
         self._listeners.remove(listener)
 
+    # -- audit trail ----------------------------------------------------------------------
+    def add_audit_listener(self, listener: Callable[[AuditEvent], None]) -> None:
+        """Call ``listener(event)`` for every script invocation and load (see docs/audit.md)."""
+        self._trail.add_listener(listener)
+        self.refresh_audit()
+
+    def remove_audit_listener(self, listener: Callable[[AuditEvent], None]) -> None:
+        self._trail.remove_listener(listener)
+        self.refresh_audit()
+
+    def refresh_audit(self) -> bool:
+        """Arm the hook points if an audit sink listens, disarm them if none does.
+
+        A sink is the ``audit_log`` file, an audit listener, or the ``hookyard.audit``
+        logger when it is enabled for INFO and has a handler. Unarmed points record
+        nothing and pay nothing. The engine re-checks when it is made, on ``start()``,
+        ``reload()`` and when listeners change; call this after configuring logging later.
+        Returns whether the points are armed.
+        """
+        with self._lock:
+            self._observer = self._trail if self._trail.listening() else None
+            for point in self._points.values():
+                point.observer = self._observer
+            return self._observer is not None
+
     # -- loading ------------------------------------------------------------------------
     def reload(self) -> None:
-        """Rescan the whole directory: load new or changed files, drop vanished ones."""
+        """Rescan the whole directory: load new or changed files, drop vanished ones.
+
+        While the engine is watching, a file missing from the rescan gets the same delete
+        grace as one the watcher saw go (it may be mid-save); otherwise it is dropped now.
+        """
         with self._lock:
-            found: set[str] = set()
-            if self.directory.is_dir():
-                for folder in sorted(self.directory.iterdir()):
-                    if not is_point_name(folder.name) or not folder.is_dir():
-                        continue
-                    for path in sorted(folder.iterdir()):
-                        if is_script_name(path.name):
-                            found.add(str(path))
-                            self._load(folder.name, path)
-            else:
-                logger.warning("hook directory %s does not exist (no scripts loaded)",
-                               self.directory)
-            for file in [f for f in self._records if f not in found]:
-                self._remove(file)
-            self._publish_all()
+            missing = self._rescan()
+            watcher = self._watcher
+            if watcher is None:
+                self._apply([self._remove(file) for file in missing])
+        if watcher is not None:
+            watcher.expire_later(missing)
+        self.refresh_audit()
 
     def reload_path(self, path: str | Path) -> None:
-        """(Re)load one file, or drop it if it is gone; publish its point."""
+        """(Re)load one file now, or drop it now if it is gone; publish its point."""
         path = Path(path)
-        point = path.parent.name
-        if path.parent.parent != self.directory or not is_point_name(point) \
-                or not is_script_name(path.name):
+        point = self._point_of(path)
+        if point is None:
             return
         with self._lock:
-            if path.is_file() or path.is_symlink():
-                self._load(point, path)
+            if os.path.lexists(path):
+                event = self._load(point, path)
+                self._apply([event] if event is not None else [])
             elif str(path) in self._records:
-                self._remove(str(path))
-            self._publish(point)
+                self._apply([self._remove(str(path))])
 
-    def _load(self, point: str, path: Path) -> None:
+    def _point_of(self, path: Path) -> str | None:
+        """The point a script path belongs to, or None if it is no script of ours."""
+        point = path.parent.name
+        if (
+            path.parent.parent != self.directory
+            or not is_point_name(point)
+            or not is_script_name(path.name)
+        ):
+            return None
+        return point
+
+    def _rescan(self, point: str | None = None) -> list[str]:
+        """Load every script file found (all points, or one); return known files not found.
+
+        A folder that cannot be listed (permissions) keeps its scripts: not seeing a file
+        is not the same as it being gone.
+        """
+        events: list[ReloadEvent] = []
+        found: set[str] = set()
+        unreadable: set[str] = set()
+        if point is not None:
+            folders = [self.directory / point]
+        else:
+            try:
+                folders = sorted(
+                    entry
+                    for entry in self.directory.iterdir()
+                    if is_point_name(entry.name) and entry.is_dir()
+                )
+            except FileNotFoundError:
+                logger.warning(
+                    "hook directory %s does not exist (no scripts loaded)", self.directory
+                )
+                folders = []
+            except OSError as exc:
+                logger.error("cannot list hook directory %s: %s", self.directory, exc)
+                return []
+        for folder in folders:
+            try:
+                entries = sorted(folder.iterdir())
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            except OSError as exc:
+                logger.error("cannot list hook point folder %s: %s", folder, exc)
+                unreadable.add(folder.name)
+                continue
+            for path in entries:
+                if is_script_name(path.name):
+                    found.add(str(path))
+                    event = self._load(folder.name, path)
+                    if event is not None:
+                        events.append(event)
+        if point is None:
+            # Every point, not only those with events: a point shared with an engine made
+            # before (configure() again) must stop serving that engine's scripts.
+            self._publish_all()
+        self._apply(events)
+        return [
+            file
+            for file, record in self._records.items()
+            if file not in found
+            and record.point not in unreadable
+            and (point is None or record.point == point)
+        ]
+
+    def _load(self, point: str, path: Path) -> ReloadEvent | None:
+        """Load one file into its record; the event to report, or None if nothing changed.
+
+        Never touches what is serving unless the new version loaded: a failure keeps the
+        last good version, and the same content as serving keeps it (and its ``state``).
+        """
         file = str(path)
+        started = time.perf_counter()
+        result = load_script(
+            path,
+            point=point,
+            policy=self._policy,
+            rules=self._rules,
+            logger=logging.getLogger(f"hookyard.script.{point}.{path.stem}"),
+        )
+        if isinstance(result, LoadFailure) and not os.path.lexists(path):
+            # Gone between the event and the read (a save in progress): its delete or move
+            # event decides what happens; this is no failure of the script.
+            return None
         record = self._records.get(file)
         if record is None:
             record = self._records[file] = _Record(point, file)
-        result = load_script(path, point=point, policy=self._policy, rules=self._rules,
-                             logger=logging.getLogger(f"hookyard.script.{point}.{path.stem}"))
         old = record.current.version if record.current is not None else None
         if isinstance(result, LoadFailure):
-            if result.version is not None and result.version == record.seen_version \
-                    and record.error is not None:
-                return  # same broken content as before: nothing new to report
+            if (
+                result.version is not None
+                and result.version == record.seen_version
+                and record.error is not None
+            ):
+                return None  # same broken content as before: nothing new to report
             record.seen_version = result.version
             record.error = str(result)
-            logger.warning("hook script failed to load (%s): %s",
-                           "last good version keeps serving" if old else "not serving", result)
-            self._notify(ReloadEvent(point, file, old, old, False, record.error))
-            return
+            logger.warning(
+                "hook script failed to load (%s): %s",
+                "last good version keeps serving" if old else "not serving",
+                result,
+            )
+            self._audit_load(
+                point,
+                file,
+                result.version,
+                started,
+                record.error,
+                "limit" if "LimitExceeded" in result.message else "error",
+            )
+            return ReloadEvent(point, file, old, old, False, record.error)
         if record.current is not None and record.current.version == result.version:
             record.seen_version = result.version
-            record.error = None
-            return  # same content: keep the running version and its state
+            if record.error is None:
+                return None  # same content: keep the running version and its state
+            record.error = None  # back to the serving content after a broken save
+            logger.info("hook script recovered: %s (%s)", file, _short(old))
+            return ReloadEvent(point, file, old, old, True, None)
+        change = source_reach_change(
+            record.current.source if record.current is not None else None, result.source
+        )
         result.record = record
         record.current = result
         record.seen_version = result.version
         record.error = None
-        logger.info("hook script loaded: %s (%s -> %s)", file, _short(old),
-                    _short(result.version))
-        self._notify(ReloadEvent(point, file, old, result.version, True, None))
+        logger.info("hook script loaded: %s (%s -> %s)", file, _short(old), _short(result.version))
+        if old is not None and change is not None:
+            report_reach_change(file, change)
+        self._audit_load(
+            point, file, result.version, started, str(change) if change else None, "ok"
+        )
+        return ReloadEvent(point, file, old, result.version, True, None, reach=change)
 
-    def _remove(self, file: str) -> None:
+    def _audit_load(
+        self,
+        point: str,
+        file: str,
+        version: str | None,
+        started: float,
+        message: str | None,
+        outcome: Literal["ok", "error", "limit"],
+    ) -> None:
+        if self._observer is not None:
+            duration = (time.perf_counter() - started) * 1000.0
+            self._observer.emit(
+                AuditEvent(time.time(), point, file, version, "load", outcome, duration, message)
+            )
+
+    def _remove(self, file: str) -> ReloadEvent:
         record = self._records.pop(file)
         old = record.current.version if record.current is not None else None
-        logger.info("hook script removed: %s", file)
-        self._notify(ReloadEvent(record.point, file, old, None, True, None, removed=True))
+        logger.info("hook script removed: %s (%s)", file, _short(old))
+        return ReloadEvent(record.point, file, old, None, True, None, removed=True)
+
+    def _apply(self, events: list[ReloadEvent]) -> None:
+        """Publish the points these events touched, then tell listeners.
+
+        Publish first: a listener may call a hooked function straight away and must see
+        the version it is told about.
+        """
+        for point in sorted({event.point for event in events}):
+            self._publish(point)
+        for event in events:
+            self._notify(event)
 
     def _point(self, name: str) -> Point:
         point = self._points.get(name)
         if point is None:
             point = self._points[name] = Point(name)
+            point.observer = self._observer
         return point
 
     def _publish(self, name: str) -> None:
         scripts = sorted(
-            (r.current for r in self._records.values()
-             if r.point == name and r.current is not None),
+            (
+                r.current
+                for r in self._records.values()
+                if r.point == name and r.current is not None
+            ),
             key=lambda s: s.name,
         )
         self._point(name).scripts = tuple(scripts)  # the one reference swap callers see
@@ -269,23 +473,70 @@ class HookEngine:
             except Exception:
                 logger.exception("reload listener %r failed", listener)
 
+    # -- the watcher's side (see _watcher.py) -----------------------------------------------
+    def _watch_load(self, path: str, *, retry_only: bool = False) -> None:
+        """A script file is complete on disk: load it. ``retry_only``: only if its last
+        load failed or it never loaded (metadata changed, e.g. a chmod)."""
+        file = Path(path)
+        point = self._point_of(file)
+        if point is None:
+            return
+        with self._lock:
+            record = self._records.get(path)
+            if retry_only and record is not None and record.error is None:
+                return
+            event = self._load(point, file)
+            self._apply([event] if event is not None else [])
+
+    def _watch_expire(self, path: str) -> None:
+        """A script's grace is over: drop it unless a file is back at its path.
+
+        A file that is back but not yet loaded is being written; its close or move event
+        loads it, and the old version serves until then (no gap).
+        """
+        with self._lock:
+            if path in self._records and not os.path.lexists(path):
+                self._apply([self._remove(path)])
+
+    def _watch_rescan(self, point: str | None = None) -> list[str]:
+        """Load what is on disk (all points, or one); return known files not found."""
+        with self._lock:
+            return self._rescan(point)
+
+    def _watch_files(self, point: str | None = None) -> list[str]:
+        """The files the engine knows (all, or one point's)."""
+        with self._lock:
+            return [f for f, r in self._records.items() if point is None or r.point == point]
+
     # -- watching -------------------------------------------------------------------------
     def start(self) -> HookEngine:
-        """Begin watching the directory; changes take effect without restart."""
+        """Begin watching the directory; changes take effect without restart.
+
+        Never raises for a missing or unreadable directory: that is logged, the scripts
+        already loaded keep serving and watching begins when the directory can be watched.
+        """
         from ._watcher import Watcher  # watchdog is imported only when watching
 
         with self._lock:
             if self._watcher is None:
-                self._watcher = Watcher(self, polling=self._polling)
+                self._watcher = Watcher(self, polling=self._polling, grace=self.delete_grace)
                 self._watcher.start()
+        self.refresh_audit()
         return self
+
+    @property
+    def watching(self) -> bool:
+        """True while changes to the directory are being followed."""
+        watcher = self._watcher
+        return watcher is not None and bool(watcher.watching)
 
     def close(self) -> None:
         """Stop watching. Hooked functions keep running the scripts last loaded."""
         with self._lock:
             watcher, self._watcher = self._watcher, None
         if watcher is not None:
-            watcher.stop()
+            watcher.stop()  # joins watchdog's threads and the grace timer thread
+        self._trail.close()  # reopened by the next event if hooked functions keep running
 
     def __enter__(self) -> HookEngine:
         return self.start()

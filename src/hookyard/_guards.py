@@ -23,11 +23,9 @@ __all__ = ["ScriptMeta", "guarded_getattr", "repr_size"]
 
 _MISSING: Any = object()
 
-# Types a script can iterate without surprises: sized, and immutable or raising on resize.
-_SIZED_FIXED = frozenset(
-    {tuple, str, bytes, range, dict, set, frozenset, type({}.keys()), type({}.values()),
-     type({}.items())}
-)
+# Sized sequences whose C iterators can be exhausted from outside (``__setstate__``):
+# charged up front, registered with the budget so a deadline can end the loop.
+_SEQUENCES = frozenset({tuple, str, bytes, range})
 
 
 class ScriptMeta(type):
@@ -54,20 +52,27 @@ def _length(ob: Any) -> int | None:
 def getiter(ob: Any) -> Iterator[Any]:
     """``for x in ob`` and comprehensions: charge sized values once, bound the rest."""
     budget = current_budget()
+    if budget.reason is not None:
+        raise budget.reason
     cls = type(ob)
-    if cls in _SIZED_FIXED:
+    if cls in _SEQUENCES:
         n = _length(ob)
         if n is not None:
             budget.charge(n)
-            return iter(ob)
+            iterator: Iterator[Any] = iter(ob)
+            budget.loops.append(iterator)
+            return iterator
     if cls is _Precharged:
         return ob.iterator  # type: ignore[no-any-return]
     if cls is list:
         # a list may grow while it is iterated (`for x in l: l.append(x)`): charge what is
         # there now, then one operation per item past it.
-        budget.charge(len(ob))
-        iterator = iter(ob)
-        return chain(islice(iterator, len(ob)), bounded(iterator, budget))
+        n = len(ob)
+        budget.charge(n)
+        items = iter(ob)
+        budget.loops.append(items)
+        return chain(islice(items, n), bounded(items, budget))
+    # dicts, sets, views, generators, map/zip objects: one operation per item, in C
     return bounded(iter(ob), budget)  # type: ignore[no-any-return]
 
 
@@ -311,7 +316,7 @@ def _repr_size(ob: Any, limit: int, sizes: dict[int, int], active: set[int]) -> 
     if cls is str or cls is bytes:
         return len(ob) + 3
     if cls is int:
-        return ob.bit_length() // 3 + 2
+        return int(ob.bit_length()) // 3 + 2
     if cls in (float, bool, type(None), complex):
         return 32
     if cls in (list, tuple, set, frozenset, dict):
@@ -339,8 +344,9 @@ def _repr_size(ob: Any, limit: int, sizes: dict[int, int], active: set[int]) -> 
 
 
 # -- attribute access -----------------------------------------------------------------------
-def _method_for(ob: Any, name: str) -> Callable[[Budget, Any, tuple[Any, ...], dict[str, Any]],
-                                                  None] | None:
+def _method_for(
+    ob: Any, name: str
+) -> Callable[[Budget, Any, tuple[Any, ...], dict[str, Any]], None] | None:
     for cls in (str, bytes, list, dict, set, frozenset, int):
         if isinstance(ob, cls) or (isinstance(ob, type) and issubclass(ob, cls)):
             return _METHOD_CHECKS.get((cls, name))
@@ -410,8 +416,9 @@ def guarded_delattr(ob: Any, name: Any) -> None:
 MethodCheck = Callable[[Budget, Any, tuple[Any, ...], dict[str, Any]], None]
 
 
-def _arg(args: tuple[Any, ...], kwargs: dict[str, Any], index: int, name: str,
-         default: Any = None) -> Any:
+def _arg(
+    args: tuple[Any, ...], kwargs: dict[str, Any], index: int, name: str, default: Any = None
+) -> Any:
     if len(args) > index:
         return args[index]
     return kwargs.get(name, default)
@@ -431,7 +438,7 @@ def _check_join(budget: Budget, sep: Any, args: tuple[Any, ...], kw: dict[str, A
     raise _Substitute(tuple(args_list), kw)
 
 
-class _Substitute(Exception):  # noqa: N818 - internal control flow, never escapes
+class _Substitute(Exception):
     def __init__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         self.new_args = args
         self.new_kwargs = kwargs
@@ -551,14 +558,30 @@ _METHOD_CHECKS.update(
     }
 )
 for _set_type in (set, frozenset):
-    for _name in ("union", "intersection", "difference", "symmetric_difference", "issubset",
-                  "issuperset", "isdisjoint", "update", "intersection_update",
-                  "difference_update", "symmetric_difference_update"):
+    for _name in (
+        "union",
+        "intersection",
+        "difference",
+        "symmetric_difference",
+        "issubset",
+        "issuperset",
+        "isdisjoint",
+        "update",
+        "intersection_update",
+        "difference_update",
+        "symmetric_difference_update",
+    ):
         _METHOD_CHECKS[(_set_type, _name)] = _check_iterables
 
 
-def _run_checked(check: MethodCheck, method: Callable[..., Any], budget: Budget, ob: Any,
-                 args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def _run_checked(
+    check: MethodCheck,
+    method: Callable[..., Any],
+    budget: Budget,
+    ob: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
     try:
         check(budget, ob, args, kwargs)
     except _Substitute as substitute:
@@ -600,37 +623,37 @@ def guarded_method_getattr(ob: Any, name: Any, default: Any = _MISSING) -> Any:
 
 
 # -- guarded builtins -----------------------------------------------------------------------
-def _precharged(factory: Callable[..., Iterator[Any]], *iterables: Any,
-                **kwargs: Any) -> Any:
-    sized = [_length(it) for it in iterables]
-    if all(n is not None for n in sized):
-        current_budget().charge(min(sized) if sized else 0)  # type: ignore[type-var]
-        return _Precharged(factory(*iterables, **kwargs))
-    return factory(*(getiter(it) for it in iterables), **kwargs)
+def _charged(iterator: Iterator[Any]) -> _Precharged:
+    """An iterator built over ``getiter`` results: already charged and registered."""
+    return _Precharged(iterator)
 
 
 def safe_enumerate(iterable: Any, start: int = 0) -> Any:
-    return _precharged(enumerate, iterable, start=start)
+    return _charged(enumerate(getiter(iterable), start))
 
 
 def safe_zip(*iterables: Any, strict: bool = False) -> Any:
-    return _precharged(zip, *iterables, strict=strict)
+    return _charged(zip(*(getiter(it) for it in iterables), strict=strict))
 
 
 def safe_map(function: Callable[..., Any], *iterables: Any) -> Any:
-    return map(function, *(getiter(it) for it in iterables))
+    return _charged(map(function, *(getiter(it) for it in iterables)))
 
 
 def safe_filter(function: Any, iterable: Any) -> Any:
-    return filter(function, getiter(iterable))
+    return _charged(filter(function, getiter(iterable)))
 
 
 def safe_reversed(sequence: Any) -> Any:
     n = _length(sequence)
     if n is None:
         raise TypeError(f"{type(sequence).__name__!r} object is not reversible")
-    current_budget().charge(n)
-    return reversed(sequence)
+    budget = current_budget()
+    budget.charge(n)
+    iterator = reversed(sequence)
+    if hasattr(iterator, "__setstate__"):
+        budget.loops.append(iterator)
+    return _charged(iterator)
 
 
 def safe_iter(ob: Any, *sentinel: Any) -> Any:
@@ -753,3 +776,13 @@ def safe_perm(n: Any, k: Any = None) -> Any:
         if isinstance(kk, int):
             current_budget().charge_bits(int(max(kk, 1) * math.log2(n)), "perm")
     return math.perm(n, k)
+
+
+def _dict_fromkeys(iterable: Any, value: Any = None) -> dict[Any, Any]:
+    return dict.fromkeys(materialize(iterable, "dict.fromkeys"), value)
+
+
+# The guarded constructors stand in for the types, so they carry the alternate
+# constructors scripts use (bounded like the rest).
+safe_dict.fromkeys = _dict_fromkeys  # type: ignore[attr-defined]
+safe_str.maketrans = str.maketrans  # type: ignore[attr-defined]

@@ -19,6 +19,7 @@ import time
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import length_hint
 from typing import Any, Literal, Protocol
 
 from ._budget import (
@@ -34,6 +35,7 @@ from ._budget import (
 from ._budget import _local as _thread_state
 from ._copy import ATOMS, arguments_to_script, rebuild_exception, safe_message, to_host
 from ._loader import LoadedScript, script_line
+from ._retained import clear_kept, kept_size
 from ._sandbox import Veto
 from .errors import BoundaryError, HookFailed, HookVetoed, LimitExceeded
 
@@ -62,7 +64,13 @@ class PointOptions:
 
 
 class Observer(Protocol):
-    """Who hears about invocations (the engine's audit sinks)."""
+    """Who hears about invocations (the engine's audit trail, ``_trail.AuditTrail``).
+
+    Set on ``Point.observer`` only while some audit sink listens, so an unaudited call
+    pays one attribute read per phase. ``started`` is the ``time.perf_counter()`` at which
+    the script function was entered (0.0 if it never was); ``operations`` the budget
+    operations it used, where measured.
+    """
 
     def invocation(
         self,
@@ -72,7 +80,32 @@ class Observer(Protocol):
         outcome: str,
         started: float,
         message: str | None,
+        operations: int | None = None,
     ) -> None: ...
+
+
+class _Meter:
+    """Stands in for a hook function while audited: times it and reads its budget use.
+
+    Runs inside ``call_script``, so the thread's current budget is the invocation's.
+    Made only when ``point.observer`` is set: the unaudited path never sees it.
+    """
+
+    __slots__ = ("function", "operations", "started")
+
+    def __init__(self, function: Callable[..., Any]) -> None:
+        self.function = function
+        self.started = 0.0
+        self.operations: int | None = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        budget: Budget = _thread_state.budget  # the invocation's (call_script set it)
+        self.started = time.perf_counter()
+        try:
+            return self.function(*args, **kwargs)
+        finally:
+            # the tick iterator's remaining length is what the budget has left
+            self.operations = budget.used()
 
 
 class Point:
@@ -162,19 +195,35 @@ def call_script(
     if MONITOR.idle:
         wake_monitor()
     try:
-        return function(*args, **kwargs)
+        value = function(*args, **kwargs)
+        # C-level consumers such as next(it, default) swallow the StopIteration a spent
+        # tick raises: a call that returns with its budget spent is still a limit failure.
+        left = length_hint(budget._ticks)
+        if not left or budget.reason is not None:
+            spent = budget.failure()
+            if spent is not None:
+                raise spent
+        # KeptAccount.spend, inlined: what the script keeps between calls is measured
+        # again once its calls have spent as many operations as it last kept
+        account = script.kept_account
+        account.due -= limits.operations - left
+        if account.due <= 0:
+            _measure_kept(script)
+        return value
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # nothing a script raises reaches the host raw
         record.failures += 1
         raise _failure(script, phase, exc, budget) from None
     finally:
-        # Budget.end, inlined: not running, and every later tick fails
+        # Budget.end, inlined: not running, every later tick fails, no loop kept alive
         budget.serial = serial + 2
         budget._ticks.__setstate__(_TICKS)
+        if budget.loops:
+            budget.loops.clear()
 
 
-def _call_nested(  # noqa: PLR0917 - positional on the hot path
+def _call_nested(
     outer: Budget,
     script: LoadedScript,
     function: Callable[..., Any],
@@ -187,6 +236,18 @@ def _call_nested(  # noqa: PLR0917 - positional on the hot path
         return call_script(script, function, phase, args, kwargs)
     finally:
         leave_nested(outer)
+
+
+def _measure_kept(script: LoadedScript) -> None:
+    """Measure what the script keeps between calls; drop it past ``Limits.kept``."""
+    limit = script.limits.kept
+    size = kept_size(script.namespace, limit)
+    script.kept_account.measured(size)
+    if size > limit:
+        clear_kept(script.namespace)
+        raise BudgetExhausted(
+            "kept", f"kept limit ({limit:,} items kept between calls) exceeded; state dropped"
+        )
 
 
 def _failure(script: LoadedScript, phase: str, exc: BaseException, budget: Budget) -> ScriptFailure:
@@ -218,9 +279,9 @@ def _failure(script: LoadedScript, phase: str, exc: BaseException, budget: Budge
     return ScriptFailure("error", message, rebuild_exception(exc))
 
 
-def _uncopyable(script: LoadedScript, phase: str, exc: BoundaryError) -> ScriptFailure:
-    """The host's values for this script cannot be copied: the script does not run."""
-    message = f"{script.path}: {phase}: not run, its arguments cannot be copied: {exc}"
+def _boundary_failure(script: LoadedScript, phase: str, exc: BoundaryError) -> ScriptFailure:
+    """The host handed a script a value that cannot cross: the script does not run."""
+    message = f"{script.path}: {phase}: not run: {exc}"
     return ScriptFailure("error", message, BoundaryError(message))
 
 
@@ -230,15 +291,34 @@ def _failed(
     script: LoadedScript,
     phase: str,
     failure: ScriptFailure,
+    meter: _Meter | None = None,
+    scripts: tuple[LoadedScript, ...] = (),
     *,
     may_raise: bool = True,
 ) -> None:
     """Apply the point's on_error policy to one failure."""
     observer = point.observer
     if observer is not None:
+        # a Veto that is not honoured (wrong phase, or the point allows none) is an error
+        outcome = "error" if failure.kind == "veto" else failure.kind
         observer.invocation(
-            point.name, script, phase, failure.kind, time.monotonic(), failure.message
+            point.name,
+            script,
+            phase,
+            outcome,
+            meter.started if meter is not None else 0.0,
+            failure.message,
+            meter.operations if meter is not None else None,
         )
+        if may_raise and options.on_error == "raise":
+            _skip_rest(
+                observer,
+                point,
+                scripts,
+                script,
+                phase,
+                f"not run: {script.name} failed and the point raises",
+            )
     if may_raise and options.on_error == "raise":
         raise HookFailed(
             f"hook point {point.name!r}: {failure.message}",
@@ -247,6 +327,22 @@ def _failed(
             phase=phase,
         ) from failure.cause
     logger.warning("hook point %r: %s", point.name, failure.message)
+
+
+def _skip_rest(
+    observer: Observer,
+    point: Point,
+    scripts: tuple[LoadedScript, ...],
+    after: LoadedScript,
+    phase: str,
+    message: str,
+) -> None:
+    """Record ``skipped`` for the scripts of ``phase`` that will not run after ``after``."""
+    seen = False
+    for script in scripts:
+        if seen and getattr(script, phase) is not None:
+            observer.invocation(point.name, script, phase, "skipped", 0.0, message)
+        seen = seen or script is after
 
 
 def _atoms_only(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
@@ -264,6 +360,7 @@ def run_pre(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
 ) -> None:
+    """Run the ``pre`` of ``scripts`` (the point's scripts that define one), in order."""
     # Immutable atoms need no copy (DESIGN, guarantee 1): then every script gets the
     # host's tuple itself (and `**kwargs` unpacks into a fresh dict per call anyway).
     # The test is _atoms_only, inlined for positional arguments (the hot path).
@@ -273,22 +370,43 @@ def run_pre(
             break
     else:
         shared = not kwargs or _atoms_only((), kwargs)
+    observer = point.observer  # once per phase; unaudited, a script costs one None test
     for script in scripts:
         function = script.pre
         if function is None:
             continue
+        meter = None
+        if observer is not None:
+            function = meter = _Meter(function)
         try:
             if shared:
                 call_script(script, function, "pre", args, kwargs)
             else:
-                call_script(script, function, "pre", *arguments_to_script(args, kwargs))
+                try:
+                    call_args, call_kwargs = arguments_to_script(args, kwargs)
+                except BoundaryError as exc:
+                    raise _boundary_failure(script, "pre", exc) from None
+                call_script(script, function, "pre", call_args, call_kwargs)
         except ScriptFailure as failure:
             if failure.kind == "veto":
                 if options.veto:
-                    observer = point.observer
-                    if observer is not None:
+                    if observer is not None and meter is not None:
                         observer.invocation(
-                            point.name, script, "pre", "veto", time.monotonic(), failure.reason
+                            point.name,
+                            script,
+                            "pre",
+                            "veto",
+                            meter.started,
+                            failure.reason,
+                            meter.operations,
+                        )
+                        _skip_rest(
+                            observer,
+                            point,
+                            scripts,
+                            script,
+                            "pre",
+                            f"not run: vetoed by {script.name}",
                         )
                     raise HookVetoed(
                         f"hook point {point.name!r}: vetoed by {script.path}: {failure.reason}",
@@ -297,12 +415,15 @@ def run_pre(
                         reason=failure.reason,
                     ) from None
                 failure.message += f" (point {point.name!r} does not allow vetoes)"
-            _failed(point, options, script, "pre", failure)
-        except BoundaryError as exc:
-            _failed(point, options, script, "pre", _uncopyable(script, "pre", exc))
+            _failed(point, options, script, "pre", failure, meter, scripts)
+            continue
+        if meter is not None and observer is not None:
+            observer.invocation(
+                point.name, script, "pre", "ok", meter.started, None, meter.operations
+            )
 
 
-def run_post(  # noqa: PLR0917 - positional: keyword passing costs on the hot path
+def run_post(
     point: Point,
     options: PointOptions,
     scripts: tuple[LoadedScript, ...],
@@ -310,6 +431,7 @@ def run_post(  # noqa: PLR0917 - positional: keyword passing costs on the hot pa
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
 ) -> Any:
+    """Run the ``post`` of ``scripts`` in order; the result, replaced where allowed."""
     replace = options.result == "replace"
     for item in args:  # _atoms_only, inlined as in run_pre
         if type(item) not in ATOMS:
@@ -317,24 +439,27 @@ def run_post(  # noqa: PLR0917 - positional: keyword passing costs on the hot pa
             break
     else:
         shared = not kwargs or _atoms_only((), kwargs)
+    observer = point.observer  # once per phase; unaudited, a script costs one None test
     for script in scripts:
         function = script.post
         if function is None:
             continue
+        meter = None
+        if observer is not None:
+            function = meter = _Meter(function)
         try:
             # result and arguments are copied together, so a result that is (or holds)
             # one of the arguments keeps that shape in the script's copy too
             if shared and type(result) in ATOMS:
                 value = call_script(script, function, "post", (result, *args), kwargs)
             else:
-                value = call_script(
-                    script, function, "post", *arguments_to_script((result, *args), kwargs)
-                )
+                try:
+                    call_args, call_kwargs = arguments_to_script((result, *args), kwargs)
+                except BoundaryError as exc:
+                    raise _boundary_failure(script, "post", exc) from None
+                value = call_script(script, function, "post", call_args, call_kwargs)
         except ScriptFailure as failure:
-            _failed(point, options, script, "post", failure)
-            continue
-        except BoundaryError as exc:
-            _failed(point, options, script, "post", _uncopyable(script, "post", exc))
+            _failed(point, options, script, "post", failure, meter, scripts)
             continue
         if replace and value is not None:
             try:
@@ -349,11 +474,24 @@ def run_post(  # noqa: PLR0917 - positional: keyword passing costs on the hot pa
                     script,
                     "post",
                     ScriptFailure("error", message, BoundaryError(message)),
+                    meter,
+                    scripts,
                 )
+                continue
+        if meter is not None and observer is not None:
+            if value is None:
+                outcome, note = "ok", None
+            elif replace:
+                outcome, note = "replaced", None
+            else:
+                outcome, note = "ok", f"returned a value; point {point.name!r} keeps its result"
+            observer.invocation(
+                point.name, script, "post", outcome, meter.started, note, meter.operations
+            )
     return result
 
 
-def run_error(  # noqa: PLR0917 - positional, like run_pre and run_post
+def run_error(
     point: Point,
     options: PointOptions,
     scripts: tuple[LoadedScript, ...],
@@ -361,21 +499,31 @@ def run_error(  # noqa: PLR0917 - positional, like run_pre and run_post
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
 ) -> None:
+    """Run the ``error`` of ``scripts`` in order; their failures are only logged."""
+    observer = point.observer  # once per phase; unaudited, a script costs one None test
     for script in scripts:
         function = script.error
         if function is None:
             continue
+        meter = None
+        if observer is not None:
+            function = meter = _Meter(function)
         try:
-            call_args, call_kwargs = arguments_to_script(args, kwargs)
+            try:
+                call_args, call_kwargs = arguments_to_script(args, kwargs)
+            except BoundaryError as boundary:
+                raise _boundary_failure(script, "error", boundary) from None
             call_script(
                 script, function, "error", (rebuild_exception(exc), *call_args), call_kwargs
             )
         except ScriptFailure as failure:
             # an error hook cannot replace the host's exception: its own failure is logged
-            _failed(point, options, script, "error", failure, may_raise=False)
-        except BoundaryError as refused:
-            uncopyable = _uncopyable(script, "error", refused)
-            _failed(point, options, script, "error", uncopyable, may_raise=False)
+            _failed(point, options, script, "error", failure, meter, may_raise=False)
+            continue
+        if meter is not None and observer is not None:
+            observer.invocation(
+                point.name, script, "error", "ok", meter.started, None, meter.operations
+            )
 
 
 def _plain_wrapper(

@@ -17,16 +17,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from RestrictedPython import compile_restricted_exec
+from RestrictedPython.compile import compile_restricted_exec
 
 from . import _budget
 from ._budget import Budget, BudgetExhausted, Limits
 from ._copy import safe_message
 from ._policy import HookPolicy
+from ._retained import KeptAccount
 from ._sandbox import SandboxPolicy, script_globals
 
-__all__ = ["HOOK_NAMES", "LoadFailure", "LoadedScript", "compile_source", "load_script",
-           "read_source", "script_line"]
+__all__ = [
+    "HOOK_NAMES",
+    "LoadFailure",
+    "LoadedScript",
+    "compile_source",
+    "load_script",
+    "read_source",
+    "script_line",
+]
 
 HOOK_NAMES = ("pre", "post", "error")
 MAX_SCRIPT_BYTES = 256 * 1024
@@ -48,6 +56,8 @@ class LoadedScript:
     limits: Limits = field(repr=False, default_factory=Limits)
     # the engine's per-file record (status counters); set when the engine publishes it
     record: Any = field(repr=False, default=None)
+    # operations spent since what the script keeps between calls was last measured
+    kept_account: KeptAccount = field(repr=False, default_factory=KeptAccount)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,33 +88,44 @@ def read_source(path: Path, rules: FileRules) -> tuple[str, str] | LoadFailure:
         info = os.lstat(path)
     except OSError as exc:
         return LoadFailure(shown, None, f"cannot read: {exc.strerror or exc}")
+    # The file, and every folder on the way to it, must resolve inside the hook directory:
+    # a symlinked script *or* a symlinked point folder may not lead outside it.
+    try:
+        target = path.resolve(strict=True)
+        root = rules.root.resolve(strict=True)
+    except (OSError, RuntimeError) as exc:
+        return LoadFailure(shown, None, f"refused: broken symlink ({exc})")
+    if not target.is_relative_to(root):
+        return LoadFailure(
+            shown, None, f"refused: symlink leads outside the hook directory (to {target})"
+        )
     if stat.S_ISLNK(info.st_mode):
-        try:
-            target = path.resolve(strict=True)
-            root = rules.root.resolve(strict=True)
-        except (OSError, RuntimeError) as exc:
-            return LoadFailure(shown, None, f"refused: broken symlink ({exc})")
-        if not target.is_relative_to(root):
-            return LoadFailure(shown, None, f"refused: symlink leads outside the hook "
-                                            f"directory (to {target})")
         info = os.stat(path)
     if not stat.S_ISREG(info.st_mode):
         return LoadFailure(shown, None, "refused: not a regular file")
     if rules.strict_modes:
         if info.st_mode & stat.S_IWOTH:
-            return LoadFailure(shown, None, "refused: world-writable script (chmod o-w, or "
-                                            "strict_modes=False)")
+            return LoadFailure(
+                shown, None, "refused: world-writable script (chmod o-w, or strict_modes=False)"
+            )
         parent = path.parent
         try:
             parent_mode = os.stat(parent).st_mode
         except OSError:
             parent_mode = 0
         if parent_mode & stat.S_IWOTH and not parent_mode & stat.S_ISVTX:
-            return LoadFailure(shown, None, f"refused: world-writable directory {parent} "
-                                            "(chmod o-w, or strict_modes=False)")
+            return LoadFailure(
+                shown,
+                None,
+                f"refused: world-writable directory {parent} (chmod o-w, or strict_modes=False)",
+            )
     if info.st_size > rules.max_bytes:
-        return LoadFailure(shown, None, f"refused: {info.st_size:,} bytes is over the "
-                                        f"{rules.max_bytes:,}-byte limit for a script")
+        return LoadFailure(
+            shown,
+            None,
+            f"refused: {info.st_size:,} bytes is over the "
+            f"{rules.max_bytes:,}-byte limit for a script",
+        )
     try:
         with open(path, "rb") as handle:
             data = handle.read(rules.max_bytes + 1)
@@ -117,8 +138,9 @@ def read_source(path: Path, rules: FileRules) -> tuple[str, str] | LoadFailure:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        return LoadFailure(shown, line, f"not UTF-8: byte 0x{data[exc.start]:02x} at offset "
-                                        f"{exc.start}", version)
+        return LoadFailure(
+            shown, line, f"not UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start}", version
+        )
     if text.startswith("\ufeff"):
         text = text[1:]
     return text, version
@@ -145,7 +167,9 @@ def compile_source(source: str, filename: str) -> types.CodeType | list[tuple[in
             else:
                 errors.append((None, text))
         return errors
-    code: types.CodeType = result.code
+    code: types.CodeType | None = result.code
+    if code is None:  # pragma: no cover - RestrictedPython returns errors instead
+        return [(None, "did not compile")]
     return code
 
 
@@ -173,8 +197,7 @@ def load_script(
     if isinstance(read, LoadFailure):
         return read
     source, version = read
-    return load_source(source, version, path=str(path), point=point, policy=policy,
-                       logger=logger)
+    return load_source(source, version, path=str(path), point=point, policy=policy, logger=logger)
 
 
 def load_source(
@@ -187,8 +210,7 @@ def load_source(
     logger: logging.Logger,
 ) -> LoadedScript | LoadFailure:
     if not source.strip():
-        return LoadFailure(path, 1, "script is empty (defines none of pre, post, error)",
-                           version)
+        return LoadFailure(path, 1, "script is empty (defines none of pre, post, error)", version)
     code = compile_source(source, path)
     if isinstance(code, list):
         line, message = code[0]
@@ -197,25 +219,30 @@ def load_source(
     name = Path(path).name
     state: dict[str, Any] = {}
     namespace = script_globals(
-        policy, module_name=f"hookyard.scripts.{point}.{Path(path).stem}", logger=logger,
+        policy,
+        module_name=f"hookyard.scripts.{point}.{Path(path).stem}",
+        logger=logger,
         state=state,
     )
     budget = Budget(policy.limits)
     try:
         with _budget.running(budget):
-            exec(code, namespace)  # noqa: S102 - restricted code in its sandbox namespace
+            exec(code, namespace)
+            spent = budget.failure()
+            if spent is not None:  # the body swallowed its own limit in C (next(it, x))
+                raise spent
     except KeyboardInterrupt:
         raise
-    except BaseException as exc:  # noqa: BLE001 - a script's failure never escapes
+    except BaseException as exc:
         spent = budget.failure() if not isinstance(exc, BudgetExhausted) else exc
         if isinstance(exc, RecursionError):
             spent = budget.exhaust("depth", "recursion too deep (RecursionError)")
         line = script_line(exc, path)
         if spent is not None:
-            return LoadFailure(path, line, f"LimitExceeded: {spent.detail} while loading",
-                               version)
-        return LoadFailure(path, line, f"{type(exc).__name__}: {safe_message(exc)} "
-                                       "(while loading)", version)
+            return LoadFailure(path, line, f"LimitExceeded: {spent.detail} while loading", version)
+        return LoadFailure(
+            path, line, f"{type(exc).__name__}: {safe_message(exc)} (while loading)", version
+        )
     finally:
         # module-level closures and generators must not keep a live budget after load
         budget.exhaust("operations", "the load-time budget is closed")
@@ -225,11 +252,21 @@ def load_source(
         if value is None:
             continue
         if not isinstance(value, types.FunctionType) or value.__globals__ is not namespace:
-            return LoadFailure(path, None, f"{hook} must be a function defined in the script",
-                               version)
+            return LoadFailure(
+                path, None, f"{hook} must be a function defined in the script", version
+            )
         hooks[hook] = value
     if not hooks:
         return LoadFailure(path, None, "script defines none of pre, post, error", version)
-    return LoadedScript(point=point, name=name, path=path, version=version, source=source,
-                        pre=hooks.get("pre"), post=hooks.get("post"), error=hooks.get("error"),
-                        namespace=namespace, limits=policy.limits)
+    return LoadedScript(
+        point=point,
+        name=name,
+        path=path,
+        version=version,
+        source=source,
+        pre=hooks.get("pre"),
+        post=hooks.get("post"),
+        error=hooks.get("error"),
+        namespace=namespace,
+        limits=policy.limits,
+    )

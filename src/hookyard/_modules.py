@@ -8,7 +8,7 @@ The default allow-list is small, and each entry is there for a reason:
 
 - ``math``: pure functions; ``factorial``, ``comb``, ``perm``, ``prod`` are size-checked.
 - ``json``: ``dumps``/``loads`` only, with no hooks (``cls``, ``default``, ``object_hook``)
-  and a bounded ``indent``; output size is checked before it is built.
+  output size (indent included) is checked before it is built.
 - ``datetime``: immutable value types.
 - ``random``: each script gets its own ``random.Random`` (the global random state is shared
   process state); ``sample``/``choices``/``getrandbits`` sizes are checked.
@@ -125,9 +125,6 @@ def _math_facade() -> ModuleFacade:
     return ModuleFacade("math", attributes)
 
 
-_MAX_INDENT = 16
-
-
 def _json_dumps(
     obj: Any,
     *,
@@ -137,13 +134,11 @@ def _json_dumps(
     ensure_ascii: bool = True,
 ) -> str:
     budget = current_budget()
-    if isinstance(indent, int) and indent > _MAX_INDENT:
-        raise ValueError(f"json.dumps indent is capped at {_MAX_INDENT} in scripts")
-    if isinstance(indent, str) and len(indent) > _MAX_INDENT:
-        raise ValueError(f"json.dumps indent is capped at {_MAX_INDENT} characters in scripts")
     estimate = _guards.repr_size(obj, budget.limits.size)
     if indent is not None:
-        estimate *= 4
+        # every item may land on its own line, indented: the indent multiplies the size
+        width = indent if isinstance(indent, int) else len(str(indent))
+        estimate *= 2 + max(width, 0)
     budget.charge_size(estimate, "json text")
     return json.dumps(
         obj, indent=indent, sort_keys=sort_keys, separators=separators, ensure_ascii=ensure_ascii
@@ -159,7 +154,8 @@ def _json_loads(s: str | bytes) -> Any:
 
 def _json_facade() -> ModuleFacade:
     return ModuleFacade(
-        "json", {"dumps": _json_dumps, "loads": _json_loads, "JSONDecodeError": json.JSONDecodeError}
+        "json",
+        {"dumps": _json_dumps, "loads": _json_loads, "JSONDecodeError": json.JSONDecodeError},
     )
 
 
@@ -178,8 +174,18 @@ def _string_facade() -> ModuleFacade:
         "string",
         _public(
             string,
-            ["ascii_letters", "ascii_lowercase", "ascii_uppercase", "digits", "hexdigits",
-             "octdigits", "punctuation", "printable", "whitespace", "capwords"],
+            [
+                "ascii_letters",
+                "ascii_lowercase",
+                "ascii_uppercase",
+                "digits",
+                "hexdigits",
+                "octdigits",
+                "punctuation",
+                "printable",
+                "whitespace",
+                "capwords",
+            ],
         ),
     )
 
@@ -194,8 +200,9 @@ def _random_facade() -> ModuleFacade:
         items = _guards.materialize(population, "random.sample population")
         return generator.sample(items, k, counts=counts)
 
-    def choices(population: Any, weights: Any = None, *, cum_weights: Any = None,
-                k: int = 1) -> list[Any]:
+    def choices(
+        population: Any, weights: Any = None, *, cum_weights: Any = None, k: int = 1
+    ) -> list[Any]:
         current_budget().charge_size(k if isinstance(k, int) else 0, "random.choices")
         return generator.choices(population, weights, cum_weights=cum_weights, k=k)
 
@@ -209,13 +216,26 @@ def _random_facade() -> ModuleFacade:
 
     attributes: dict[str, Any] = {
         name: getattr(generator, name)
-        for name in ("random", "uniform", "randint", "randrange", "choice", "shuffle", "gauss",
-                     "normalvariate", "triangular", "betavariate", "expovariate",
-                     "lognormvariate", "vonmisesvariate", "paretovariate", "weibullvariate",
-                     "seed")
+        for name in (
+            "random",
+            "uniform",
+            "randint",
+            "randrange",
+            "choice",
+            "shuffle",
+            "gauss",
+            "normalvariate",
+            "triangular",
+            "betavariate",
+            "expovariate",
+            "lognormvariate",
+            "vonmisesvariate",
+            "paretovariate",
+            "weibullvariate",
+            "seed",
+        )
     }
-    attributes.update(sample=sample, choices=choices, getrandbits=getrandbits,
-                      randbytes=randbytes)
+    attributes.update(sample=sample, choices=choices, getrandbits=getrandbits, randbytes=randbytes)
     return ModuleFacade("random", attributes)
 
 
@@ -251,7 +271,9 @@ def facade_factories(names: Iterable[str]) -> dict[str, Callable[[], ModuleFacad
         root = name.split(".")[0]
         reason = FORBIDDEN_MODULES.get(root) or FORBIDDEN_MODULES.get(name)
         if reason is not None or root.startswith("_"):
-            raise ValueError(f"module {name!r} cannot be offered to scripts ({reason or 'private'})")
+            raise ValueError(
+                f"module {name!r} cannot be offered to scripts ({reason or 'private'})"
+            )
         factory = _FACTORIES.get(name)
         if factory is None:
             try:

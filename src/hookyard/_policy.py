@@ -1,4 +1,4 @@
-"""hookyard's RestrictedPython policy: RestrictedPython's checks, plus budgets, minus needless calls.
+"""hookyard's RestrictedPython policy: its checks, plus budgets, minus needless guard calls.
 
 RestrictedPython rejects the dangerous syntax (underscore names, ``exec``, ``try/except*``,
 ``nonlocal``, async, positional-only guard shadowing...) and routes attribute, item and
@@ -25,7 +25,7 @@ instrumentation:
 from __future__ import annotations
 
 import ast
-from typing import Any
+from typing import Any, cast
 
 from RestrictedPython.transformer import RestrictingNodeTransformer, copy_locations
 
@@ -123,7 +123,7 @@ def _call(function: str, *args: ast.expr) -> ast.Call:
     return ast.Call(func=_name(function), args=list(args), keywords=[])
 
 
-def _statement(expression: ast.expr, like: ast.AST) -> ast.Expr:
+def _statement(expression: ast.expr, like: Any) -> ast.Expr:
     node = ast.Expr(expression)
     copy_locations(node, like)
     return node
@@ -145,25 +145,21 @@ class HookPolicy(RestrictingNodeTransformer):
     """RestrictedPython's transformer with hookyard's budget and size instrumentation."""
 
     # -- prologues ----------------------------------------------------------------------
-    def _prologue(self, like: ast.AST) -> list[ast.stmt]:
+    def _prologue(self, like: Any) -> list[ast.stmt]:
         fetch = ast.Assign(
-            targets=[
-                ast.Tuple([ast.Name(n, ast.Store()) for n in _BUDGET_NAMES], ast.Store())
-            ],
+            targets=[ast.Tuple([ast.Name(n, ast.Store()) for n in _BUDGET_NAMES], ast.Store())],
             value=_call("_budget_"),
         )
         copy_locations(fetch, like)
         # `_e()` pops a depth slot; the bottom slot is truthy and means "too deep".
-        enter = _statement(
-            ast.BoolOp(op=ast.And(), values=[_call("_e"), _call("_deep_")]), like
-        )
+        enter = _statement(ast.BoolOp(op=ast.And(), values=[_call("_e"), _call("_deep_")]), like)
         tick = _statement(_call("_t"), like)
         return [fetch, enter, tick]
 
     def visit_Module(self, node: ast.Module) -> Any:
         # proven-harmless operators, from the untransformed tree (issue 6; see _static)
         self.static_facts = _static.analyse(node)
-        node = super().visit_Module(node)
+        node = cast(ast.Module, super().visit_Module(node))
         position = 0
         for position, child in enumerate(node.body):  # noqa: B007 - position used after
             if not (isinstance(child, ast.ImportFrom) and child.module == "__future__"):
@@ -177,28 +173,26 @@ class HookPolicy(RestrictingNodeTransformer):
         return node
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> Any:
-        node = super().visit_FunctionDef(node)
+        node = cast(ast.FunctionDef, super().visit_FunctionDef(node))
         body = node.body
-        leave = _statement(
-            ast.Call(func=_name("_x"), args=[ast.Constant(None)], keywords=[]), node
-        )
+        leave = _statement(ast.Call(func=_name("_x"), args=[ast.Constant(None)], keywords=[]), node)
         guarded = ast.Try(body=body, handlers=[], orelse=[], finalbody=[leave])
         copy_locations(guarded, node)
         node.body = [*self._prologue(node), guarded]
         return node
 
     def visit_While(self, node: ast.While) -> Any:
-        node = super().visit_While(node)
+        node = cast(ast.While, super().visit_While(node))
         node.body.insert(0, _statement(_call("_t"), node))
         return node
 
     def visit_ExceptHandler(self, node: ast.ExceptHandler) -> Any:
-        node = super().visit_ExceptHandler(node)
+        node = cast(ast.ExceptHandler, super().visit_ExceptHandler(node))
         node.body.insert(0, _statement(_call("_check_"), node))
         return node
 
     def visit_Try(self, node: ast.Try) -> Any:
-        node = super().visit_Try(node)
+        node = cast(ast.Try, super().visit_Try(node))
         if node.finalbody:
             node.finalbody.insert(0, _statement(_call("_check_"), node))
         return node
@@ -221,9 +215,13 @@ class HookPolicy(RestrictingNodeTransformer):
         node = self.node_contents_visit(node)
         if isinstance(node.ctx, ast.Load) and isinstance(node.slice, ast.Slice):
             # a slice copies: charged against the budget
-            new = _call("_getslice_", node.value, node.slice.lower or ast.Constant(None),
-                        node.slice.upper or ast.Constant(None),
-                        node.slice.step or ast.Constant(None))
+            new = _call(
+                "_getslice_",
+                node.value,
+                node.slice.lower or ast.Constant(None),
+                node.slice.upper or ast.Constant(None),
+                node.slice.step or ast.Constant(None),
+            )
             copy_locations(new, node)
             return new
         return node
@@ -259,9 +257,7 @@ class HookPolicy(RestrictingNodeTransformer):
                 return node
             new = ast.Assign(
                 targets=[ast.Name(target.id, ast.Store())],
-                value=_call(
-                    "_inplacevar_", ast.Constant(operator), _name(target.id), node.value
-                ),
+                value=_call("_inplacevar_", ast.Constant(operator), _name(target.id), node.value),
             )
             copy_locations(new, node)
             return new
@@ -274,8 +270,7 @@ class HookPolicy(RestrictingNodeTransformer):
         ]
         if isinstance(target, ast.Subscript):
             key = self.gen_tmp_name()
-            statements.append(ast.Assign(targets=[ast.Name(key, ast.Store())],
-                                         value=target.slice))
+            statements.append(ast.Assign(targets=[ast.Name(key, ast.Store())], value=target.slice))
             read: ast.expr = ast.Subscript(_name(holder), _name(key), ast.Load())
             store: ast.expr = ast.Subscript(_name(holder), _name(key), ast.Store())
         elif isinstance(target, ast.Attribute):

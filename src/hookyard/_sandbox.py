@@ -21,22 +21,65 @@ from .errors import BoundaryError
 __all__ = ["SandboxPolicy", "Veto", "script_globals"]
 
 
-class Veto(Exception):  # noqa: N818 - the script-facing name is part of the contract
+class Veto(Exception):
     """Raise ``Veto("reason")`` in ``pre`` to stop the call where the point allows it."""
 
 
 # -- builtins ---------------------------------------------------------------------------
 _PLAIN_BUILTINS = (
-    "abs", "bin", "bool", "callable", "chr", "complex", "divmod", "float", "hash", "hex",
-    "int", "isinstance", "issubclass", "len", "next", "oct", "ord", "round", "slice",
-    "range", "None", "True", "False", "Ellipsis", "NotImplemented",
+    "abs",
+    "bin",
+    "bool",
+    "callable",
+    "chr",
+    "complex",
+    "divmod",
+    "float",
+    "hash",
+    "hex",
+    "int",
+    "isinstance",
+    "issubclass",
+    "len",
+    "next",
+    "oct",
+    "ord",
+    "round",
+    "slice",
+    "range",
+    "None",
+    "True",
+    "False",
+    "Ellipsis",
+    "NotImplemented",
 )
 _EXCEPTIONS = (
-    "ArithmeticError", "AssertionError", "AttributeError", "BaseException", "Exception",
-    "ImportError", "IndexError", "KeyError", "LookupError", "NameError",
-    "NotImplementedError", "OverflowError", "RuntimeError", "StopIteration", "TypeError",
-    "UnicodeDecodeError", "UnicodeEncodeError", "UnicodeError", "ValueError",
-    "ZeroDivisionError", "ModuleNotFoundError",
+    "ArithmeticError",
+    "AssertionError",
+    "AttributeError",
+    "BaseException",
+    "Exception",
+    "ImportError",
+    "IndexError",
+    "KeyError",
+    "LookupError",
+    "NameError",
+    "NotImplementedError",
+    "OverflowError",
+    "RuntimeError",
+    "StopIteration",
+    "TypeError",
+    "UnicodeDecodeError",
+    "UnicodeEncodeError",
+    "UnicodeError",
+    "ValueError",
+    "ZeroDivisionError",
+    "ModuleNotFoundError",
+    "OSError",
+    "FileNotFoundError",
+    "PermissionError",
+    "TimeoutError",
+    "ConnectionError",
 )
 # Denied, with the reason:
 #   open, input, print(raw)     - no direct I/O (print goes to `log`)
@@ -170,15 +213,16 @@ class _PrintCollector:
         self._log = log
         self._text: list[str] = []
 
-    def _call_print(self, *objects: Any, sep: Any = " ", end: Any = "\n", file: Any = None,
-                    flush: bool = False) -> None:
+    def _call_print(
+        self, *objects: Any, sep: Any = " ", end: Any = "\n", file: Any = None, flush: bool = False
+    ) -> None:
         if file is not None:
             raise TypeError("print(file=...) is not available to scripts")
         parts = [_guards.safe_str(item) for item in objects]
         text = str(sep if sep is not None else " ").join(parts)
         current_budget().charge_output(len(text) + 1)
         self._text.append(text + str(end if end is not None else "\n"))
-        self._log._emit(logging.INFO, text, ())  # noqa: SLF001 - same module
+        self._log._emit(logging.INFO, text, ())
 
     def __call__(self) -> str:
         return "".join(self._text)
@@ -263,8 +307,13 @@ class SandboxPolicy:
 
 
 def _script_import(facades: dict[str, ModuleFacade], allowed: tuple[str, ...]) -> Any:
-    def script_import(name: str, globals: Any = None, locals: Any = None,  # noqa: A002
-                      fromlist: Any = (), level: int = 0) -> ModuleFacade:
+    def script_import(
+        name: str,
+        globals: Any = None,
+        locals: Any = None,
+        fromlist: Any = (),
+        level: int = 0,
+    ) -> ModuleFacade:
         if level != 0:
             raise ImportError("relative imports are not available to scripts")
         facade = facades.get(name)

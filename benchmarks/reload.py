@@ -1,0 +1,279 @@
+"""Hot reload latency: from the writer closing the file to the new version answering calls.
+
+    python benchmarks/reload.py [--edits 200]
+
+For each save pattern, the script is saved ``--edits`` times; each save's latency runs
+from the moment the new content is complete at its path (the writer's close, or the
+rename into place) to the engine's reload listener, which hookyard calls only after the
+new version is serving; every sample is then checked with a real call. The same edits are
+measured, in the same run, with a fixed-debounce watcher (watchdog + a 50 ms timer per
+file, the usual way to "wait until the editor is done"), and the ratio is printed. Also
+measured: how long a really deleted script keeps serving (the delete grace), and the
+in-place latency while two threads hammer the hooked function (the GIL's cost).
+
+Goal (issue 3): p50 <= 3 ms, p99 <= 10 ms for hookyard.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+import hookyard
+
+DEBOUNCE = 0.050  # the baseline's fixed debounce, seconds
+
+
+def source(tag: str) -> str:
+    return f'def post(rv, *args, **kwargs):\n    return "{tag}"\n'
+
+
+# -- save patterns: each returns the perf_counter() just before the system call that makes
+#    the new content complete at its path (the close, or the rename into place). Taken
+#    before, not after: the watcher may have the new version live before this thread gets
+#    the GIL back from that call, and the sample must not come out negative. -------------
+def write(path: Path, text: str) -> float:
+    handle = open(path, "w", encoding="utf-8")  # noqa: SIM115 - the close is timed apart
+    try:
+        handle.write(text)
+        handle.flush()
+    finally:
+        done = time.perf_counter()
+        handle.close()
+    return done
+
+
+def in_place(path: Path, text: str) -> float:
+    return write(path, text)
+
+
+def temp_then_rename(path: Path, text: str) -> float:
+    temp = path.with_name(f".{path.name}.tmp")
+    write(temp, text)
+    done = time.perf_counter()
+    os.replace(temp, path)
+    return done
+
+
+def vim(path: Path, text: str) -> float:
+    backup = path.with_name(path.name + "~")
+    os.rename(path, backup)
+    done = write(path, text)
+    backup.unlink()
+    return done
+
+
+def jetbrains(path: Path, text: str) -> float:
+    temp = path.with_name(path.name + "___jb_tmp___")
+    old = path.with_name(path.name + "___jb_old___")
+    write(temp, text)
+    os.rename(path, old)
+    done = time.perf_counter()
+    os.rename(temp, path)
+    old.unlink()
+    return done
+
+
+PATTERNS: dict[str, Callable[[Path, str], float]] = {
+    "in-place": in_place,
+    "temp-then-rename": temp_then_rename,
+    "vim": vim,
+    "jetbrains": jetbrains,
+}
+
+
+# -- harness --------------------------------------------------------------------------------
+class Live:
+    """A reload listener that timestamps each version as it starts serving."""
+
+    def __init__(self) -> None:
+        self.when: dict[str | None, float] = {}
+        self.removed: dict[str, float] = {}
+        self.cond = threading.Condition()
+
+    def __call__(self, event: hookyard.ReloadEvent) -> None:
+        now = time.perf_counter()
+        with self.cond:
+            if event.removed:
+                self.removed[event.file] = now
+            elif event.ok:
+                self.when.setdefault(event.new_version, now)
+            self.cond.notify_all()
+
+    def wait(self, table: dict[Any, float], key: Any, timeout: float = 10.0) -> float:
+        with self.cond:
+            if not self.cond.wait_for(lambda: key in table, timeout):
+                raise SystemExit(f"benchmark: {key!r} never went live")
+            return table[key]
+
+
+def version(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def setup(base: Path, name: str) -> tuple[hookyard.HookEngine, Callable[[], Any], Path, Live]:
+    root = base / name
+    (root / "p").mkdir(parents=True)
+    script = root / "p" / "a.py"
+    write(script, source("start"))
+    engine = hookyard.HookEngine(root)
+    live = Live()
+    engine.add_reload_listener(live)
+
+    @engine.hook("p", result="replace")
+    def probe() -> str:
+        return "none"
+
+    return engine, probe, script, live
+
+
+def measure(
+    label: str,
+    save: Callable[[Path, str], float],
+    probe: Callable[[], Any],
+    script: Path,
+    live: Live,
+    edits: int,
+) -> list[float]:
+    samples = []
+    for i in range(edits):
+        tag = f"{label}-{i}"
+        text = source(tag)
+        done = save(script, text)
+        went_live = live.wait(live.when, version(text))
+        if probe() != tag:
+            raise SystemExit(f"benchmark: {tag} reported live but not answering calls")
+        samples.append((went_live - done) * 1000)
+        time.sleep(0.002)  # let the previous save's trailing events settle (pacing only)
+    return samples
+
+
+class Debounced(FileSystemEventHandler):
+    """The baseline: every event on a script (re)arms a 50 ms timer; when it fires, the
+    file is reloaded."""
+
+    def __init__(self, engine: hookyard.HookEngine) -> None:
+        self.engine = engine
+        self.timers: dict[str, threading.Timer] = {}
+        self.lock = threading.Lock()
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        for raw in (event.src_path, getattr(event, "dest_path", "")):
+            path = os.fsdecode(raw)
+            if not path.endswith(".py") or event.is_directory:
+                continue
+            with self.lock:
+                old = self.timers.get(path)
+                if old is not None:
+                    old.cancel()
+                timer = threading.Timer(DEBOUNCE, self.engine.reload_path, (path,))
+                timer.daemon = True
+                self.timers[path] = timer
+                timer.start()
+
+
+def pct(samples: list[float], q: int) -> float:
+    return statistics.quantiles(samples, n=100, method="inclusive")[q - 1]
+
+
+def row(label: str, samples: list[float]) -> str:
+    return (
+        f"{label:<42} {statistics.median(samples):8.2f} {pct(samples, 99):8.2f} "
+        f"{max(samples):8.2f} {len(samples):6d}"
+    )
+
+
+class Hammer:
+    """Threads calling the hooked function flat out (a busy host)."""
+
+    def __init__(self, probe: Callable[[], Any], threads: int) -> None:
+        self.stop = threading.Event()
+        self.threads = [
+            threading.Thread(target=self.run, args=(probe,), daemon=True) for _ in range(threads)
+        ]
+
+    def run(self, probe: Callable[[], Any]) -> None:
+        while not self.stop.is_set():
+            probe()
+
+    def __enter__(self) -> Hammer:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--edits", type=int, default=200, help="saves per pattern (>= 100)")
+    parser.add_argument("--deletes", type=int, default=20, help="deletions to time")
+    args = parser.parse_args()
+    edits = max(args.edits, 100)
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {edits} edits per row")
+    print(f"{'write -> live (ms)':<42} {'p50':>8} {'p99':>8} {'max':>8} {'n':>6}")
+    results: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+
+        engine, probe, script, live = setup(base, "hookyard")
+        with engine:
+            for label, save in PATTERNS.items():
+                results[label] = measure(label, save, probe, script, live, edits)
+                print(row(f"hookyard, {label}", results[label]))
+            with Hammer(probe, threads=2):
+                busy = measure("busy", in_place, probe, script, live, edits)
+            print(row("hookyard, in-place, 2 busy callers", busy))
+            gone = []
+            for i in range(args.deletes):
+                victim = script.with_name(f"d{i}.py")
+                write(victim, source(f"d{i}"))
+                live.wait(live.when, version(source(f"d{i}")))
+                victim.unlink()
+                deleted = time.perf_counter()
+                gone.append((live.wait(live.removed, str(victim)) - deleted) * 1000)
+            print(row(f"hookyard, delete -> gone (grace {engine.delete_grace:.2f} s)", gone))
+
+        baseline_engine, bprobe, bscript, blive = setup(base, "baseline")
+        observer = Observer()
+        observer.schedule(Debounced(baseline_engine), str(bscript.parent.parent), recursive=True)
+        observer.start()
+        try:
+            baseline = measure("baseline", in_place, bprobe, bscript, blive, edits)
+        finally:
+            observer.stop()
+            observer.join()
+        print(row(f"baseline {DEBOUNCE * 1000:.0f} ms debounce, in-place", baseline))
+
+    ours = results["in-place"]
+    print()
+    print(
+        f"baseline / hookyard (in-place): p50 {statistics.median(baseline) / statistics.median(ours):.0f}x, "
+        f"p99 {pct(baseline, 99) / pct(ours, 99):.0f}x"
+    )
+    worst50 = max(statistics.median(s) for s in results.values())
+    worst99 = max(pct(s, 99) for s in results.values())
+    verdict = "met" if worst50 <= 3 and worst99 <= 10 else "NOT met"
+    print(
+        f"goal p50 <= 3 ms, p99 <= 10 ms (worst pattern: {worst50:.2f} / {worst99:.2f}): {verdict}"
+    )
+
+
+if __name__ == "__main__":
+    main()

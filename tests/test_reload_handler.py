@@ -1,0 +1,444 @@
+"""The watcher's logic without the disk: events fed straight to the handler, a fake
+engine behind the watcher, and the timers driven by a fake clock."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirModifiedEvent,
+    DirMovedEvent,
+    FileAttribEvent,
+    FileClosedEvent,
+    FileClosedNoWriteEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileOpenedEvent,
+    FileSystemEvent,
+)
+
+from hookyard._timers import Timers
+from hookyard._watcher import ReloadHandler, Watcher
+
+ROOT = "/hooks"
+A = "/hooks/p/a.py"
+
+
+class Recorder:
+    """A sink that records what the handler reports."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, ...]] = []
+
+    def load(self, path: str) -> None:
+        self.calls.append(("load", path))
+
+    def retry(self, path: str) -> None:
+        self.calls.append(("retry", path))
+
+    def vanished(self, path: str) -> None:
+        self.calls.append(("vanished", path))
+
+    def folder_appeared(self, path: str) -> None:
+        self.calls.append(("folder_appeared", path))
+
+    def folder_vanished(self, path: str) -> None:
+        self.calls.append(("folder_vanished", path))
+
+    def root_vanished(self) -> None:
+        self.calls.append(("root_vanished",))
+
+
+def feed(
+    events: list[FileSystemEvent], *, close_events: bool = True, linked: bool = False
+) -> list[tuple[str, ...]]:
+    sink = Recorder()
+    handler = ReloadHandler(ROOT, sink, close_events=close_events, is_linked=lambda _: linked)
+    for event in events:
+        handler.dispatch(event)
+    return sink.calls
+
+
+# -- what each event means ------------------------------------------------------------
+def test_close_after_write_loads() -> None:
+    """A script's close-after-write loads it."""
+    assert feed([FileClosedEvent(A)]) == [("load", A)]
+
+
+def test_in_place_rewrite_loads_once_on_close() -> None:
+    """An in-place rewrite (open, truncate, write, close) loads once, on the close: the
+    modifications before it would show a torn file."""
+    events = [FileOpenedEvent(A), FileModifiedEvent(A), FileModifiedEvent(A), FileClosedEvent(A)]
+    assert feed(events) == [("load", A)]
+
+
+def test_without_close_events_modification_loads() -> None:
+    """With no close events (polling, non-Linux) a modification or creation loads."""
+    assert feed([FileModifiedEvent(A), FileCreatedEvent(A)], close_events=False) == [
+        ("load", A),
+        ("load", A),
+    ]
+
+
+def test_new_file_waits_for_its_close() -> None:
+    """A newly created regular file loads when its writer closes it, not on creation."""
+    assert feed([FileCreatedEvent(A), FileModifiedEvent(A), FileClosedEvent(A)]) == [("load", A)]
+
+
+def test_new_link_loads_at_once() -> None:
+    """A new symlink or hard link (no close will come) loads on creation."""
+    assert feed([FileCreatedEvent(A)], linked=True) == [("load", A)]
+
+
+def test_rename_into_place_loads_destination() -> None:
+    """A temp file renamed onto a script loads the script; the temp name is not a script."""
+    assert feed([FileMovedEvent("/hooks/p/.a.py.tmp1", A)]) == [("load", A)]
+
+
+def test_unpaired_moves() -> None:
+    """A move in from outside (empty source) loads; a move out (empty destination) is the
+    script vanishing."""
+    assert feed([FileMovedEvent("", A), FileMovedEvent(A, "")]) == [
+        ("load", A),
+        ("vanished", A),
+    ]
+
+
+def test_delete_and_rename_away_vanish() -> None:
+    """Deleting a script or renaming it to a non-script name reports it vanished."""
+    assert feed([FileDeletedEvent(A), FileMovedEvent(A, A + "~")]) == [
+        ("vanished", A),
+        ("vanished", A),
+    ]
+
+
+def test_rename_between_scripts() -> None:
+    """Renaming one script to another name: the old name vanishes, the new one loads."""
+    assert feed([FileMovedEvent(A, "/hooks/p/b.py")]) == [
+        ("vanished", A),
+        ("load", "/hooks/p/b.py"),
+    ]
+
+
+def test_attrib_only_retries() -> None:
+    """A metadata change (chmod) asks for a retry, not a reload of a serving script."""
+    assert feed([FileAttribEvent(A)]) == [("retry", A)]
+
+
+def test_vim_save_sequence() -> None:
+    """vim: the 4913 probe is ignored, ``a.py -> a.py~`` vanishes, the new file loads on
+    close, the backup's deletion is ignored."""
+    probe = "/hooks/p/4913"
+    events = [
+        FileCreatedEvent(probe),
+        FileClosedEvent(probe),
+        FileDeletedEvent(probe),
+        FileMovedEvent(A, A + "~"),
+        FileCreatedEvent(A),
+        FileModifiedEvent(A),
+        FileClosedEvent(A),
+        FileDeletedEvent(A + "~"),
+    ]
+    assert feed(events) == [("vanished", A), ("load", A)]
+
+
+def test_jetbrains_save_sequence() -> None:
+    """JetBrains safe write: the temp and old files are ignored, ``X -> X___jb_old___``
+    vanishes, ``tmp -> X`` loads."""
+    temp, old = A + "___jb_tmp___", A + "___jb_old___"
+    events = [
+        FileCreatedEvent(temp),
+        FileModifiedEvent(temp),
+        FileClosedEvent(temp),
+        FileMovedEvent(A, old),
+        FileMovedEvent(temp, A),
+        FileDeletedEvent(old),
+    ]
+    assert feed(events) == [("vanished", A), ("load", A)]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/hooks/p/.a.py.swp",
+        "/hooks/p/a.py~",
+        "/hooks/p/4913",
+        "/hooks/p/#a.py#",
+        "/hooks/p/.#a.py",
+        "/hooks/p/notes.txt",
+        "/hooks/p/__pycache__/a.py",
+        "/hooks/__pycache__/a.py",
+        "/hooks/.git/a.py",
+        "/hooks/a.py",
+        "/hooks/p/deeper/a.py",
+        "/elsewhere/p/a.py",
+    ],
+)
+def test_droppings_and_strays_are_ignored(path: str) -> None:
+    """Editor droppings, hidden or cache folders, files at the wrong depth or outside the
+    directory produce nothing."""
+    events = [
+        FileCreatedEvent(path),
+        FileModifiedEvent(path),
+        FileClosedEvent(path),
+        FileAttribEvent(path),
+        FileMovedEvent(path, path + "x"),
+        FileDeletedEvent(path),
+    ]
+    assert feed(events, linked=True) == []
+
+
+def test_noise_events_are_ignored() -> None:
+    """Opens, closes without write and directory modifications produce nothing."""
+    events = [FileOpenedEvent(A), FileClosedNoWriteEvent(A), DirModifiedEvent("/hooks/p")]
+    assert feed(events) == []
+
+
+def test_folder_events() -> None:
+    """A point folder created or moved in is scanned; deleted or moved away, its scripts
+    vanish; the root itself deleted is reported; other folders are ignored."""
+    events = [
+        DirCreatedEvent("/hooks/q"),
+        DirMovedEvent("/hooks/q", "/hooks/r"),
+        DirDeletedEvent("/hooks/r"),
+        DirCreatedEvent("/hooks/.git"),
+        DirCreatedEvent("/hooks/p/sub"),
+        DirDeletedEvent(ROOT),
+    ]
+    assert feed(events) == [
+        ("folder_appeared", "/hooks/q"),
+        ("folder_vanished", "/hooks/q"),
+        ("folder_appeared", "/hooks/r"),
+        ("folder_vanished", "/hooks/r"),
+        ("root_vanished",),
+    ]
+
+
+def test_bytes_paths() -> None:
+    """Events with bytes paths are handled like str paths."""
+    assert feed([FileClosedEvent(A.encode())]) == [("load", A)]
+
+
+def test_paths_under_a_symlinked_directory_are_translated() -> None:
+    """When the directory is a symlink and its target is watched, event paths come back
+    under the directory's own name (the one the engine knows files by)."""
+    sink = Recorder()
+    handler = ReloadHandler(ROOT, sink, close_events=True, watched="/srv/release-7/hooks")
+    handler.dispatch(FileClosedEvent("/srv/release-7/hooks/p/a.py"))
+    handler.dispatch(DirCreatedEvent("/srv/release-7/hooks/q"))
+    handler.dispatch(FileClosedEvent("/srv/release-7/hooks-old/p/a.py"))
+    assert sink.calls == [("load", A), ("folder_appeared", "/hooks/q")]
+
+
+def test_handler_never_raises(caplog: pytest.LogCaptureFixture) -> None:
+    """A failure while handling an event is logged, never raised into watchdog's thread
+    (which would die and stop all watching)."""
+
+    class Broken(Recorder):
+        def load(self, path: str) -> None:
+            raise RuntimeError("disk on fire")
+
+    handler = ReloadHandler(ROOT, Broken(), close_events=True)
+    with caplog.at_level(logging.ERROR, logger="hookyard"):
+        handler.dispatch(FileClosedEvent(A))
+    assert "disk on fire" in caplog.text
+    assert "watching goes on" in caplog.text
+
+
+# -- timers ------------------------------------------------------------------------------
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_timers_run_when_due_and_in_order() -> None:
+    """Actions run once their deadline has passed, earliest first, and only once."""
+    clock = Clock()
+    timers = Timers(clock=clock)
+    ran: list[str] = []
+    timers.call_later("b", 2.0, lambda: ran.append("b"))
+    timers.call_later("a", 1.0, lambda: ran.append("a"))
+    timers.run_due()
+    assert ran == []
+    clock.now += 5
+    timers.run_due()
+    timers.run_due()
+    assert ran == ["a", "b"]
+
+
+def test_timers_replace_cancel_and_keep_earlier() -> None:
+    """Scheduling a key again replaces it (or keeps the earlier deadline if asked);
+    cancelling forgets it."""
+    clock = Clock()
+    timers = Timers(clock=clock)
+    timers.call_later("k", 1.0, lambda: None)
+    timers.call_later("k", 5.0, lambda: None, keep_earlier=True)
+    assert timers.pending() == {"k": 101.0}
+    timers.call_later("k", 5.0, lambda: None)
+    assert timers.pending() == {"k": 105.0}
+    assert timers.cancel("k")
+    assert not timers.cancel("k")
+    assert timers.pending() == {}
+
+
+def test_timers_survive_a_failing_action(caplog: pytest.LogCaptureFixture) -> None:
+    """A failing action is logged and the others still run."""
+    clock = Clock()
+    timers = Timers(clock=clock)
+    ran: list[str] = []
+
+    def boom() -> None:
+        raise ValueError("boom")
+
+    timers.call_later("a", 0.0, boom)
+    timers.call_later("b", 0.0, lambda: ran.append("b"))
+    with caplog.at_level(logging.ERROR, logger="hookyard"):
+        timers.run_due()
+    assert ran == ["b"]
+    assert "boom" in caplog.text
+
+
+def test_timers_thread_runs_and_closes() -> None:
+    """The timers thread runs due actions and ``close()`` joins it, dropping the rest."""
+    timers = Timers()
+    timers.start()
+    done = threading.Event()
+    timers.call_later("now", 0.0, done.set)
+    assert done.wait(10)
+    timers.call_later("later", 3600.0, lambda: None)
+    timers.close()
+    assert not [t for t in threading.enumerate() if t.name == "hookyard-watch-timers"]
+    assert timers.pending() == {}
+    timers.call_later("after", 0.0, lambda: None)  # ignored once closed
+    assert timers.pending() == {}
+
+
+# -- the watcher's grace logic, behind a fake engine --------------------------------------
+class FakeEngine:
+    """Records what the watcher asks of the engine."""
+
+    def __init__(self, files: list[str] | None = None) -> None:
+        self.directory = Path(ROOT)
+        self.files = files or []
+        self.calls: list[tuple[Any, ...]] = []
+
+    def _watch_load(self, path: str, *, retry_only: bool = False) -> None:
+        self.calls.append(("retry" if retry_only else "load", path))
+
+    def _watch_expire(self, path: str) -> None:
+        self.calls.append(("expire", path))
+
+    def _watch_rescan(self, point: str | None = None) -> list[str]:
+        self.calls.append(("rescan", point))
+        return []
+
+    def _watch_files(self, point: str | None = None) -> list[str]:
+        return [f for f in self.files if point is None or f.split("/")[2] == point]
+
+
+def make_watcher(files: list[str] | None = None) -> tuple[Watcher, FakeEngine, Clock]:
+    clock = Clock()
+    engine = FakeEngine(files)
+
+    def no_observer() -> Any:
+        raise AssertionError("these tests never start an observer")
+
+    watcher = Watcher(
+        engine,
+        grace=0.2,
+        observer_factory=no_observer,
+        close_events=True,
+        timers=Timers(clock=clock),
+    )
+    return watcher, engine, clock
+
+
+def test_vanished_script_expires_after_the_grace() -> None:
+    """A vanished script is handed to the engine's expiry only once the grace is over."""
+    watcher, engine, clock = make_watcher()
+    watcher.handler.dispatch(FileDeletedEvent(A))
+    clock.now += 0.19
+    watcher.timers.run_due()
+    assert engine.calls == []
+    clock.now += 0.02
+    watcher.timers.run_due()
+    assert engine.calls == [("expire", A)]
+
+
+def test_new_file_within_the_grace_is_a_replace() -> None:
+    """JetBrains' sequence fed to the handler: the script loads and no expiry ever runs."""
+    watcher, engine, clock = make_watcher()
+    temp, old = A + "___jb_tmp___", A + "___jb_old___"
+    for event in [
+        FileClosedEvent(temp),
+        FileMovedEvent(A, old),
+        FileMovedEvent(temp, A),
+        FileDeletedEvent(old),
+    ]:
+        watcher.handler.dispatch(event)
+    clock.now += 10
+    watcher.timers.run_due()
+    assert engine.calls == [("load", A)]
+
+
+def test_grace_counts_from_the_first_disappearance() -> None:
+    """Repeated vanish events do not postpone the drop: the grace counts from the first."""
+    watcher, engine, clock = make_watcher()
+    watcher.handler.dispatch(FileMovedEvent(A, A + "~"))
+    clock.now += 0.15
+    watcher.handler.dispatch(FileDeletedEvent(A))
+    clock.now += 0.06
+    watcher.timers.run_due()
+    assert engine.calls == [("expire", A)]
+
+
+def test_vim_sequence_is_a_replace() -> None:
+    """vim's sequence: the new file's close loads it and cancels the grace."""
+    watcher, engine, clock = make_watcher()
+    for event in [FileMovedEvent(A, A + "~"), FileCreatedEvent(A), FileClosedEvent(A)]:
+        watcher.handler.dispatch(event)
+    clock.now += 10
+    watcher.timers.run_due()
+    assert engine.calls == [("load", A)]
+
+
+def test_folder_vanished_gives_each_script_the_grace() -> None:
+    """A point folder deleted or moved away: each of its scripts runs out its grace;
+    other points' scripts are untouched."""
+    other = "/hooks/q/b.py"
+    watcher, engine, clock = make_watcher([A, "/hooks/p/c.py", other])
+    watcher.handler.dispatch(DirDeletedEvent("/hooks/p"))
+    clock.now += 1
+    watcher.timers.run_due()
+    assert sorted(engine.calls) == [("expire", A), ("expire", "/hooks/p/c.py")]
+
+
+def test_folder_appeared_is_scanned() -> None:
+    """A new point folder is scanned for scripts already in it."""
+    watcher, engine, _ = make_watcher()
+    watcher.handler.dispatch(DirCreatedEvent("/hooks/q"))
+    assert engine.calls == [("rescan", "q")]
+
+
+def test_stop_drops_pending_graces() -> None:
+    """Stopping the watcher drops pending graces (the last loaded scripts keep serving) and
+    schedules nothing afterwards."""
+    watcher, engine, clock = make_watcher()
+    watcher.handler.dispatch(FileDeletedEvent(A))
+    watcher.stop()
+    clock.now += 10
+    watcher.timers.run_due()
+    watcher.handler.dispatch(FileDeletedEvent(A))
+    assert watcher.timers.pending() == {}
+    assert engine.calls == []
