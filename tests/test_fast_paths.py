@@ -706,3 +706,60 @@ def test_static_proof_relies_on_the_real_builtins() -> None:
     with _budget.running(budget):
         counted = list(script_builtins["enumerate"]("abc", 5))
     assert counted == [(5, "a"), (6, "b"), (7, "c")]
+
+
+# -- cold load: lazy facades, cheap locations ---------------------------------------------
+
+
+def test_module_facades_are_made_on_first_import_and_shared_after(make_engine: MakeEngine) -> None:
+    """A script's facade for a module is made when it first imports it, then reused."""
+    source = textwrap.dedent(
+        """
+        import math
+        def post(rv):
+            import math as again
+            import json
+            return [again is math, json.dumps([1])]
+        """
+    )
+    engine = make_engine({"p/10-x.py": source})
+
+    @engine.hook("p", result="replace", on_error="raise")
+    def host() -> object:
+        return None
+
+    assert host() == [True, "[1]"]
+
+
+def test_a_module_off_the_list_is_still_refused_lazily(make_engine: MakeEngine) -> None:
+    """Making facades lazily does not widen imports: a module off the list fails at import."""
+    engine = make_engine({"p/10-x.py": "def pre():\n    import os\n"})
+
+    @engine.hook("p", on_error="raise")
+    def host() -> str:
+        return "served"
+
+    with pytest.raises(hookyard.HookFailed, match="import of 'os' is not allowed"):
+        host()
+
+
+def test_policy_output_is_fully_located() -> None:
+    """Every node of a transformed script carries a location (copy_locations stops early)."""
+    source = textwrap.dedent(
+        """
+        def pre(x, d):
+            t = 0
+            while t < 3:
+                t += 1
+            try:
+                d['k'] += x
+            finally:
+                pass
+            return f"{x:>{t}}" + str(d[1:2])
+        """
+    )
+    tree = HookPolicy([], [], {}).visit(ast.parse(source))
+    for node in ast.walk(tree):
+        if "lineno" in node._attributes:
+            assert getattr(node, "lineno", None) is not None, ast.dump(node)
+    compile(tree, "<t>", "exec")

@@ -514,6 +514,9 @@ class _Collector(ast.NodeVisitor):
             self.gave_up = True
         super().generic_visit(node)
 
+    def visit_Constant(self, node: ast.Constant) -> None:
+        pass  # no children; and NodeVisitor's own visit_Constant looks for legacy methods
+
     def visit_Global(self, node: ast.Global) -> None:
         self.scope.declared_global.update(node.names)
         self.bound_anywhere.update(node.names)
