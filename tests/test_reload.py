@@ -432,7 +432,8 @@ def test_permission_denied_is_reported_and_retried(
                 if r.levelno == logging.ERROR and "permission denied" in r.getMessage()
             ]
             assert len(reports) == 1, "reported once, however many retries"
-            assert "again" in errors(caplog)
+            # watching is set just before the recovery is logged: wait for the line itself
+            wait_until(lambda: "again" in errors(caplog), "the recovery to be reported")
             write_inplace(probe.path(), script("v2"))
             probe.events.loaded(script("v2"))
         finally:

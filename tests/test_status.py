@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
-from tests.conftest import MakeEngine
+import pytest
+
+import hookyard
+from tests.conftest import MakeEngine, write_scripts
 
 GOOD = "def pre(x):\n    if x == 'fail':\n        raise ValueError('asked to')\n"
 BROKEN = "def pre(x):\n    return x +\n"
@@ -120,3 +124,30 @@ def test_failed_edit_keeps_last_good_version(make_engine: MakeEngine) -> None:
     assert record.ok is False
     assert record.version is not None
     assert "10-a.py:" in (record.error or "")
+
+
+def test_check_raises_script_error_naming_file_and_line(tmp_path: Path) -> None:
+    """engine.check() raises ScriptError listing each broken script as file:line, with the
+    first one's file and line as attributes; it returns quietly once every script loads."""
+    write_scripts(
+        tmp_path,
+        {
+            "p/10-ok.py": "def pre():\n    pass\n",
+            "p/20-bad.py": "def pre():\n    pass\n\ndef post(rv:\n",
+            "q/10-import.py": "import os\n",
+        },
+    )
+    engine = hookyard.HookEngine(tmp_path)
+    with pytest.raises(hookyard.ScriptError) as caught:
+        engine.check()
+    error = caught.value
+    assert isinstance(error, hookyard.HookError)
+    assert error.file == str(tmp_path / "p" / "20-bad.py")
+    assert error.line == 4
+    assert f"{tmp_path / 'p' / '20-bad.py'}:4:" in str(error)
+    assert "q/10-import.py:1:" in str(error)
+    assert "10-ok.py" not in str(error)
+    (tmp_path / "p" / "20-bad.py").write_text("def post(rv):\n    return None\n")
+    (tmp_path / "q" / "10-import.py").unlink()
+    engine.reload()
+    engine.check()

@@ -153,6 +153,18 @@ def test_load_errors_are_listed() -> None:
     assert call.outcomes == (("20-good.py", "pre", "ok"),)
 
 
+def test_check_fails_a_test_on_a_broken_script() -> None:
+    """harness.check() raises ScriptError with the broken script's file and line, so a hook
+    author's test fails loudly instead of silently running without the script."""
+    with (
+        from_sources({"p/10-bad.py": "def pre():\n    return (\n"}) as harness,
+        pytest.raises(hookyard.ScriptError, match=r"10-bad\.py:2: SyntaxError") as caught,
+    ):
+        harness.check()
+    assert caught.value.file.endswith("10-bad.py")
+    assert caught.value.line == 2
+
+
 def test_from_directory_uses_an_existing_directory(tmp_path: Path) -> None:
     """from_directory runs the scripts of a real hook directory, and leaves it in place."""
     write_scripts(tmp_path, {"create/10-validate.py": VALIDATE})

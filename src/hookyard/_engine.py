@@ -19,6 +19,7 @@ from ._loader import MAX_SCRIPT_BYTES, FileRules, LoadedScript, LoadFailure, loa
 from ._modules import DEFAULT_MODULES, facade_factories
 from ._sandbox import SandboxPolicy
 from ._trail import AuditEvent, AuditLog, AuditTrail
+from .errors import ScriptError
 
 __all__ = [
     "DEFAULT_DELETE_GRACE",
@@ -90,13 +91,23 @@ class ReloadEvent:
 class _Record:
     """Mutable per-file bookkeeping behind ``status()``."""
 
-    __slots__ = ("calls", "current", "error", "failures", "file", "point", "seen_version")
+    __slots__ = (
+        "calls",
+        "current",
+        "error",
+        "error_line",
+        "failures",
+        "file",
+        "point",
+        "seen_version",
+    )
 
     def __init__(self, point: str, file: str) -> None:
         self.point = point
         self.file = file
         self.current: LoadedScript | None = None
         self.error: str | None = None
+        self.error_line: int | None = None
         self.seen_version: str | None = None  # sha256 of the file as last read
         self.calls = 0
         self.failures = 0
@@ -204,6 +215,29 @@ class HookEngine:
                 )
                 for r in records
             ]
+
+    def check(self) -> None:
+        """Raise ``ScriptError`` if any script file failed to load; return if all loaded.
+
+        For hosts that refuse to start (or to deploy) with a broken hook directory. The
+        message lists every failure as ``file:line: message``; ``file`` and ``line`` are
+        the first one's. A failed edit of a script keeps its last good version serving
+        either way: this only reports.
+        """
+        with self._lock:
+            broken = sorted(
+                (r for r in self._records.values() if r.error is not None),
+                key=lambda r: (r.point, Path(r.file).name),
+            )
+            if not broken:
+                return
+            errors = [r.error for r in broken if r.error is not None]
+            first = broken[0]
+            raise ScriptError(
+                f"{len(broken)} hook script(s) failed to load:\n" + "\n".join(errors),
+                file=first.file,
+                line=first.error_line,
+            )
 
     def points(self) -> dict[str, tuple[str, ...]]:
         """Each point with its serving scripts' file names, in run order."""
@@ -375,6 +409,7 @@ class HookEngine:
                 return None  # same broken content as before: nothing new to report
             record.seen_version = result.version
             record.error = str(result)
+            record.error_line = result.line
             logger.warning(
                 "hook script failed to load (%s): %s",
                 "last good version keeps serving" if old else "not serving",

@@ -235,6 +235,10 @@ class Harness:
         """``file:line: message`` for every script that did not load."""
         return [s.error for s in self.engine.status() if s.error is not None]
 
+    def check(self) -> None:
+        """Raise ``hookyard.ScriptError`` naming every script that did not load."""
+        self.engine.check()
+
     def close(self) -> None:
         self.engine.close()
         if self._cleanup is not None:
