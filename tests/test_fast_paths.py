@@ -755,10 +755,14 @@ def test_policy_output_is_fully_located() -> None:
                 d['k'] += x
             finally:
                 pass
-            return f"{x:>{t}}" + str(d[1:2])
+            g = {**d, "k": [*d]}
+            h = max(*[1, 2], **{})
+            return f"{x:>{t}}" + str(d[1:2]) + str(g) + str(h)
         """
     )
-    tree = HookPolicy([], [], {}).visit(ast.parse(source))
+    policy = HookPolicy([], [], {})
+    tree = policy.visit(ast.parse(source))
+    assert policy.errors == []
     for node in ast.walk(tree):
         if "lineno" in node._attributes:
             assert getattr(node, "lineno", None) is not None, ast.dump(node)

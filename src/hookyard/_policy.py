@@ -120,9 +120,10 @@ def copy_locations(new: Any, like: Any) -> None:
 
     RestrictedPython's ``copy_locations`` ends with ``ast.fix_missing_locations(new)``, a
     walk of the whole subtree: wrapping a function body in ``try/finally`` walked the body
-    again, a quarter of a cold load's compile time (issue 6, figure E). Every node the
-    parser made or a transformer located already has a located subtree, so the walk stops
-    at located nodes. (A node left without a location would fail ``compile``, loudly.)
+    again, a quarter of a cold load's compile time (issue 6, figure E). This walk stops at
+    located nodes; nodes some visitor slipped under a located one unlocated (``{**m}``,
+    ``f(*x)``) get theirs from the one ``fix_missing_locations`` pass over the whole
+    module at the end of ``visit_Module``.
     """
     lineno, col_offset = like.lineno, like.col_offset
     end_lineno, end_col_offset = like.end_lineno, like.end_col_offset
@@ -189,10 +190,10 @@ class HookPolicy(RestrictingNodeTransformer):
         else:
             position = len(node.body)
         like = node.body[position] if position < len(node.body) else None
-        if like is None:
-            return node
-        node.body[position:position] = self._prologue(like)
-        return node
+        if like is not None:
+            node.body[position:position] = self._prologue(like)
+        # one pass for every node still without a location (see copy_locations)
+        return ast.fix_missing_locations(node)
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> Any:
         node = cast(ast.FunctionDef, super().visit_FunctionDef(node))
