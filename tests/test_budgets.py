@@ -54,6 +54,10 @@ RUNAWAYS = {
     "list grows while iterated": "l = [1]\nfor x in l:\n    l.append(x)",
     "generator endless": "def g():\n    while True:\n        yield 1\nfor x in g():\n    pass",
     "sum endless generator": "def g():\n    n = 0\n    while True:\n        n += 1\n        yield n\nsum(g())",
+    # one C call that runs long on a small result
+    "modular pow, huge exponent": "pow(3, 10**10000, 10**5000 + 7)",
+    "sum concatenating lists": "sum([[0] * 100] * 50000, [])",
+    "set of colliding ints": "set([i * (2**61 - 1) for i in range(30000)])",
     # size
     "str repetition": '"a" * 10**10',
     "list repetition": "[0] * 10**10",
@@ -155,6 +159,55 @@ def test_size_limit_names_what_was_too_big(tmp_path: Path, body: str) -> None:
     assert isinstance(cause, hookyard.LimitExceeded)
     assert cause.limit == "size"
     assert SIZE_MESSAGES[body] in str(cause)
+
+
+COLLIDING = "[i * (2**61 - 1) for i in range(30000)]"  # every int hashes to 0
+
+HASH_COLLISIONS = {
+    "set": f"set({COLLIDING})",
+    "frozenset": f"frozenset({COLLIDING})",
+    "dict.fromkeys": f"dict.fromkeys({COLLIDING})",
+    "dict from pairs": f"dict([(k, 0) for k in {COLLIDING}])",
+    "dict.update": f"d = {{}}\nd.update([(k, 0) for k in {COLLIDING}])",
+    "set.update": f"s = set()\ns.update({COLLIDING})",
+    "set.union": f"set().union({COLLIDING})",
+    "negative ints": "set([-i * (2**61 - 1) for i in range(30000)])",
+    "tuples": "set([(i * (2**61 - 1),) for i in range(30000)])",
+}
+
+
+@pytest.mark.parametrize("name", sorted(HASH_COLLISIONS))
+def test_hash_collision_builders_are_refused_before_the_c_call(tmp_path: Path, name: str) -> None:
+    """Building a set or dict in one C call from thousands of distinct values that share a
+    hash (quadratic, and no deadline can interrupt C) is refused before it starts."""
+    engine = _engine(tmp_path, HASH_COLLISIONS[name])
+
+    @engine.hook("p", on_error="raise")
+    def host() -> None: ...
+
+    with pytest.raises(hookyard.HookFailed) as caught:
+        host()
+    cause = caught.value.__cause__
+    assert isinstance(cause, hookyard.LimitExceeded)
+    assert cause.limit == "operations"
+    assert "colliding hashes" in str(cause)
+
+
+def test_many_duplicates_are_no_hash_collision(tmp_path: Path) -> None:
+    """Equal values share a hash too, but cost nothing: large sets and dicts of repeated
+    values are built as usual."""
+    source = (
+        "def post(rv):\n"
+        "    values = [1, 2, 3, (4, 5)] * 10000\n"
+        "    return [len(set(values)), len(dict.fromkeys(values)), len(frozenset(values))]\n"
+    )
+    root = write_scripts(tmp_path / "hooks", {"p/10-dups.py": source})
+    engine = hookyard.HookEngine(root, limits=SMALL)
+
+    @engine.hook("p", on_error="raise", result="replace")
+    def host() -> None: ...
+
+    assert host() == [4, 4, 4]
 
 
 def test_wall_clock_limit_stops_a_slow_loop(tmp_path: Path) -> None:

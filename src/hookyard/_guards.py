@@ -106,6 +106,51 @@ def materialize(ob: Any, what: str) -> list[Any]:
     return items
 
 
+# -- hash collisions ------------------------------------------------------------------
+# Building a set or dict from n distinct values that share one hash takes n*n/2 probes in a
+# single C call, which no deadline can interrupt. str and bytes hashes are keyed per
+# process (SipHash), but int, float and tuple hashes can be chosen: a script could hand
+# set() a million colliding ints. So the one-call builders check the spread first.
+_COLLISION_FLOOR = 1024  # fewer repeated hashes than this cost too little to matter
+_COLLISION_GROUP = 64  # distinct values allowed to share one hash
+
+
+def check_hash_spread(items: list[Any], what: str) -> None:
+    """Refuse ``items`` if more than _COLLISION_GROUP distinct values share a hash.
+
+    Cheap for ordinary data: one C pass hashing everything, and the Python pass only runs
+    when over _COLLISION_FLOOR hashes repeat (duplicates, mostly: equal values are found
+    by the first comparison, so they pass).
+    """
+    if len(items) < _COLLISION_FLOOR:
+        return
+    try:
+        hashes = list(map(hash, items))
+    except TypeError:
+        return  # unhashable: the operation itself refuses it
+    # hash values hash to themselves, so this set has no collisions of its own
+    if len(hashes) - len(set(hashes)) < _COLLISION_FLOOR:
+        return
+    groups: dict[int, list[Any]] = {}
+    for value, item in zip(hashes, items, strict=True):
+        group = groups.get(value)
+        if group is None:
+            groups[value] = [item]
+        elif item not in group:
+            group.append(item)
+            if len(group) > _COLLISION_GROUP:
+                raise current_budget().exhaust(
+                    "operations",
+                    f"operations limit: {what} of values with colliding hashes "
+                    f"(more than {_COLLISION_GROUP} distinct values share one hash)",
+                )
+
+
+def _pair_keys(items: list[Any]) -> list[Any]:
+    """The keys of ``dict(items)`` (items that are not pairs make dict() itself fail)."""
+    return [item[0] for item in items if type(item) in (tuple, list) and len(item) == 2]
+
+
 def iter_unpack_sequence(ob: Any, spec: Any, _getiter: Any) -> Iterator[Any]:
     """``for a, b in ob``: unpacking each item is bounded by the target's shape already."""
     return getiter(ob)
@@ -170,8 +215,19 @@ def _int_power_bits(base: int, exponent: int) -> int:
     return exponent * max(abs(base).bit_length() - 1, 1) + 1
 
 
+def _modular_power_cost(exponent: int, modulo: int) -> int:
+    """Operations charged for ``pow(base, exponent, modulo)``: its result is small, but
+    one C call does a multiplication modulo ``modulo`` per exponent bit; each costs about
+    the square of the modulus's 30-bit digits, and ~32 such digit products take as long as
+    one script operation."""
+    digits = modulo.bit_length() // 30 + 1
+    return abs(exponent).bit_length() * digits * digits // 32
+
+
 def power(a: Any, b: Any, modulo: Any = None) -> Any:
     if modulo is not None:
+        if isinstance(b, int) and isinstance(modulo, int):
+            current_budget().charge(_modular_power_cost(b, modulo))
         return builtins.pow(a, b, modulo)
     if isinstance(a, int) and isinstance(b, int):
         bits = _int_power_bits(a, b)
@@ -498,12 +554,19 @@ def _check_iterables(budget: Budget, ob: Any, args: tuple[Any, ...], kw: dict[st
         items = arg if isinstance(arg, dict) else materialize(arg, "argument")
         total += len(items)
         new_args.append(items)
+        if isinstance(items, dict):
+            check_hash_spread(list(items), type(ob).__name__)
+        else:  # dict.update(pairs) inserts the pairs' keys
+            check_hash_spread(
+                _pair_keys(items) if isinstance(ob, dict) else items, type(ob).__name__
+            )
     budget.charge_size(total + len(kw), type(ob).__name__ if not isinstance(ob, type) else "set")
     raise _Substitute(tuple(new_args), kw)
 
 
 def _check_fromkeys(budget: Budget, cls: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> None:
     keys = materialize(_arg(args, kw, 0, "iterable", ()), "dict.fromkeys")
+    check_hash_spread(keys, "dict.fromkeys")
     raise _Substitute((keys, *args[1:]), {})
 
 
@@ -674,11 +737,15 @@ def safe_tuple(iterable: Any = ()) -> tuple[Any, ...]:
 
 
 def safe_set(iterable: Any = ()) -> set[Any]:
-    return set(materialize(iterable, "set"))
+    items = materialize(iterable, "set")
+    check_hash_spread(items, "set")
+    return set(items)
 
 
 def safe_frozenset(iterable: Any = ()) -> frozenset[Any]:
-    return frozenset(materialize(iterable, "frozenset"))
+    items = materialize(iterable, "frozenset")
+    check_hash_spread(items, "frozenset")
+    return frozenset(items)
 
 
 def safe_dict(*args: Any, **kwargs: Any) -> dict[Any, Any]:
@@ -686,6 +753,7 @@ def safe_dict(*args: Any, **kwargs: Any) -> dict[Any, Any]:
         source = args[0]
         if not isinstance(source, dict):
             source = materialize(source, "dict")
+            check_hash_spread(_pair_keys(source), "dict")
         else:
             current_budget().charge_size(len(source), "dict")
         return dict(source, **kwargs)
@@ -708,8 +776,18 @@ def _reducer(function: Callable[..., Any]) -> Callable[..., Any]:
     return reduce
 
 
+_NUMBERS = (int, float, complex, bool)
+
+
 def safe_sum(iterable: Any, /, start: Any = 0) -> Any:
-    return sum(getiter(iterable), start)
+    if type(start) in _NUMBERS:
+        return sum(getiter(iterable), start)
+    # sum([[...], ...], []) concatenates in one C call, copying the growing result at each
+    # step (quadratic): add item by item through the size guard, which charges each copy
+    total = start
+    for item in getiter(iterable):
+        total = add(total, item)
+    return total
 
 
 def safe_pow(base: Any, exp: Any, mod: Any = None) -> Any:
@@ -779,7 +857,9 @@ def safe_perm(n: Any, k: Any = None) -> Any:
 
 
 def _dict_fromkeys(iterable: Any, value: Any = None) -> dict[Any, Any]:
-    return dict.fromkeys(materialize(iterable, "dict.fromkeys"), value)
+    keys = materialize(iterable, "dict.fromkeys")
+    check_hash_spread(keys, "dict.fromkeys")
+    return dict.fromkeys(keys, value)
 
 
 # The guarded constructors stand in for the types, so they carry the alternate
