@@ -430,6 +430,9 @@ class _Reach(ast.NodeVisitor):
         self.bound.update(node.names)
 
     # -- uses
+    def visit_Constant(self, node: ast.Constant) -> None:
+        pass  # no children; NodeVisitor's own visit_Constant looks for legacy methods (slow)
+
     def visit_Name(self, node: ast.Name) -> None:
         if not isinstance(node.ctx, ast.Load):
             self.bound.add(node.id)

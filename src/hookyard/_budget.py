@@ -11,22 +11,51 @@ the invocation's tick iterator, so the script stops at its next tick.
 Exhaustion is sticky: once the iterator is empty every later tick raises, and the
 ``_check_()`` the policy plants at the top of every ``except`` and ``finally`` block
 re-raises, so a script cannot catch and swallow its own limit.
+
+Budget objects are reused, not made per call (issue 6: allocating one cost more than the
+rest of an invocation). Each thread keeps one budget per nesting level (a script calling an
+``api`` function that calls another hooked function runs the inner script on the next
+level). An invocation resets its budget (``Budget.begin``: one C call puts the tick
+iterator back to the start), marks it running by making ``serial`` odd, and on the way out
+makes ``serial`` even and *exhausts* the ticks: a generator or closure a script kept from an
+earlier call can only ever tick the budget of whatever invocation runs it, and between
+invocations every tick fails.
+
+Loops charged up front (``_getiter_`` over a sized value) run in C without ticking; their
+iterators are registered in ``Budget.loops`` so that exhausting the budget (a deadline, the
+memory watchdog) exhausts them too and the loop stops at its next iteration.
 """
 
 from __future__ import annotations
 
+import _thread
 import itertools
 import operator
 import os
 import sys
 import threading
 import time
+import weakref
 from collections import deque
 from dataclasses import dataclass
 from operator import length_hint
-from typing import Any
+from typing import Any, Protocol, cast
 
-__all__ = ["Budget", "BudgetExhausted", "Limits", "current_budget", "running"]
+__all__ = [
+    "MONITOR",
+    "Budget",
+    "BudgetExhausted",
+    "Limits",
+    "current_budget",
+    "running",
+    "thread_budget",
+    "wake_monitor",
+]
+
+# Every budget's tick iterator walks range(_TICKS); a budget of n operations starts at
+# _TICKS - n, so one C call (`__setstate__`) refills it whatever the limits. 2**62 keeps
+# the iterator in CPython's fast C-long representation.
+_TICKS = 1 << 62
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,6 +93,8 @@ class Limits:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"Limits.{name} must be a positive int, not {value!r}")
+        if self.operations > _TICKS:
+            raise ValueError(f"Limits.operations must be at most 2**62, not {self.operations!r}")
         if not isinstance(self.seconds, int | float) or not self.seconds > 0:
             raise ValueError(f"Limits.seconds must be a positive number, not {self.seconds!r}")
 
@@ -82,61 +113,139 @@ class BudgetExhausted(BaseException):
         self.detail = detail
 
 
-class _Local(threading.local):
-    budget: Budget | None = None
-    handle: tuple[Any, Any, Any] | None = None
+_MONITOR_PERIOD = 0.002  # seconds between deadline scans while something runs
+_MONITOR_GRACE = 0.5  # seconds without any invocation before the monitor sleeps
 
 
-_local = _Local()
-# Budgets whose deadline the monitor watches: id(budget) -> budget.
-_active: dict[int, Budget] = {}
+class _MonitorState:
+    __slots__ = ("idle", "started")
+
+    def __init__(self) -> None:
+        self.idle = True  # True while the monitor thread waits (or before it started)
+        self.started = False
+
+
+MONITOR = _MonitorState()
+# Every live budget; the monitor watches those whose serial is odd (running).
+_budgets: weakref.WeakSet[Budget] = weakref.WeakSet()
 _monitor_lock = threading.Lock()
 _monitor_wake = threading.Event()
-_monitor_state = {"started": False, "idle": False}
-_MONITOR_PERIOD = 0.002  # seconds between deadline scans while something runs
+# This thread's innermost budget (`budget`) and its handle (what `_budget_()` returns).
+# Both are set on a thread's first invocation and stay set: between invocations the
+# budget is simply exhausted. A raw `_thread._local` reads faster than a subclass.
+_local = _thread._local()
+
+
+class _Ticks(Protocol):
+    """What typeshed does not say about ``range_iterator``."""
+
+    def __iter__(self) -> _Ticks: ...
+    def __next__(self) -> int: ...
+    def __setstate__(self, index: int, /) -> None: ...
+    def __length_hint__(self) -> int: ...
+
+
+def _depth_slots(depth: int) -> list[object]:
+    # the bottom slot is a truthy marker; popping it means "too deep".
+    return [True] + [None] * (depth - 1)
 
 
 class Budget:
-    """The budget of one invocation. Created per script call; never shared by threads."""
+    """The budget of one invocation at a time; reused for the next one (see module doc)."""
 
     __slots__ = (
+        "__weakref__",
         "_depth_slots",
+        "_start",
         "_ticks",
-        "deadline",
         "handle",
+        "inner",
         "limits",
         "loops",
         "output_left",
         "reason",
-        "rss_start",
+        "serial",
     )
 
     def __init__(self, limits: Limits) -> None:
-        self.limits = limits
-        # Any: typeshed does not know range_iterator.__setstate__
-        self._ticks: Any = iter(range(limits.operations))
-        # depth slots: the bottom one is a truthy marker; popping it means "too deep".
-        self._depth_slots: list[object] = [True] + [None] * (limits.depth - 1)
-        self.handle = (self._ticks.__next__, self._depth_slots.pop, self._depth_slots.append)
-        self.deadline = time.monotonic() + limits.seconds
-        self.output_left = limits.output
-        self.reason: BudgetExhausted | None = None
+        ticks = cast(_Ticks, iter(range(_TICKS)))
+        slots: list[object] = []
+        self._ticks = ticks
+        self._depth_slots = slots
+        # bound once: every invocation on this budget hands scripts the same three callables
+        self.handle = (ticks.__next__, slots.pop, slots.append)
+        self.serial = 0  # odd while an invocation runs on this budget
+        self.inner: Budget | None = None  # the next nesting level in this thread
         # the C iterators of the loops running now (charged up front, so they do not tick
         # per item): exhausting the budget exhausts them too, so a loop stops at its next
         # iteration. The newest few are enough: an older loop that is still running
-        # starts its inner loops through _getiter_, which checks the budget.
+        # starts its inner loops through _getiter_, which checks the budget. Emptied when
+        # an invocation ends (nothing of one call is kept alive into the next).
         self.loops: deque[Any] = deque(maxlen=32)
-        self.rss_start = -1  # resident size when the monitor first saw this call
+        self.reset(limits)
+        _budgets.add(self)
+
+    # -- invocations ------------------------------------------------------------------
+    def reset(self, limits: Limits) -> None:
+        """A full budget under ``limits``: ticks, depth slots, output, no failure."""
+        self.limits = limits
+        self._start = _TICKS - limits.operations
+        self._ticks.__setstate__(self._start)
+        self._depth_slots[:] = _depth_slots(limits.depth)
+        self.output_left = limits.output
+        self.reason: BudgetExhausted | None = None
+        self.loops.clear()
+
+    def begin(self, limits: Limits) -> None:
+        """Start an invocation: refill, mark running. (Inlined in ``call_script``.)"""
+        slots = self._depth_slots
+        if (
+            self.limits is not limits
+            or self.reason is not None
+            or len(slots) != limits.depth
+            or slots[0] is not True
+        ):
+            # other limits, a failure, or depth slots a suspended generator still holds
+            self.reset(limits)
+        else:
+            self._ticks.__setstate__(self._start)
+            self.output_left = limits.output
+        self.serial += 1
+
+    def end(self) -> None:
+        """End the invocation: not running, and every later tick fails."""
+        self.serial += 1
+        self._ticks.__setstate__(_TICKS)
+        if self.loops:
+            self.loops.clear()
 
     # -- state ------------------------------------------------------------------------
     def exhaust(self, limit: str, detail: str) -> BudgetExhausted:
         """Mark the budget spent (first reason wins) and return the exception to raise."""
         if self.reason is None:
             self.reason = BudgetExhausted(limit, detail)
-        self._ticks.__setstate__(self.limits.operations)
+        self._ticks.__setstate__(_TICKS)
+        self._stop_loops()
+        return self.reason
+
+    def _stop_loops(self) -> None:
         for iterator in list(self.loops):
             iterator.__setstate__(sys.maxsize)
-        return self.reason
+
+    def expire(self, serial: int, limit: str = "seconds", detail: str = "") -> None:
+        """The monitor's verdict: invocation ``serial`` ran past its time (or memory) limit."""
+        reason = BudgetExhausted(
+            limit, detail or f"time limit ({self.limits.seconds:g} s) exceeded"
+        )
+        # Nothing between the serial test and the stores calls Python code, so a budget
+        # that has moved on to a new invocation is not touched. (Were that ever to slip,
+        # the cost would be a spurious failure of the next invocation: the reason is
+        # stored before its loops are stopped, so a loop never ends early unreported.)
+        if self.serial == serial:
+            if self.reason is None:
+                self.reason = reason
+            self._ticks.__setstate__(_TICKS)
+            self._stop_loops()
 
     def failure(self) -> BudgetExhausted | None:
         """Why this budget is spent, or None while it is not."""
@@ -148,6 +257,10 @@ class Budget:
             )
         return None
 
+    def used(self) -> int:
+        """Operations spent so far in the running invocation."""
+        return int(self.limits.operations - length_hint(self._ticks))
+
     # -- charges ----------------------------------------------------------------------
     def charge(self, count: int) -> None:
         """Spend ``count`` operations at once (a sized loop, a large value)."""
@@ -156,7 +269,10 @@ class Budget:
             raise self.exhaust(
                 "operations", f"operations limit ({self.limits.operations:,}) exceeded"
             )
-        self._ticks.__setstate__(self.limits.operations - left + count)
+        self._ticks.__setstate__(_TICKS - left + count)
+        if self.reason is not None:
+            # the monitor expired us between the read and the write: keep it expired
+            self._ticks.__setstate__(_TICKS)
 
     def charge_size(self, size: int, what: str) -> None:
         """Refuse to build a value of ``size`` items; charge its building otherwise."""
@@ -183,53 +299,73 @@ class Budget:
                 "output", f"output limit ({self.limits.output:,} characters) exceeded"
             )
 
-    def used(self) -> int:
-        """Operations spent so far."""
-        return int(self.limits.operations - length_hint(self._ticks))
 
-    def check_deadline(self, now: float) -> None:
-        if now > self.deadline:
-            self.exhaust("seconds", f"time limit ({self.limits.seconds:g} s) exceeded")
+def thread_budget() -> Budget:
+    """This thread's innermost budget, made (exhausted, not running) on first use."""
+    try:
+        budget: Budget = _local.budget
+    except AttributeError:
+        budget = Budget(Limits())
+        budget._ticks.__setstate__(_TICKS)
+        _local.budget = budget
+        _local.handle = budget.handle
+    return budget
 
 
 def current_budget() -> Budget:
     """The budget of the invocation running in this thread (guards charge it)."""
-    budget = _local.budget
-    if budget is None:
+    budget = thread_budget()
+    if not budget.serial & 1:
         raise RuntimeError("script code ran outside a hookyard invocation")
     return budget
 
 
-class running:  # noqa: N801 - used as a context manager, reads as a verb
-    """Make ``budget`` the current one for this thread and watch its deadline."""
+def enter_nested(outer: Budget) -> Budget:
+    """Make the next nesting level current (a script -> api -> hooked host function)."""
+    inner = outer.inner
+    if inner is None:
+        inner = outer.inner = Budget(outer.limits)
+    _local.budget = inner
+    _local.handle = inner.handle
+    return inner
 
-    __slots__ = ("budget", "previous", "previous_handle")
+
+def leave_nested(outer: Budget) -> None:
+    _local.budget = outer
+    _local.handle = outer.handle
+
+
+class running:  # noqa: N801 - used as a context manager, reads as a verb
+    """Run ``budget`` (a fresh one, e.g. a module body's at load) as this thread's current."""
+
+    __slots__ = ("budget", "previous")
 
     def __init__(self, budget: Budget) -> None:
         self.budget = budget
 
     def __enter__(self) -> Budget:
         budget = self.budget
-        self.previous = _local.budget
-        self.previous_handle = _local.handle
+        self.previous = thread_budget()
         _local.budget = budget
         _local.handle = budget.handle
-        _active[id(budget)] = budget
-        if _monitor_state["idle"] or not _monitor_state["started"]:
-            _wake_monitor()
+        budget.serial |= 1
+        if MONITOR.idle:
+            wake_monitor()
         return budget
 
     def __exit__(self, *exc: object) -> None:
-        _active.pop(id(self.budget), None)
+        self.budget.serial += 1
+        self.budget.loops.clear()
         _local.budget = self.previous
-        _local.handle = self.previous_handle
+        _local.handle = self.previous.handle
 
 
 def handle() -> tuple[Any, Any, Any]:
     """What a script function's prologue unpacks: (tick, enter, leave)."""
-    current = _local.handle
-    if current is None:
-        raise RuntimeError("script code ran outside a hookyard invocation")
+    try:
+        current: tuple[Any, Any, Any] = _local.handle
+    except AttributeError:
+        raise RuntimeError("script code ran outside a hookyard invocation") from None
     return current
 
 
@@ -281,10 +417,11 @@ def _resident_size() -> int:
         return -1
 
 
-def _wake_monitor() -> None:
+def wake_monitor() -> None:
+    """Start the monitor thread, or wake it from its idle wait."""
     with _monitor_lock:
-        if not _monitor_state["started"]:
-            _monitor_state["started"] = True
+        if not MONITOR.started:
+            MONITOR.started = True
             threading.Thread(target=_monitor, name="hookyard-deadlines", daemon=True).start()
     _monitor_wake.set()
 
@@ -292,28 +429,51 @@ def _wake_monitor() -> None:
 def _monitor() -> None:
     # One thread for the whole process. It never raises into another thread: it only
     # exhausts tick iterators, which the script trips over at its next loop or call.
+    # An invocation's clock starts when the monitor first sees it running (at most one
+    # period late), so starting one costs no clock read; it stays awake for a grace
+    # period after the last invocation, so busy hosts never pay for waking it.
+    # The memory watchdog works the same way: the process's resident size when the
+    # monitor first saw an invocation is its baseline.
+    seen: dict[Budget, tuple[int, float, int]] = {}
+    quiet_since = time.monotonic()
+    MONITOR.idle = False
     while True:
-        if not _active:
-            _monitor_state["idle"] = True
-            if not _active:  # re-check after publishing idle: a new budget may have missed it
-                _monitor_wake.wait()
-            _monitor_wake.clear()
-            _monitor_state["idle"] = False
-            continue
         time.sleep(_MONITOR_PERIOD)
         now = time.monotonic()
-        rss = _resident_size()
-        for budget in list(_active.values()):
-            budget.check_deadline(now)
-            if rss >= 0:
-                if budget.rss_start < 0:
-                    budget.rss_start = rss
-                elif rss - budget.rss_start > budget.limits.memory:
-                    budget.exhaust(
-                        "memory",
-                        f"memory limit ({budget.limits.memory:,} bytes) exceeded: the process "
-                        f"grew by {rss - budget.rss_start:,} bytes during the call",
-                    )
+        watching: dict[Budget, tuple[int, float, int]] = {}
+        rss = -2  # read once per scan, and only when something runs
+        for budget in list(_budgets):
+            serial = budget.serial
+            if not serial & 1:
+                continue
+            if rss == -2:
+                rss = _resident_size()
+            first = seen.get(budget)
+            if first is None or first[0] != serial:
+                first = (serial, now, rss)
+            elif now - first[1] > budget.limits.seconds:
+                budget.expire(serial)
+            elif rss >= 0 and first[2] >= 0 and rss - first[2] > budget.limits.memory:
+                budget.expire(
+                    serial,
+                    "memory",
+                    f"memory limit ({budget.limits.memory:,} bytes) exceeded: the process "
+                    f"grew by {rss - first[2]:,} bytes during the call",
+                )
+            watching[budget] = first
+        seen = watching
+        if watching or now - quiet_since < _MONITOR_GRACE:
+            if watching:
+                quiet_since = now
+            continue
+        MONITOR.idle = True
+        # re-check after publishing idle: an invocation marks itself running *before* it
+        # reads MONITOR.idle, so either it wakes us or we see it here.
+        if not any(budget.serial & 1 for budget in list(_budgets)):
+            _monitor_wake.wait()
+        _monitor_wake.clear()
+        MONITOR.idle = False
+        quiet_since = time.monotonic()
 
 
 def bounded(iterable: Any, budget: Budget) -> Any:
@@ -324,6 +484,7 @@ def bounded(iterable: Any, budget: Budget) -> Any:
     can never run past the budget.
     """
     return itertools.chain(
+        # strict=False: the shorter side ending is the point (items, or ticks, run out)
         map(_first, zip(iterable, budget._ticks, strict=False)),
         _raise_if_spent(budget),
     )

@@ -27,7 +27,16 @@ from typing import Any
 
 from .errors import BoundaryError
 
-__all__ = ["ATOMS", "rebuild_exception", "safe_message", "to_host", "to_script"]
+__all__ = [
+    "ATOMS",
+    "args_to_script",
+    "arguments_to_script",
+    "kwargs_to_script",
+    "rebuild_exception",
+    "safe_message",
+    "to_host",
+    "to_script",
+]
 
 ATOMS: frozenset[type] = frozenset(
     {
@@ -52,125 +61,184 @@ ATOMS: frozenset[type] = frozenset(
 )
 
 
-def to_script(value: Any) -> Any:
-    """A copy of host data for a script (host conveniences allowed)."""
-    if type(value) in ATOMS:
-        return value
-    try:
-        return _Copier(_host_value).copy(value)
-    except RecursionError:
-        raise _too_deep() from None
+# The copier. Two families share one shape: `to_script` (host data going in, with the host
+# conveniences of `_host_value`) and `to_host` (script data coming out, `_refuse` for
+# anything that is not plain). Design, measured in docs/performance.md (issue 6):
+#
+# - immutable atoms are never copied or memoised (deepcopy does the same);
+# - a dict or list is first copied whole in C (`x.copy()`), then only its non-atom entries
+#   are replaced by their copies: the Python loop does a type test per entry and real work
+#   only for the nested containers;
+# - a tuple (or frozenset) holding only atoms is handed over as it is (immutable: nothing
+#   to isolate), as deepcopy does for tuples;
+# - the memo (id -> copy) holds every container copied, registered *before* its contents,
+#   so shared references stay shared and cycles stay cycles, as with `copy.deepcopy`.
+#
+# Memo keys are ids, so every object whose id is a key must stay alive until the copy is
+# done: the originals are (they are reachable from the value being copied); temporaries
+# the host conveniences make are kept in memo[_KEEP_ALIVE].
+
+_KEEP_ALIVE = -1  # never an id
+_NESTED_TOO_DEEPLY = (
+    "a value nested too deeply cannot cross between script and host (recursion limit)"
+)
+
+Memo = dict[int, Any]
+Foreign = Callable[[Any, Memo], Any]
 
 
-def to_host(value: Any) -> Any:
-    """A copy of script data for the host (plain data only)."""
-    if type(value) in ATOMS:
-        return value
-    try:
-        return _Copier(_refuse).copy(value)
-    except RecursionError:
-        # a script can nest `x = [x]` a hundred thousand times: that must fail the
-        # crossing, not the host call
-        raise _too_deep() from None
-
-
-def args_to_script(args: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Copy a positional-argument tuple; returned as is when it holds only atoms."""
-    for item in args:
-        if type(item) not in ATOMS:
-            try:
-                return _Copier(_host_value).copy_tuple(args)  # type: ignore[no-any-return]
-            except RecursionError:
-                raise _too_deep() from None
-    return args
-
-
-def kwargs_to_script(kwargs: dict[str, Any]) -> dict[str, Any]:
-    for item in kwargs.values():
-        if type(item) not in ATOMS:
-            copier = _Copier(_host_value)
-            try:
-                return {key: copier.copy(value) for key, value in kwargs.items()}
-            except RecursionError:
-                raise _too_deep() from None
-    return kwargs
-
-
-def _too_deep() -> BoundaryError:
-    return BoundaryError("a value nested too deeply to copy cannot cross between script and host")
-
-
+@dataclasses.dataclass(frozen=True, slots=True)
 class _Copier:
-    __slots__ = ("foreign", "memo")
+    """One direction's copy functions (closures: the hot loop reads no attributes)."""
 
-    def __init__(self, foreign: Callable[[_Copier, Any], Any]) -> None:
-        self.memo: dict[int, Any] = {}
-        self.foreign = foreign
+    value: Callable[[Any, Memo], Any]
+    tuple: Callable[[tuple[Any, ...], Memo], Any]
+    container: Callable[[Any, Memo], Any]  # subclasses of the plain containers
 
-    def copy(self, x: Any) -> Any:
+
+def _make_copier(foreign: Foreign) -> _Copier:
+    """The copier for one direction; ``foreign(x, memo)`` handles everything not plain."""
+    atoms = ATOMS
+
+    def copy_value(x: Any, memo: Memo) -> Any:
         cls = type(x)
-        if cls in ATOMS:
+        if cls in atoms:
             return x
-        memo = self.memo
-        key = id(x)
-        if key in memo:
-            return memo[key]
+        done = memo.get(id(x))
+        if done is not None:
+            return done
         if cls is dict:
-            new: Any = {}
-            memo[key] = new
-            copy = self.copy
-            for k, v in x.items():
-                new[copy(k)] = copy(v)
-            return new
+            return copy_dict(x, memo)
         if cls is list:
-            new = []
-            memo[key] = new
-            new.extend(map(self.copy, x))
-            return new
+            return copy_list(x, memo)
         if cls is tuple:
-            return self.copy_tuple(x)
+            return copy_tuple(x, memo)
         if cls is set or cls is frozenset:
-            items = [self.copy(v) for v in x]
-            if key in memo:  # a cycle through a member (only possible via tuples)
-                return memo[key]
-            new = cls(items)
-            memo[key] = new
-            return new
-        return self.foreign(self, x)
+            return copy_set(x, memo)
+        return foreign(x, memo)
 
-    def copy_tuple(self, x: tuple[Any, ...]) -> Any:
-        key = id(x)
-        items = [self.copy(v) for v in x]
-        if key in self.memo:  # the tuple was reached again through a cycle
-            return self.memo[key]
-        if all(a is b for a, b in zip(items, x, strict=True)):
-            result: tuple[Any, ...] = x
+    def copy_dict(x: dict[Any, Any], memo: Memo, new: dict[Any, Any] | None = None) -> Any:
+        if new is None:
+            new = x.copy()
+        memo[id(x)] = new
+        for key, value in x.items():
+            if type(key) is not str and type(key) not in atoms:
+                return rekey_dict(x, memo, new)
+            if type(value) not in atoms:
+                done = memo.get(id(value))
+                if done is None:
+                    cls = type(value)
+                    if cls is dict:
+                        done = copy_dict(value, memo)
+                    elif cls is list:
+                        done = copy_list(value, memo)
+                    else:
+                        done = copy_value(value, memo)
+                new[key] = done
+        return new
+
+    def rekey_dict(x: dict[Any, Any], memo: Memo, new: dict[Any, Any]) -> Any:
+        # a key that is not an atom (a tuple, a frozenset, something foreign): keys cannot
+        # be replaced in place, so refill `new` (already in the memo) in the same order
+        items = list(x.items())
+        new.clear()
+        for key, value in items:
+            new[copy_value(key, memo)] = copy_value(value, memo)
+        return new
+
+    def copy_list(x: list[Any], memo: Memo, new: list[Any] | None = None) -> Any:
+        if new is None:
+            new = x.copy()
+        memo[id(x)] = new
+        index = 0
+        for value in x:
+            if type(value) not in atoms:
+                done = memo.get(id(value))
+                if done is None:
+                    cls = type(value)
+                    if cls is dict:
+                        done = copy_dict(value, memo)
+                    elif cls is list:
+                        done = copy_list(value, memo)
+                    else:
+                        done = copy_value(value, memo)
+                new[index] = done
+            index += 1  # noqa: SIM113 - a counter is cheaper than enumerate's tuples here
+        return new
+
+    def copy_tuple(x: tuple[Any, ...], memo: Memo) -> Any:
+        for value in x:
+            if type(value) not in atoms:
+                break
         else:
-            result = tuple(items)
-        self.memo[key] = result
+            return x  # atoms only: immutable all the way down
+        items = [copy_value(value, memo) for value in x]
+        key = id(x)
+        done = memo.get(key)
+        if done is not None:  # the tuple was reached again through a cycle
+            return done
+        result = x if all(a is b for a, b in zip(items, x, strict=True)) else tuple(items)
+        memo[key] = result
         return result
 
+    def copy_set(x: set[Any] | frozenset[Any], memo: Memo) -> Any:
+        cls = type(x)
+        for value in x:
+            if type(value) not in atoms:
+                break
+        else:
+            return x if cls is frozenset else x.copy()
+        items = [copy_value(value, memo) for value in x]
+        key = id(x)
+        done = memo.get(key)
+        if done is not None:  # a cycle through a member (only possible via tuples)
+            return done
+        new = cls(items)
+        memo[key] = new
+        return new
 
-def _refuse(copier: _Copier, x: Any) -> Any:
+    def foreign_container(x: Any, memo: Memo) -> Any:
+        """A subclass of a plain container becomes its plain base (contents copied)."""
+        if isinstance(x, dict):
+            # dict.copy/list.copy read the storage without running overridden methods
+            return copy_dict(x, memo, dict.copy(x))
+        if isinstance(x, list):
+            return copy_list(x, memo, list.copy(x))
+        for base in (tuple, set, frozenset):
+            if isinstance(x, base):
+                plain = base(x)
+                memo.setdefault(_KEEP_ALIVE, []).append(plain)
+                done = copy_value(plain, memo)
+                memo[id(x)] = done
+                return done
+        return _NOT_A_CONTAINER
+
+    return _Copier(copy_value, copy_tuple, foreign_container)
+
+
+_NOT_A_CONTAINER: Any = object()
+
+
+def _refuse(x: Any, memo: Memo) -> Any:
     raise BoundaryError(
         f"a {_describe(x)} cannot cross between script and host: only plain data "
         "(None, bool, int, float, str, bytes, dates, dict, list, tuple, set) may"
     )
 
 
-def _host_value(copier: _Copier, x: Any) -> Any:
+def _host_value(x: Any, memo: Memo) -> Any:
+    """Host conveniences going into a script: dataclasses, enums, plain-type subclasses."""
     if dataclasses.is_dataclass(x) and not isinstance(x, type):
-        key = id(x)
         result: dict[str, Any] = {}
-        copier.memo[key] = result
+        memo[id(x)] = result
         for field in dataclasses.fields(x):
-            result[field.name] = copier.copy(getattr(x, field.name))
+            result[field.name] = _TO_SCRIPT.value(getattr(x, field.name), memo)
         return result
     if isinstance(x, enum.Enum):
-        return copier.copy(x.value)
-    for container in (dict, list, tuple, set, frozenset):
-        if isinstance(x, container):
-            return copier.copy(container(x))
+        return _TO_SCRIPT.value(x.value, memo)
+    done = _TO_SCRIPT.container(x, memo)
+    if done is not _NOT_A_CONTAINER:
+        return done
     if isinstance(x, str):
         return str(x)
     if isinstance(x, bytes):
@@ -179,7 +247,66 @@ def _host_value(copier: _Copier, x: Any) -> Any:
         return int(x)
     if isinstance(x, float):
         return float(x)
-    return _refuse(copier, x)
+    return _refuse(x, memo)
+
+
+_TO_SCRIPT = _make_copier(_host_value)
+_TO_HOST = _make_copier(_refuse)
+_to_script_value = _TO_SCRIPT.value
+_to_script_tuple = _TO_SCRIPT.tuple
+_to_host_value = _TO_HOST.value
+
+
+def to_script(value: Any) -> Any:
+    """A copy of host data for a script (host conveniences allowed)."""
+    if type(value) in ATOMS:
+        return value
+    try:
+        return _to_script_value(value, {})
+    except RecursionError:
+        raise BoundaryError(_NESTED_TOO_DEEPLY) from None
+
+
+def to_host(value: Any) -> Any:
+    """A copy of script data for the host (plain data only)."""
+    if type(value) in ATOMS:
+        return value
+    try:
+        return _to_host_value(value, {})
+    except RecursionError:
+        raise BoundaryError(_NESTED_TOO_DEEPLY) from None
+
+
+def args_to_script(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Copy a positional-argument tuple; returned as is when it holds only atoms."""
+    return arguments_to_script(args, {})[0]
+
+
+def kwargs_to_script(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Copy keyword arguments; returned as is when they hold only atoms."""
+    return arguments_to_script((), kwargs)[1]
+
+
+def arguments_to_script(
+    args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Copy a call's arguments for a script with one memo: shared values stay shared.
+
+    Returned as they are when they hold only atoms (``**kwargs`` unpacking makes a fresh
+    dict for the callee anyway).
+    """
+    memo: Memo = {}
+    try:
+        new_args: tuple[Any, ...] = _to_script_tuple(args, memo)
+        if kwargs:
+            for value in kwargs.values():
+                if type(value) not in ATOMS:
+                    copy = _to_script_value
+                    kwargs = {key: copy(item, memo) for key, item in kwargs.items()}
+                    break
+    except RecursionError:
+        raise BoundaryError(_NESTED_TOO_DEEPLY) from None
+    return new_args, kwargs
 
 
 def _describe(x: Any) -> str:

@@ -1,8 +1,13 @@
 """The decorator and the call path (the hot path: keep it tiny).
 
-Call: wrapper reads ``point.scripts`` once (an immutable tuple, swapped whole on reload) ->
-each ``pre`` on its own copies -> host body -> each ``post`` (or ``error``) -> result.
-A point with no scripts costs one attribute read and a truth test.
+Call: wrapper reads ``point.plan`` once (the scripts with a ``pre``, a ``post``, an
+``error``: immutable tuples, swapped whole on reload) -> each ``pre`` on its own copies ->
+host body -> each ``post`` (or ``error``) -> result. A point with no scripts costs one
+attribute read and a test against None.
+
+Each script invocation reuses this thread's budget (``_budget``: one C call refills it)
+instead of building one, and arguments that are all immutable atoms are handed to every
+script as they are: there is nothing to copy. Measured in docs/performance.md.
 """
 
 from __future__ import annotations
@@ -17,16 +22,18 @@ from dataclasses import dataclass
 from operator import length_hint
 from typing import Any, Literal, Protocol
 
-from . import _budget
-from ._budget import Budget, BudgetExhausted
-from ._copy import (
-    args_to_script,
-    kwargs_to_script,
-    rebuild_exception,
-    safe_message,
-    to_host,
-    to_script,
+from ._budget import (
+    _TICKS,
+    MONITOR,
+    Budget,
+    BudgetExhausted,
+    enter_nested,
+    leave_nested,
+    thread_budget,
+    wake_monitor,
 )
+from ._budget import _local as _thread_state
+from ._copy import ATOMS, arguments_to_script, rebuild_exception, safe_message, to_host
 from ._loader import LoadedScript, script_line
 from ._retained import clear_kept, kept_size
 from ._sandbox import Veto
@@ -77,6 +84,9 @@ class Observer(Protocol):
     ) -> None: ...
 
 
+_LOCAL: Any = object()  # _Meter: a hook function run in this process
+
+
 class _Meter:
     """Stands in for a hook function while audited: times it and reads its budget use.
 
@@ -92,30 +102,50 @@ class _Meter:
         self.operations: int | None = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        budget = _budget._local.budget  # the invocation's budget (call_script set it)
+        function = self.function
         self.started = time.perf_counter()
         try:
-            return self.function(*args, **kwargs)
+            return function(*args, **kwargs)
         finally:
-            if budget is not None:
-                # the tick iterator's remaining length is what the budget has left
-                self.operations = budget.limits.operations - length_hint(budget._ticks)
-            else:  # process isolation: the worker counted them (_isolation._RemoteHook)
-                self.operations = getattr(self.function, "operations", None)
+            # process isolation: the worker counted them (_isolation._RemoteHook);
+            # in process, the thread's budget is the invocation's (call_script set it)
+            remote = getattr(function, "operations", _LOCAL)
+            self.operations = _thread_state.budget.used() if remote is _LOCAL else remote
 
 
 class Point:
     """One hook point: its name and the current scripts, swapped atomically on reload."""
 
-    __slots__ = ("name", "observer", "scripts")
+    __slots__ = ("_scripts", "name", "observer", "plan")
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.scripts: tuple[LoadedScript, ...] = ()
+        self._scripts: tuple[LoadedScript, ...] = ()
+        # (pre, post, error): the scripts defining each, in run order; None when no scripts
+        self.plan: tuple[tuple[LoadedScript, ...], ...] | None = None
         self.observer: Observer | None = None
 
+    @property
+    def scripts(self) -> tuple[LoadedScript, ...]:
+        return self._scripts
 
-class ScriptFailure(Exception):
+    @scripts.setter
+    def scripts(self, scripts: tuple[LoadedScript, ...]) -> None:
+        # Publishing: the wrapper reads `plan` once per call, so the three phase tuples
+        # change together in one reference swap.
+        self._scripts = scripts
+        self.plan = (
+            (
+                tuple(s for s in scripts if s.pre is not None),
+                tuple(s for s in scripts if s.post is not None),
+                tuple(s for s in scripts if s.error is not None),
+            )
+            if scripts
+            else None
+        )
+
+
+class ScriptFailure(Exception):  # internal; becomes HookFailed/HookVetoed
     """Internal: how one script invocation failed, already sanitised."""
 
     def __init__(
@@ -139,47 +169,97 @@ def call_script(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
 ) -> Any:
-    """Run one hook function under a fresh budget; raise ScriptFailure on any failure."""
-    record = script.record
-    record.calls += 1
+    """Run one hook function under a full budget; raise ScriptFailure on any failure."""
     if script.remote:
         # process isolation: the worker ran it under its own budget and answered with a
         # plain-data copy or an already sanitised ScriptFailure (see _isolation.py)
-        try:
-            return function(*args, **kwargs)
-        except ScriptFailure:
-            record.failures += 1
-            raise
-    budget = Budget(script.limits)
-    local = _budget._local
-    previous_budget = local.budget
-    previous_handle = local.handle
-    local.budget = budget
-    local.handle = budget.handle
-    active = _budget._active
-    key = id(budget)
-    active[key] = budget
-    if _budget._monitor_state["idle"] or not _budget._monitor_state["started"]:
-        _budget._wake_monitor()
+        return _call_remote(script, function, args, kwargs)
+    try:
+        budget: Budget = _thread_state.budget
+    except AttributeError:
+        budget = thread_budget()
+    serial = budget.serial
+    if serial & 1:
+        # this thread is inside a script already (script -> api -> hooked host function)
+        return _call_nested(budget, script, function, phase, args, kwargs)
+    record = script.record
+    record.calls += 1
+    # Budget.begin, inlined (this is the hot path): refill the ticks, mark running.
+    limits = script.limits
+    slots = budget._depth_slots
+    if (
+        budget.limits is limits
+        and budget.reason is None
+        and len(slots) == limits.depth
+        and slots[0] is True
+    ):
+        budget._ticks.__setstate__(budget._start)
+        budget.output_left = limits.output
+    else:
+        # other limits, a failure, or depth slots a suspended generator still holds
+        budget.reset(limits)
+    budget.serial = serial + 1
+    # Marked running first, then the idle test: the monitor publishes idle first, then
+    # looks for running budgets, so one of the two always sees the other.
+    if MONITOR.idle:
+        wake_monitor()
     try:
         value = function(*args, **kwargs)
         # C-level consumers such as next(it, default) swallow the StopIteration a spent
         # tick raises: a call that returns with its budget spent is still a limit failure.
-        spent = budget.failure()
-        if spent is not None:
-            raise spent
-        if script.kept_account.spend(budget.used()):
+        left = length_hint(budget._ticks)
+        if not left or budget.reason is not None:
+            spent = budget.failure()
+            if spent is not None:
+                raise spent
+        # KeptAccount.spend, inlined: what the script keeps between calls is measured
+        # again once its calls have spent as many operations as it last kept
+        account = script.kept_account
+        account.due -= limits.operations - left
+        if account.due <= 0:
             _measure_kept(script)
         return value
     except KeyboardInterrupt:
         raise
-    except BaseException as exc:
+    except BaseException as exc:  # nothing a script raises reaches the host raw
         record.failures += 1
         raise _failure(script, phase, exc, budget) from None
     finally:
-        del active[key]
-        local.budget = previous_budget
-        local.handle = previous_handle
+        # Budget.end, inlined: not running, every later tick fails, no loop kept alive
+        budget.serial = serial + 2
+        budget._ticks.__setstate__(_TICKS)
+        if budget.loops:
+            budget.loops.clear()
+
+
+def _call_remote(
+    script: LoadedScript,
+    function: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    record = script.record
+    record.calls += 1
+    try:
+        return function(*args, **kwargs)
+    except ScriptFailure:
+        record.failures += 1
+        raise
+
+
+def _call_nested(
+    outer: Budget,
+    script: LoadedScript,
+    function: Callable[..., Any],
+    phase: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    enter_nested(outer)
+    try:
+        return call_script(script, function, phase, args, kwargs)
+    finally:
+        leave_nested(outer)
 
 
 def _measure_kept(script: LoadedScript) -> None:
@@ -289,6 +369,14 @@ def _skip_rest(
         seen = seen or script is after
 
 
+def _atoms_only(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """True when no argument needs a copy: all immutable atoms (DESIGN, guarantee 1)."""
+    for item in args:
+        if type(item) not in ATOMS:
+            return False
+    return not kwargs or all(type(item) in ATOMS for item in kwargs.values())
+
+
 def run_pre(
     point: Point,
     options: PointOptions,
@@ -296,7 +384,17 @@ def run_pre(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
 ) -> None:
-    observer = point.observer  # once per phase; unaudited, a script costs two None tests
+    """Run the ``pre`` of ``scripts`` (the point's scripts that define one), in order."""
+    # Immutable atoms need no copy (DESIGN, guarantee 1): then every script gets the
+    # host's tuple itself (and `**kwargs` unpacks into a fresh dict per call anyway).
+    # The test is _atoms_only, inlined for positional arguments (the hot path).
+    for item in args:
+        if type(item) not in ATOMS:
+            shared = False
+            break
+    else:
+        shared = not kwargs or _atoms_only((), kwargs)
+    observer = point.observer  # once per phase; unaudited, a script costs one None test
     for script in scripts:
         function = script.pre
         if function is None:
@@ -305,10 +403,14 @@ def run_pre(
         if observer is not None:
             function = meter = _Meter(function)
         try:
-            try:
-                call_script(script, function, "pre", args_to_script(args), kwargs_to_script(kwargs))
-            except BoundaryError as exc:
-                raise _boundary_failure(script, "pre", exc) from None
+            if shared:
+                call_script(script, function, "pre", args, kwargs)
+            else:
+                try:
+                    call_args, call_kwargs = arguments_to_script(args, kwargs)
+                except BoundaryError as exc:
+                    raise _boundary_failure(script, "pre", exc) from None
+                call_script(script, function, "pre", call_args, call_kwargs)
         except ScriptFailure as failure:
             if failure.kind == "veto":
                 if options.veto:
@@ -339,7 +441,7 @@ def run_pre(
                 failure.message += f" (point {point.name!r} does not allow vetoes)"
             _failed(point, options, script, "pre", failure, meter, scripts)
             continue
-        if observer is not None and meter is not None:
+        if meter is not None and observer is not None:
             observer.invocation(
                 point.name, script, "pre", "ok", meter.started, None, meter.operations
             )
@@ -353,8 +455,15 @@ def run_post(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
 ) -> Any:
+    """Run the ``post`` of ``scripts`` in order; the result, replaced where allowed."""
     replace = options.result == "replace"
-    observer = point.observer  # once per phase; unaudited, a script costs two None tests
+    for item in args:  # _atoms_only, inlined as in run_pre
+        if type(item) not in ATOMS:
+            shared = False
+            break
+    else:
+        shared = not kwargs or _atoms_only((), kwargs)
+    observer = point.observer  # once per phase; unaudited, a script costs one None test
     for script in scripts:
         function = script.post
         if function is None:
@@ -363,16 +472,16 @@ def run_post(
         if observer is not None:
             function = meter = _Meter(function)
         try:
-            try:
-                value = call_script(
-                    script,
-                    function,
-                    "post",
-                    (to_script(result), *args_to_script(args)),
-                    kwargs_to_script(kwargs),
-                )
-            except BoundaryError as exc:
-                raise _boundary_failure(script, "post", exc) from None
+            # result and arguments are copied together, so a result that is (or holds)
+            # one of the arguments keeps that shape in the script's copy too
+            if shared and type(result) in ATOMS:
+                value = call_script(script, function, "post", (result, *args), kwargs)
+            else:
+                try:
+                    call_args, call_kwargs = arguments_to_script((result, *args), kwargs)
+                except BoundaryError as exc:
+                    raise _boundary_failure(script, "post", exc) from None
+                value = call_script(script, function, "post", call_args, call_kwargs)
         except ScriptFailure as failure:
             _failed(point, options, script, "post", failure, meter, scripts)
             continue
@@ -393,7 +502,7 @@ def run_post(
                     scripts,
                 )
                 continue
-        if observer is not None and meter is not None:
+        if meter is not None and observer is not None:
             if value is None:
                 outcome, note = "ok", None
             elif replace:
@@ -414,7 +523,8 @@ def run_error(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
 ) -> None:
-    observer = point.observer  # once per phase; unaudited, a script costs two None tests
+    """Run the ``error`` of ``scripts`` in order; their failures are only logged."""
+    observer = point.observer  # once per phase; unaudited, a script costs one None test
     for script in scripts:
         function = script.error
         if function is None:
@@ -424,20 +534,17 @@ def run_error(
             function = meter = _Meter(function)
         try:
             try:
-                call_script(
-                    script,
-                    function,
-                    "error",
-                    (rebuild_exception(exc), *args_to_script(args)),
-                    kwargs_to_script(kwargs),
-                )
+                call_args, call_kwargs = arguments_to_script(args, kwargs)
             except BoundaryError as boundary:
                 raise _boundary_failure(script, "error", boundary) from None
+            call_script(
+                script, function, "error", (rebuild_exception(exc), *call_args), call_kwargs
+            )
         except ScriptFailure as failure:
             # an error hook cannot replace the host's exception: its own failure is logged
             _failed(point, options, script, "error", failure, meter, may_raise=False)
             continue
-        if observer is not None and meter is not None:
+        if meter is not None and observer is not None:
             observer.invocation(
                 point.name, script, "error", "ok", meter.started, None, meter.operations
             )
@@ -449,32 +556,42 @@ def _plain_wrapper(
     if inspect.iscoroutinefunction(fn):
 
         async def hooked_async(*args: Any, **kwargs: Any) -> Any:
-            scripts = point.scripts
-            if not scripts:
+            plan = point.plan
+            if plan is None:
                 return await fn(*args, **kwargs)
+            pre, post, error = plan
             seen = args[skip:]
-            run_pre(point, options, scripts, seen, kwargs)
+            if pre:
+                run_pre(point, options, pre, seen, kwargs)
             try:
                 result = await fn(*args, **kwargs)
             except Exception as exc:
-                run_error(point, options, scripts, exc, seen, kwargs)
+                if error:
+                    run_error(point, options, error, exc, seen, kwargs)
                 raise
-            return run_post(point, options, scripts, result, seen, kwargs)
+            if post:
+                return run_post(point, options, post, result, seen, kwargs)
+            return result
 
         return hooked_async
 
     def hooked(*args: Any, **kwargs: Any) -> Any:
-        scripts = point.scripts
-        if not scripts:
+        plan = point.plan
+        if plan is None:
             return fn(*args, **kwargs)
+        pre, post, error = plan
         seen = args[skip:] if skip else args
-        run_pre(point, options, scripts, seen, kwargs)
+        if pre:
+            run_pre(point, options, pre, seen, kwargs)
         try:
             result = fn(*args, **kwargs)
         except Exception as exc:
-            run_error(point, options, scripts, exc, seen, kwargs)
+            if error:
+                run_error(point, options, error, exc, seen, kwargs)
             raise
-        return run_post(point, options, scripts, result, seen, kwargs)
+        if post:
+            return run_post(point, options, post, result, seen, kwargs)
+        return result
 
     return hooked
 

@@ -27,7 +27,9 @@ from __future__ import annotations
 import ast
 from typing import Any, cast
 
-from RestrictedPython.transformer import RestrictingNodeTransformer, copy_locations
+from RestrictedPython.transformer import RestrictingNodeTransformer
+
+from . import _static
 
 __all__ = ["GUARDED_ATTRIBUTES", "HookPolicy"]
 
@@ -113,6 +115,29 @@ _OPERATOR_TEXT: dict[type[ast.operator], str] = {
 _BUDGET_NAMES = ("_t", "_e", "_x")
 
 
+def copy_locations(new: Any, like: Any) -> None:
+    """Give ``new`` and its not-yet-located descendants the location of ``like``.
+
+    RestrictedPython's ``copy_locations`` ends with ``ast.fix_missing_locations(new)``, a
+    walk of the whole subtree: wrapping a function body in ``try/finally`` walked the body
+    again, a quarter of a cold load's compile time (issue 6, figure E). This walk stops at
+    located nodes; nodes some visitor slipped under a located one unlocated (``{**m}``,
+    ``f(*x)``) get theirs from the one ``fix_missing_locations`` pass over the whole
+    module at the end of ``visit_Module``.
+    """
+    lineno, col_offset = like.lineno, like.col_offset
+    end_lineno, end_col_offset = like.end_lineno, like.end_col_offset
+    stack = [new]
+    while stack:
+        node = stack.pop()
+        if "lineno" in node._attributes:
+            if node is not new and getattr(node, "lineno", None) is not None:
+                continue  # located, and so is everything under it
+            node.lineno, node.col_offset = lineno, col_offset
+            node.end_lineno, node.end_col_offset = end_lineno, end_col_offset
+        stack.extend(ast.iter_child_nodes(node))
+
+
 def _name(identifier: str) -> ast.Name:
     return ast.Name(identifier, ast.Load())
 
@@ -155,6 +180,8 @@ class HookPolicy(RestrictingNodeTransformer):
         return [fetch, enter, tick]
 
     def visit_Module(self, node: ast.Module) -> Any:
+        # proven-harmless operators, from the untransformed tree (issue 6; see _static)
+        self.static_facts = _static.analyse(node)
         node = cast(ast.Module, super().visit_Module(node))
         position = 0
         for position, child in enumerate(node.body):  # noqa: B007 - position used after
@@ -163,10 +190,10 @@ class HookPolicy(RestrictingNodeTransformer):
         else:
             position = len(node.body)
         like = node.body[position] if position < len(node.body) else None
-        if like is None:
-            return node
-        node.body[position:position] = self._prologue(like)
-        return node
+        if like is not None:
+            node.body[position:position] = self._prologue(like)
+        # one pass for every node still without a location (see copy_locations)
+        return ast.fix_missing_locations(node)
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> Any:
         node = cast(ast.FunctionDef, super().visit_FunctionDef(node))
@@ -228,6 +255,8 @@ class HookPolicy(RestrictingNodeTransformer):
         guard = _GUARDED_BINOPS.get(type(node.op))
         if guard is None:
             return node
+        if _static.native(self, node):
+            return node  # proven: the guard could not refuse it (see _static)
         left, right = node.left, node.right
         if isinstance(node.op, ast.Add) and (
             _is_number_constant(left) or _is_number_constant(right)
@@ -247,7 +276,7 @@ class HookPolicy(RestrictingNodeTransformer):
         target = node.target
         if isinstance(target, ast.Name):
             self.check_name(node, target.id)
-            if type(node.op) not in _GUARDED_BINOPS:
+            if type(node.op) not in _GUARDED_BINOPS or _static.native(self, node):
                 return node
             new = ast.Assign(
                 targets=[ast.Name(target.id, ast.Store())],
@@ -255,6 +284,8 @@ class HookPolicy(RestrictingNodeTransformer):
             )
             copy_locations(new, node)
             return new
+        if isinstance(target, ast.Subscript) and _static.native(self, node):
+            return node  # proven: the guard could not refuse it (see _static)
         # obj[key] op= value  /  obj.attr op= value: evaluate obj (and key) once.
         holder = self.gen_tmp_name()
         statements: list[ast.stmt] = [

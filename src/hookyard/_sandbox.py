@@ -306,7 +306,14 @@ class SandboxPolicy:
         self.builtins = _base_builtins()
 
 
-def _script_import(facades: dict[str, ModuleFacade], allowed: tuple[str, ...]) -> Any:
+def _script_import(
+    factories: Mapping[str, Callable[[], ModuleFacade]], allowed: tuple[str, ...]
+) -> Any:
+    # Facades are made on a script's first import of each module, not with its globals:
+    # most scripts import one or two of the allowed modules, and making every facade for
+    # every script was a tenth of a cold load (issue 6, figure E).
+    facades: dict[str, ModuleFacade] = {}
+
     def script_import(
         name: str,
         globals: Any = None,
@@ -318,9 +325,12 @@ def _script_import(facades: dict[str, ModuleFacade], allowed: tuple[str, ...]) -
             raise ImportError("relative imports are not available to scripts")
         facade = facades.get(name)
         if facade is None:
-            raise ImportError(
-                f"import of {name!r} is not allowed (allowed: {', '.join(allowed) or 'none'})"
-            )
+            factory = factories.get(name) if type(name) is str else None
+            if factory is None:
+                raise ImportError(
+                    f"import of {name!r} is not allowed (allowed: {', '.join(allowed) or 'none'})"
+                )
+            facade = facades.setdefault(name, factory())
         return facade
 
     return script_import
@@ -334,9 +344,10 @@ def script_globals(
     state: dict[str, Any],
 ) -> dict[str, Any]:
     """A fresh globals namespace for one script version."""
-    facades = {name: factory() for name, factory in policy.module_factories.items()}
     script_builtins = dict(policy.builtins)
-    script_builtins["__import__"] = _script_import(facades, tuple(policy.module_factories))
+    script_builtins["__import__"] = _script_import(
+        policy.module_factories, tuple(policy.module_factories)
+    )
     log = ScriptLog(logger)
     return {
         "__builtins__": script_builtins,

@@ -23,7 +23,6 @@ import logging
 import math
 import os
 import resource
-import select
 import signal
 import time
 from typing import Any
@@ -52,27 +51,15 @@ __all__ = ["main"]
 _OPEN_FILES = 16  # RLIMIT_NOFILE: the channel plus what a lazy stdlib import may need
 
 
-# The budget monitor (one thread, _budget._monitor) goes idle when no call runs, and every
-# call after that wakes it: a thread switch and a GIL hand-over per request, about 15 us of
-# a round trip (measured, benchmarks/isolation.py). While requests keep coming the worker
-# keeps it awake with a sentinel budget that never runs out, and lets it idle again once
-# no request has come for _LINGER_MS.
-_LINGER_MS = 50
-_SENTINEL_LIMITS = Limits(operations=1, seconds=10**9, depth=1, memory=1 << 62)
-
-
 class _Channel:
     """Blocking frames over two fds (the host enforces every deadline)."""
 
-    __slots__ = ("buffer", "poller", "rfd", "sentinel", "wfd")
+    __slots__ = ("buffer", "rfd", "wfd")
 
     def __init__(self, rfd: int, wfd: int) -> None:
         self.rfd = rfd
         self.wfd = wfd
         self.buffer = bytearray()
-        self.poller = select.poll()
-        self.poller.register(rfd, select.POLLIN)
-        self.sentinel: _budget.Budget | None = None
 
     def send(self, message: list[Any]) -> None:
         self.send_frame(frame(message))
@@ -94,17 +81,10 @@ class _Channel:
                 want = 4 + size - len(buffer)
             else:
                 want = 4 - len(buffer)
-            if self.sentinel is not None and not self.poller.poll(_LINGER_MS):
-                del _budget._active[id(self.sentinel)]  # quiet: let the monitor idle
-                self.sentinel = None
             chunk = os.read(self.rfd, min(max(want, 1 << 16), 1 << 22))
             if not chunk:
                 raise SystemExit(0)  # the host closed the channel: nothing left to do
             buffer += chunk
-            if self.sentinel is None and _budget._monitor_state["started"]:
-                self.sentinel = _budget.Budget(_SENTINEL_LIMITS)
-                _budget._active[id(self.sentinel)] = self.sentinel
-                _budget._wake_monitor()
 
 
 class _Counts:
@@ -161,7 +141,7 @@ class _Server:
     def lock_down(self) -> None:
         """Drop what the worker does not need before any script runs."""
         # The budget monitor must exist before RLIMIT_NPROC forbids new threads.
-        _budget._wake_monitor()
+        _budget.wake_monitor()
         # subprocess already closed every inherited fd but 0-2; close anything opened since
         low, high = sorted((self.channel.rfd, self.channel.wfd))
         os.closerange(3, low)
