@@ -767,3 +767,187 @@ def test_policy_output_is_fully_located() -> None:
         if "lineno" in node._attributes:
             assert getattr(node, "lineno", None) is not None, ast.dump(node)
     compile(tree, "<t>", "exec")
+
+
+# -- budget-free hook functions (_loader.budget_free) ---------------------------------------
+BUDGET_FREE = {
+    "no-op": "def pre(x):\n    pass\n",
+    "comparisons and returns": (
+        "def post(rv, x):\n    if x == 'a' or x in ('b', 'c'):\n        return rv\n    return None\n"
+    ),
+    "item writes to state": "def pre(x):\n    state[x] = 1\n",
+    "plain attribute read": "def pre(x):\n    return x.real\n",
+}
+BUDGETED = {
+    "a call": "def pre(x):\n    raise Veto('no')\n",
+    "a while loop": "def pre(x):\n    while x:\n        x = x - 1\n",
+    "a for loop": "def pre(x):\n    for i in x:\n        pass\n",
+    "a comprehension": "def pre(x):\n    return [i for i in x]\n",
+    "a guarded operator": "def pre(x):\n    return x * 2\n",
+    "an f-string": "def pre(x):\n    return f'{x}'\n",
+    "a slice": "def pre(x):\n    return x[1:]\n",
+    "a guarded attribute": "def pre(x):\n    return x.join\n",
+    "a nested function": "def pre(x):\n    def inner():\n        pass\n    return inner\n",
+    "a lambda": "def pre(x):\n    return lambda: x\n",
+    "a generator": "def pre(x):\n    yield x\n",
+    "an except handler": "def pre(x):\n    try:\n        pass\n    except ValueError:\n        pass\n",
+    "an attribute write": "def pre(x):\n    x.y = 1\n",
+    "a decorator": "def deco(f):\n    return f\n@deco\ndef pre(x):\n    pass\n",
+}
+
+
+def _loaded(make_engine: MakeEngine, source: str) -> Any:
+    engine = make_engine({"p/10-x.py": source}, api={"wrap": lambda f: f})
+    (status,) = engine.status()
+    assert status.ok, status.error
+    (script,) = engine._points["p"].scripts
+    return script
+
+
+@pytest.mark.parametrize("name", sorted(BUDGET_FREE))
+def test_straight_line_code_without_guards_runs_without_a_budget(
+    make_engine: MakeEngine, name: str
+) -> None:
+    """A hook function that calls nothing, loops nowhere and needs no guard is compiled
+    without the budget prologue and run without starting a budget."""
+    script = _loaded(make_engine, BUDGET_FREE[name])
+    function = script.pre or script.post
+    assert function in script.free
+    assert "_budget_" not in function.__code__.co_names
+
+
+@pytest.mark.parametrize("name", sorted(BUDGETED))
+def test_code_that_calls_loops_or_needs_a_guard_keeps_its_budget(
+    make_engine: MakeEngine, name: str
+) -> None:
+    """Anything that could run longer than its length, or reaches a guard, runs under a
+    budget as before."""
+    script = _loaded(make_engine, BUDGETED[name])
+    assert not script.free
+
+
+def test_budget_free_hooks_keep_every_semantic(make_engine: MakeEngine) -> None:
+    """Budget-free hooks still count calls and failures, fail with file:line, replace
+    results and keep state."""
+    engine = make_engine(
+        {
+            "p/10-count.py": "def pre(x):\n    state[x] = x\n",
+            "p/20-fail.py": "def pre(x):\n    return {}[x]\n",
+            "p/30-replace.py": "def post(rv, x):\n    if x == 'k':\n        return 'replaced'\n",
+        }
+    )
+
+    @engine.hook("p", result="replace")
+    def host(x: str) -> str:
+        return "body"
+
+    assert host("a") == "body"
+    assert host("k") == "replaced"
+    count, fail, _ = engine.status()
+    assert (count.calls, count.failures) == (2, 0)
+    assert (fail.calls, fail.failures) == (2, 2)
+    scripts = engine._points["p"].scripts
+    assert all(script.free for script in scripts)
+
+
+def test_budget_free_hook_failure_names_file_and_line(
+    make_engine: MakeEngine, hook_log: pytest.LogCaptureFixture
+) -> None:
+    """A budget-free hook that raises is isolated and logged with its file and line."""
+    engine = make_engine({"p/10-fail.py": "def pre(x):\n\n    return {}[x]\n"})
+
+    @engine.hook("p")
+    def host(x: str) -> str:
+        return "body"
+
+    assert host("missing") == "body"
+    assert "10-fail.py:3: pre: KeyError" in hook_log.text
+
+
+def test_budget_free_hook_cannot_run_budgeted_code_without_a_budget(
+    make_engine: MakeEngine,
+) -> None:
+    """Budgeted code reached from a budget-free hook (a generator kept in state, run by
+    ``in``) finds no running budget and fails: it never runs unbounded."""
+    engine = make_engine(
+        {
+            "p/10-x.py": (
+                "def spin():\n"
+                "    while True:\n"
+                "        yield 1\n"
+                "state['g'] = spin()\n"
+                "def pre(x):\n"
+                "    return x in state['g']\n"
+            )
+        }
+    )
+    (script,) = engine._points["p"].scripts
+    assert script.pre in script.free
+
+    @engine.hook("p", on_error="raise")
+    def host(x: int) -> int:
+        return x
+
+    with pytest.raises(hookyard.HookFailed):
+        host(1)
+    assert engine.status()[0].failures == 1
+
+
+def test_straight_line_hook_with_guards_is_still_charged(make_engine: MakeEngine) -> None:
+    """A straight-line hook without the prologue still has its guards charge a running
+    budget: a size bomb in one line stops at the size limit."""
+    engine = make_engine({"p/10-x.py": "def pre(s):\n    return s * 10**10\n"})
+    (script,) = engine._points["p"].scripts
+    assert not script.free
+    assert "_budget_" not in script.pre.__code__.co_names  # no prologue: straight-line
+
+    @engine.hook("p", on_error="raise")
+    def host(s: str) -> str:
+        return s
+
+    cause = _failure(host, "ab")
+    assert cause.limit == "size"
+
+
+def test_budget_free_hooks_still_have_what_they_keep_measured(make_engine: MakeEngine) -> None:
+    """Each budget-free call counts towards measuring what the script keeps, so state
+    grown by plain item writes is still bounded by Limits.kept."""
+    engine = make_engine(
+        {"p/10-x.py": "def pre(k, v):\n    state[k] = v\n"},
+        limits=hookyard.Limits(kept=50_000),
+    )
+    (script,) = engine._points["p"].scripts
+    assert script.pre in script.free
+
+    @engine.hook("p", on_error="raise")
+    def host(k: int, v: list[int]) -> None: ...
+
+    payload = list(range(100))
+    key = -1
+    with pytest.raises(hookyard.HookFailed) as caught:
+        for key in range(100_000):
+            host(key, payload)
+    cause = caught.value.__cause__
+    assert isinstance(cause, hookyard.LimitExceeded)
+    assert cause.limit == "kept", (key, caught.value)
+
+
+def test_budget_free_failure_is_not_taken_for_an_earlier_limit(make_engine: MakeEngine) -> None:
+    """After a budgeted hook ran out of budget on this thread, a budget-free hook's own
+    error is reported as that error, not as the earlier limit."""
+    engine = make_engine(
+        {
+            "p/10-bomb.py": "def pre(s):\n    return s * 10**10\n",
+            "q/10-key.py": "def pre(x):\n    return {}[x]\n",
+        }
+    )
+
+    @engine.hook("p", on_error="raise")
+    def bomb(s: str) -> None: ...
+
+    @engine.hook("q", on_error="raise")
+    def lookup(x: str) -> None: ...
+
+    assert _failure(bomb, "ab").limit == "size"
+    with pytest.raises(hookyard.HookFailed, match=r"10-key\.py:2: pre: KeyError"):
+        lookup("missing")

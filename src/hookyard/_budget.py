@@ -38,7 +38,6 @@ import time
 import weakref
 from collections import deque
 from dataclasses import dataclass
-from operator import length_hint
 from typing import Any, Protocol, cast
 
 __all__ = [
@@ -251,7 +250,7 @@ class Budget:
         """Why this budget is spent, or None while it is not."""
         if self.reason is not None:
             return self.reason
-        if length_hint(self._ticks) == 0:
+        if self._ticks.__length_hint__() == 0:
             return self.exhaust(
                 "operations", f"operations limit ({self.limits.operations:,}) exceeded"
             )
@@ -259,12 +258,12 @@ class Budget:
 
     def used(self) -> int:
         """Operations spent so far in the running invocation."""
-        return int(self.limits.operations - length_hint(self._ticks))
+        return int(self.limits.operations - self._ticks.__length_hint__())
 
     # -- charges ----------------------------------------------------------------------
     def charge(self, count: int) -> None:
         """Spend ``count`` operations at once (a sized loop, a large value)."""
-        left = length_hint(self._ticks)
+        left = self._ticks.__length_hint__()
         if count > left:
             raise self.exhaust(
                 "operations", f"operations limit ({self.limits.operations:,}) exceeded"

@@ -19,7 +19,6 @@ import time
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
-from operator import length_hint
 from typing import Any, Literal, Protocol
 
 from ._budget import (
@@ -174,6 +173,24 @@ def call_script(
         # process isolation: the worker ran it under its own budget and answered with a
         # plain-data copy or an already sanitised ScriptFailure (see _isolation.py)
         return _call_remote(script, function, args, kwargs)
+    record = script.record
+    if function in script.free:
+        record.calls += 1
+        # It cannot spend a budget (_loader.budget_free): none is started. It still
+        # counts one operation towards measuring what the script keeps.
+        try:
+            value = function(*args, **kwargs) if kwargs else function(*args)
+            account = script.kept_account
+            account.due -= 1
+            if account.due <= 0:
+                _measure_kept(script)
+            return value
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # nothing a script raises reaches the host raw
+            record.failures += 1
+            # a throwaway budget: the thread's may hold another invocation's failure
+            raise _failure(script, phase, exc, Budget(script.limits)) from None
     try:
         budget: Budget = _thread_state.budget
     except AttributeError:
@@ -182,7 +199,6 @@ def call_script(
     if serial & 1:
         # this thread is inside a script already (script -> api -> hooked host function)
         return _call_nested(budget, script, function, phase, args, kwargs)
-    record = script.record
     record.calls += 1
     # Budget.begin, inlined (this is the hot path): refill the ticks, mark running.
     limits = script.limits
@@ -204,18 +220,22 @@ def call_script(
     if MONITOR.idle:
         wake_monitor()
     try:
-        value = function(*args, **kwargs)
+        # (without ** when there are no keywords: a third cheaper)
+        value = function(*args, **kwargs) if kwargs else function(*args)
         # C-level consumers such as next(it, default) swallow the StopIteration a spent
         # tick raises: a call that returns with its budget spent is still a limit failure.
-        left = length_hint(budget._ticks)
-        if not left or budget.reason is not None:
+        # (The iterator's own __length_hint__: operator.length_hint costs ~4x as much.)
+        # Every way a budget is spent (exhaust, the monitor's expire) empties the ticks,
+        # so no ticks left is the one test.
+        left = budget._ticks.__length_hint__()
+        if not left:
             spent = budget.failure()
             if spent is not None:
                 raise spent
         # KeptAccount.spend, inlined: what the script keeps between calls is measured
         # again once its calls have spent as many operations as it last kept
         account = script.kept_account
-        account.due -= limits.operations - left
+        account.due -= limits.operations - left + 1  # a call spends one at least
         if account.due <= 0:
             _measure_kept(script)
         return value
@@ -383,22 +403,17 @@ def run_pre(
     scripts: tuple[LoadedScript, ...],
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
+    shared: bool,
 ) -> None:
-    """Run the ``pre`` of ``scripts`` (the point's scripts that define one), in order."""
-    # Immutable atoms need no copy (DESIGN, guarantee 1): then every script gets the
-    # host's tuple itself (and `**kwargs` unpacks into a fresh dict per call anyway).
-    # The test is _atoms_only, inlined for positional arguments (the hot path).
-    for item in args:
-        if type(item) not in ATOMS:
-            shared = False
-            break
-    else:
-        shared = not kwargs or _atoms_only((), kwargs)
+    """Run the ``pre`` of ``scripts`` (the point's scripts that define one), in order.
+
+    ``shared``: the arguments are immutable atoms only (``_atoms_only``), so every script
+    gets them as they are (DESIGN, guarantee 1; ``**kwargs`` unpacks into a fresh dict
+    per call anyway). The wrapper tests that once per hooked call.
+    """
     observer = point.observer  # once per phase; unaudited, a script costs one None test
     for script in scripts:
         function = script.pre
-        if function is None:
-            continue
         meter = None
         if observer is not None:
             function = meter = _Meter(function)
@@ -412,39 +427,47 @@ def run_pre(
                     raise _boundary_failure(script, "pre", exc) from None
                 call_script(script, function, "pre", call_args, call_kwargs)
         except ScriptFailure as failure:
-            if failure.kind == "veto":
-                if options.veto:
-                    if observer is not None and meter is not None:
-                        observer.invocation(
-                            point.name,
-                            script,
-                            "pre",
-                            "veto",
-                            meter.started,
-                            failure.reason,
-                            meter.operations,
-                        )
-                        _skip_rest(
-                            observer,
-                            point,
-                            scripts,
-                            script,
-                            "pre",
-                            f"not run: vetoed by {script.name}",
-                        )
-                    raise HookVetoed(
-                        f"hook point {point.name!r}: vetoed by {script.path}: {failure.reason}",
-                        point=point.name,
-                        script=script.path,
-                        reason=failure.reason,
-                    ) from None
-                failure.message += f" (point {point.name!r} does not allow vetoes)"
-            _failed(point, options, script, "pre", failure, meter, scripts)
+            _pre_failed(point, options, scripts, script, failure, meter)
             continue
         if meter is not None and observer is not None:
             observer.invocation(
                 point.name, script, "pre", "ok", meter.started, None, meter.operations
             )
+
+
+def _pre_failed(
+    point: Point,
+    options: PointOptions,
+    scripts: tuple[LoadedScript, ...],
+    script: LoadedScript,
+    failure: ScriptFailure,
+    meter: _Meter | None,
+) -> None:
+    """A ``pre`` failed or vetoed: raise HookVetoed, or apply the on_error policy."""
+    if failure.kind == "veto":
+        if options.veto:
+            observer = point.observer
+            if observer is not None and meter is not None:
+                observer.invocation(
+                    point.name,
+                    script,
+                    "pre",
+                    "veto",
+                    meter.started,
+                    failure.reason,
+                    meter.operations,
+                )
+                _skip_rest(
+                    observer, point, scripts, script, "pre", f"not run: vetoed by {script.name}"
+                )
+            raise HookVetoed(
+                f"hook point {point.name!r}: vetoed by {script.path}: {failure.reason}",
+                point=point.name,
+                script=script.path,
+                reason=failure.reason,
+            ) from None
+        failure.message += f" (point {point.name!r} does not allow vetoes)"
+    _failed(point, options, script, "pre", failure, meter, scripts)
 
 
 def run_post(
@@ -454,15 +477,14 @@ def run_post(
     result: Any,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
+    shared: bool,
 ) -> Any:
-    """Run the ``post`` of ``scripts`` in order; the result, replaced where allowed."""
+    """Run the ``post`` of ``scripts`` in order; the result, replaced where allowed.
+
+    ``shared`` as for ``run_pre``; the result is tested before each script (a replaced
+    result may need copying where the host's did not).
+    """
     replace = options.result == "replace"
-    for item in args:  # _atoms_only, inlined as in run_pre
-        if type(item) not in ATOMS:
-            shared = False
-            break
-    else:
-        shared = not kwargs or _atoms_only((), kwargs)
     observer = point.observer  # once per phase; unaudited, a script costs one None test
     for script in scripts:
         function = script.post
@@ -561,8 +583,9 @@ def _plain_wrapper(
                 return await fn(*args, **kwargs)
             pre, post, error = plan
             seen = args[skip:]
+            shared = _atoms_only(seen, kwargs)
             if pre:
-                run_pre(point, options, pre, seen, kwargs)
+                run_pre(point, options, pre, seen, kwargs, shared)
             try:
                 result = await fn(*args, **kwargs)
             except Exception as exc:
@@ -570,7 +593,7 @@ def _plain_wrapper(
                     run_error(point, options, error, exc, seen, kwargs)
                 raise
             if post:
-                return run_post(point, options, post, result, seen, kwargs)
+                return run_post(point, options, post, result, seen, kwargs, shared)
             return result
 
         return hooked_async
@@ -581,8 +604,14 @@ def _plain_wrapper(
             return fn(*args, **kwargs)
         pre, post, error = plan
         seen = args[skip:] if skip else args
+        for item in seen:  # _atoms_only, inlined (the hot path)
+            if type(item) not in ATOMS:
+                shared = False
+                break
+        else:
+            shared = not kwargs or _atoms_only((), kwargs)
         if pre:
-            run_pre(point, options, pre, seen, kwargs)
+            run_pre(point, options, pre, seen, kwargs, shared)
         try:
             result = fn(*args, **kwargs)
         except Exception as exc:
@@ -590,7 +619,7 @@ def _plain_wrapper(
                 run_error(point, options, error, exc, seen, kwargs)
             raise
         if post:
-            return run_post(point, options, post, result, seen, kwargs)
+            return run_post(point, options, post, result, seen, kwargs, shared)
         return result
 
     return hooked

@@ -7,7 +7,9 @@ version serving.
 
 from __future__ import annotations
 
+import dis
 import hashlib
+import inspect
 import logging
 import os
 import re
@@ -60,6 +62,8 @@ class LoadedScript:
     record: Any = field(repr=False, default=None)
     # operations spent since what the script keeps between calls was last measured
     kept_account: KeptAccount = field(repr=False, default_factory=KeptAccount)
+    # its hook functions that need no budget to run (see budget_free)
+    free: frozenset[Any] = field(repr=False, default=frozenset())
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,4 +275,49 @@ def load_source(
         error=hooks.get("error"),
         namespace=namespace,
         limits=policy.limits,
+        free=frozenset(hook for hook in hooks.values() if budget_free(hook.__code__)),
     )
+
+
+# Generators, coroutines: code that runs later, in steps.
+_DEFERRED_FLAGS = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
+# Opcodes that call, loop, import or make code (CALL* and JUMP_BACKWARD* by prefix, for
+# the variants of every supported Python version).
+_UNBUDGETED_PREFIXES = ("CALL", "PRECALL", "JUMP_BACKWARD", "INSTRUMENTED")
+_UNBUDGETED_OPCODES = frozenset(
+    {
+        "FOR_ITER",
+        "MAKE_FUNCTION",
+        "LOAD_BUILD_CLASS",
+        "IMPORT_NAME",
+        "IMPORT_FROM",
+        "IMPORT_STAR",
+        "YIELD_VALUE",
+        "SEND",
+        "GET_AWAITABLE",
+        "BEFORE_WITH",
+        "BEFORE_ASYNC_WITH",
+    }
+)
+
+
+def budget_free(code: types.CodeType) -> bool:
+    """True for compiled script code that cannot spend a budget: no call, no loop.
+
+    Such code is what the policy leaves of a straight-line function whose operators and
+    attribute reads needed no guard (``def pre(name): if name == "x": return 1``): no
+    prologue, no guard call, no backward jump, no nested code. Each instruction runs at
+    most once, so it ends in time bounded by its length, and it reaches nothing that ticks
+    or charges. ``call_script`` runs it without starting a budget. Were anything in it to
+    reach budgeted code all the same, that code would find the thread's budget not running
+    (no ticks; guards refuse) and fail: never run unbounded.
+    """
+    if code.co_flags & _DEFERRED_FLAGS:
+        return False
+    if any(isinstance(const, types.CodeType) for const in code.co_consts):
+        return False
+    for instruction in dis.get_instructions(code):
+        name = instruction.opname
+        if name in _UNBUDGETED_OPCODES or name.startswith(_UNBUDGETED_PREFIXES):
+            return False
+    return True

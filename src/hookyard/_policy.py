@@ -7,7 +7,8 @@ instrumentation:
 
 - **Budgets.** Every script function gets a prologue ``_t, _e, _x = _budget_()`` that
   fetches this thread's invocation budget, pops a depth slot and ticks once; its body runs
-  in ``try/finally`` that gives the slot back. Every ``while`` body starts with a tick.
+  in ``try/finally`` that gives the slot back. Straight-line functions (no call, loop or
+  nested scope: see ``_is_straight_line``) need none. Every ``while`` body starts with a tick.
   Every ``except`` and user ``finally`` block starts with ``_check_()``, so a spent budget
   cannot be caught and swallowed. (``for`` loops are charged by ``_getiter_``.)
 - **Size.** ``+ * ** << %`` whose operands could be sequences or big ints go through
@@ -164,6 +165,48 @@ def _is_small_float(node: ast.expr) -> bool:
     return isinstance(node, ast.Constant) and isinstance(node.value, float)
 
 
+# Nodes that can make a function's running time exceed the length of its code: calls
+# (recursion, api, builtins that loop), loops and comprehensions, nested scopes and
+# generators (code that runs later, or more than once).
+_UNBOUNDED_NODES = (
+    ast.Call,
+    ast.For,
+    ast.AsyncFor,
+    ast.While,
+    ast.ListComp,
+    ast.SetComp,
+    ast.DictComp,
+    ast.GeneratorExp,
+    ast.Lambda,
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.ClassDef,
+    ast.Yield,
+    ast.YieldFrom,
+    ast.Await,
+)
+
+
+def _is_straight_line(node: ast.FunctionDef) -> bool:
+    """True for a function that calls nothing, loops nowhere and defines nothing.
+
+    Such a function needs no budget prologue (fetch, depth slot, tick, ``finally``): each
+    of its statements runs at most once, so its time is bounded by its length, and without
+    a call it cannot recurse. Nothing a script defines runs implicitly either: operator
+    and attribute hooks (``__add__``, ``__getattr__``...) are underscore names, refused,
+    and ``property`` is not offered. The guards it reaches (``_getattr_``, ``_add_``...)
+    charge the invocation's budget themselves, and ``call_script`` still checks that
+    budget when the function returns. A typical validation hook (``if`` tests on its
+    arguments, ``raise Veto``) is straight-line; issue 6 measured the prologue at about a
+    third of a no-op hook's cost.
+    """
+    if node.decorator_list:
+        return False
+    return not any(
+        isinstance(child, _UNBOUNDED_NODES) for child in ast.walk(node) if child is not node
+    )
+
+
 class HookPolicy(RestrictingNodeTransformer):
     """RestrictedPython's transformer with hookyard's budget and size instrumentation."""
 
@@ -196,7 +239,10 @@ class HookPolicy(RestrictingNodeTransformer):
         return ast.fix_missing_locations(node)
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> Any:
+        straight = _is_straight_line(node)  # judged on the script's own code
         node = cast(ast.FunctionDef, super().visit_FunctionDef(node))
+        if straight:
+            return node
         body = node.body
         leave = _statement(ast.Call(func=_name("_x"), args=[ast.Constant(None)], keywords=[]), node)
         guarded = ast.Try(body=body, handlers=[], orelse=[], finalbody=[leave])
