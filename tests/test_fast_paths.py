@@ -951,3 +951,21 @@ def test_budget_free_failure_is_not_taken_for_an_earlier_limit(make_engine: Make
     assert _failure(bomb, "ab").limit == "size"
     with pytest.raises(hookyard.HookFailed, match=r"10-key\.py:2: pre: KeyError"):
         lookup("missing")
+
+
+def test_an_unlocated_node_falls_back_to_locating_everything(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Should the policy ever leave a node without a location, the loader compiles the
+    script again with the pass that locates every node, instead of failing the load."""
+    from hookyard._loader import compile_source
+    from hookyard._policy import _call
+
+    def unlocated(self: HookPolicy, node: ast.Starred) -> Any:
+        node = self.node_contents_visit(node)
+        node.value = _call("_getiter_", node.value)  # no copy_locations
+        return node
+
+    monkeypatch.setattr(HookPolicy, "visit_Starred", unlocated)
+    code = compile_source("def pre(x):\n    return [*x]\n", "<fallback>")
+    assert not isinstance(code, list), code

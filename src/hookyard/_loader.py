@@ -24,7 +24,7 @@ from RestrictedPython.compile import compile_restricted_exec
 from . import _budget
 from ._budget import Budget, BudgetExhausted, Limits
 from ._copy import safe_message
-from ._policy import HookPolicy
+from ._policy import HookPolicy, LocatedHookPolicy
 from ._retained import KeptAccount
 from ._sandbox import SandboxPolicy, script_globals
 
@@ -160,8 +160,12 @@ def compile_source(source: str, filename: str) -> types.CodeType | list[tuple[in
     if "\x00" in source:
         return [(source.count("\n", 0, source.index("\x00")) + 1, "source contains a NUL byte")]
     try:
-        result = compile_restricted_exec(source, filename=filename, policy=HookPolicy)
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        try:
+            result = compile_restricted_exec(source, filename=filename, policy=HookPolicy)
+        except TypeError:
+            # a node left unlocated (compile() requires lineno): once more, locating all
+            result = compile_restricted_exec(source, filename=filename, policy=LocatedHookPolicy)
+    except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError) as exc:
         line = getattr(exc, "lineno", None)
         return [(line, f"{type(exc).__name__}: {safe_message(exc)}")]
     if result.errors:

@@ -32,7 +32,7 @@ from RestrictedPython.transformer import RestrictingNodeTransformer
 
 from . import _static
 
-__all__ = ["GUARDED_ATTRIBUTES", "HookPolicy"]
+__all__ = ["GUARDED_ATTRIBUTES", "HookPolicy", "LocatedHookPolicy"]
 
 # Attribute names that go through the run-time ``_getattr_``: format-string walks
 # (CVE-2023-41039, CVE-2024-47532, CVE-2026-76825), ``AttributeError.obj``, and methods
@@ -123,8 +123,7 @@ def copy_locations(new: Any, like: Any) -> None:
     walk of the whole subtree: wrapping a function body in ``try/finally`` walked the body
     again, a quarter of a cold load's compile time (issue 6, figure E). This walk stops at
     located nodes; nodes some visitor slipped under a located one unlocated (``{**m}``,
-    ``f(*x)``) get theirs from the one ``fix_missing_locations`` pass over the whole
-    module at the end of ``visit_Module``.
+    ``f(*x)``) are located where they are made (``_located``).
     """
     lineno, col_offset = like.lineno, like.col_offset
     end_lineno, end_col_offset = like.end_lineno, like.end_col_offset
@@ -145,6 +144,11 @@ def _name(identifier: str) -> ast.Name:
 
 def _call(function: str, *args: ast.expr) -> ast.Call:
     return ast.Call(func=_name(function), args=list(args), keywords=[])
+
+
+def _located(new: ast.expr, like: ast.expr) -> ast.expr:
+    copy_locations(new, like)
+    return new
 
 
 def _statement(expression: ast.expr, like: Any) -> ast.Expr:
@@ -210,6 +214,12 @@ def _is_straight_line(node: ast.FunctionDef) -> bool:
 class HookPolicy(RestrictingNodeTransformer):
     """RestrictedPython's transformer with hookyard's budget and size instrumentation."""
 
+    # Every node this policy makes is located where it is made (copy_locations), so no
+    # pass over the whole tree is needed (it cost a fifth of a cold load). Should a node
+    # slip through unlocated, compile() refuses the tree and the loader compiles again
+    # with LocatedHookPolicy, which does that pass.
+    locate_all = False
+
     # -- prologues ----------------------------------------------------------------------
     def _prologue(self, like: Any) -> list[ast.stmt]:
         fetch = ast.Assign(
@@ -235,8 +245,9 @@ class HookPolicy(RestrictingNodeTransformer):
         like = node.body[position] if position < len(node.body) else None
         if like is not None:
             node.body[position:position] = self._prologue(like)
-        # one pass for every node still without a location (see copy_locations)
-        return ast.fix_missing_locations(node)
+        if self.locate_all:
+            return ast.fix_missing_locations(node)
+        return node
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> Any:
         straight = _is_straight_line(node)  # judged on the script's own code
@@ -377,14 +388,14 @@ class HookPolicy(RestrictingNodeTransformer):
         node = self.node_contents_visit(node)
         if isinstance(node.ctx, ast.Load):
             # `f(*x)`, `[*x]`: Python iterates x in C; _getiter_ bounds and charges it.
-            node.value = _call("_getiter_", node.value)
+            node.value = _located(_call("_getiter_", node.value), node.value)
         return node
 
     def visit_Dict(self, node: ast.Dict) -> Any:
         node = self.node_contents_visit(node)
         # `{**m}`: a key of None marks unpacking, which copies m in C.
         node.values = [
-            _call("_mapping_", value) if key is None else value
+            _located(_call("_mapping_", value), value) if key is None else value
             for key, value in zip(node.keys, node.values, strict=True)
         ]
         return node
@@ -392,5 +403,11 @@ class HookPolicy(RestrictingNodeTransformer):
     def visit_keyword(self, node: ast.keyword) -> Any:
         node = self.node_contents_visit(node)
         if node.arg is None:
-            node.value = _call("_mapping_", node.value)
+            node.value = _located(_call("_mapping_", node.value), node.value)
         return node
+
+
+class LocatedHookPolicy(HookPolicy):
+    """HookPolicy plus a final pass locating every node (the loader's fallback)."""
+
+    locate_all = True
