@@ -436,8 +436,14 @@ class HookEngine:
             record.error = None  # back to the serving content after a broken save
             logger.info("hook script recovered: %s (%s)", file, _short(old))
             return ReloadEvent(point, file, old, old, True, None)
-        change = source_reach_change(
-            record.current.source if record.current is not None else None, result.source
+        # The reach diff walks both syntax trees: skipped when nobody can hear of it (a
+        # new script while no listener or audit sink is set, as when the engine is made)
+        change = (
+            source_reach_change(
+                record.current.source if record.current is not None else None, result.source
+            )
+            if record.current is not None or self._listeners or self._observer is not None
+            else None
         )
         result.record = record
         record.current = result
