@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
@@ -443,3 +444,26 @@ def test_memory_watchdog_stops_growth_the_size_checks_do_not_see(tmp_path: Path)
         host(True)
     assert isinstance(caught.value.__cause__, hookyard.LimitExceeded)
     assert caught.value.__cause__.limit == "memory"
+
+
+def test_log_lines_count_against_the_output_limit_when_someone_listens(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With the script's logger enabled, a log flood stops at the output limit; with its
+    level disabled, lines are neither formatted nor counted (and the flood stops at the
+    operations limit instead)."""
+    engine = _engine(tmp_path, 'while True:\n    log.info("flood %s", "y" * 100)')
+
+    @engine.hook("p", on_error="raise")
+    def host() -> None: ...
+
+    caplog.set_level(logging.INFO, logger="hookyard.script")
+    with pytest.raises(hookyard.HookFailed) as caught:
+        host()
+    assert isinstance(caught.value.__cause__, hookyard.LimitExceeded)
+    assert caught.value.__cause__.limit == "output"
+    caplog.set_level(logging.WARNING, logger="hookyard.script")
+    with pytest.raises(hookyard.HookFailed) as caught:
+        host()
+    assert isinstance(caught.value.__cause__, hookyard.LimitExceeded)
+    assert caught.value.__cause__.limit == "operations"

@@ -176,13 +176,16 @@ class ScriptLog:
         object.__setattr__(self, "_logger", logger)
 
     def _emit(self, level: int, message: Any, args: tuple[Any, ...]) -> None:
+        logger: logging.Logger = object.__getattribute__(self, "_logger")
+        if not logger.isEnabledFor(level):
+            # nobody listens: nothing is formatted, nothing is output (the call itself
+            # is paid for like any other)
+            return
         text = _guards.safe_str(message)
         if args:
             text = _guards.mod(text, args if len(args) != 1 else args[0])
         current_budget().charge_output(len(text) + 1)
-        logger: logging.Logger = object.__getattribute__(self, "_logger")
-        if logger.isEnabledFor(level):
-            logger.log(level, "%s", text)
+        logger.log(level, "%s", text)
 
     def debug(self, message: Any, *args: Any) -> None:
         self._emit(logging.DEBUG, message, args)
