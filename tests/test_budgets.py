@@ -59,6 +59,9 @@ RUNAWAYS = {
     "modular pow, huge exponent": "pow(3, 10**10000, 10**5000 + 7)",
     "sum concatenating lists": "sum([[0] * 100] * 50000, [])",
     "set of colliding ints": "set([i * (2**61 - 1) for i in range(30000)])",
+    "lcm of many ints": "math.lcm(*range(1, 10**5))",
+    "dist of huge points": "math.dist(range(10**7), range(10**7))",
+    "fsum of a huge range": "math.fsum(range(10**12))",
     # size
     "str repetition": '"a" * 10**10',
     "list repetition": "[0] * 10**10",

@@ -820,6 +820,24 @@ def safe_math_prod(iterable: Any, *, start: Any = 1) -> Any:
     return result
 
 
+def safe_lcm(*integers: Any) -> Any:
+    """``math.lcm``, pairwise: the result of one C call over many ints can grow to
+    millions of bits, and the time with it; each step's result is size-checked."""
+    budget = current_budget()
+    result = 1
+    for n in integers:
+        result = math.lcm(result, n)
+        bits = result.bit_length()
+        if bits > 4096:
+            budget.charge_bits(bits, "lcm")
+    return result
+
+
+def safe_dist(p: Any, q: Any) -> Any:
+    """``math.dist``: it copies both points to tuples in C; bounded like any iteration."""
+    return math.dist(materialize(p, "math.dist point"), materialize(q, "math.dist point"))
+
+
 def safe_max(*args: Any, **kwargs: Any) -> Any:
     return _reducer(max)(*args, **kwargs)
 

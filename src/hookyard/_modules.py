@@ -6,7 +6,8 @@ CPython's ``IMPORT_FROM`` does for packages, and sub-modules are never copied in
 
 The default allow-list is small, and each entry is there for a reason:
 
-- ``math``: pure functions; ``factorial``, ``comb``, ``perm``, ``prod`` are size-checked.
+- ``math``: pure functions; ``factorial``, ``comb``, ``perm``, ``prod``, ``lcm`` are
+  size-checked, ``fsum``, ``dist`` (and ``sumprod``) bounded like any iteration.
 - ``json``: ``dumps``/``loads`` only, with no hooks (``cls``, ``default``, ``object_hook``)
   output size (indent included) is checked before it is built.
 - ``datetime``: immutable value types.
@@ -121,7 +122,13 @@ def _math_facade() -> ModuleFacade:
         perm=_guards.safe_perm,
         prod=_guards.safe_math_prod,
         fsum=lambda iterable: math.fsum(_guards.getiter(iterable)),
+        lcm=_guards.safe_lcm,
+        dist=_guards.safe_dist,
     )
+    if "sumprod" in attributes:  # Python 3.12+: two iterables consumed in C
+        attributes["sumprod"] = lambda p, q: math.sumprod(  # type: ignore[attr-defined]
+            _guards.getiter(p), _guards.getiter(q)
+        )
     return ModuleFacade("math", attributes)
 
 
