@@ -12,6 +12,7 @@ import json
 import logging
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -294,7 +295,7 @@ def _watch(args: argparse.Namespace) -> int:
             f"watching {directory}: {count} script{'s' if count != 1 else ''} (Ctrl-C stops)",
             flush=True,
         )
-        done.wait(args.timeout)
+        _wait_interruptibly(done, args.timeout)
     except KeyboardInterrupt:
         pass
     finally:
@@ -308,6 +309,20 @@ def _none(*args: Any, **kwargs: Any) -> None:
 
 
 # -- demo ---------------------------------------------------------------------------------
+def _wait_interruptibly(event: threading.Event, timeout: float | None) -> None:
+    """``event.wait(timeout)``, but Ctrl-C always gets through.
+
+    A SIGINT the kernel hands to one of the watcher's threads does not interrupt the main
+    thread's lock wait, so an endless wait could miss it; the main thread runs Python
+    code (and so its signal handlers) at least every quarter second.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        left = 0.25 if deadline is None else min(0.25, deadline - time.monotonic())
+        if left <= 0 or event.wait(left):
+            return
+
+
 def _demo(args: argparse.Namespace) -> int:
     from ._demo import run_demo  # the demo host is only imported when asked for
 
