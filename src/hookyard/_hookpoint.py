@@ -161,6 +161,9 @@ class ScriptFailure(Exception):  # internal; becomes HookFailed/HookVetoed
         self.reason = reason
 
 
+_FREE_CALL = 16  # operations a budget-free call counts towards re-measuring kept data
+
+
 def call_script(
     script: LoadedScript,
     function: Callable[..., Any],
@@ -177,11 +180,12 @@ def call_script(
     if function in script.free:
         record.calls += 1
         # It cannot spend a budget (_loader.budget_free): none is started. It still
-        # counts one operation towards measuring what the script keeps.
+        # counts towards measuring what the script keeps: _FREE_CALL operations, since
+        # one such call can keep a whole argument (`state[k] = v`).
         try:
             value = function(*args, **kwargs) if kwargs else function(*args)
             account = script.kept_account
-            account.due -= 1
+            account.due -= _FREE_CALL
             if account.due <= 0:
                 _measure_kept(script)
             return value

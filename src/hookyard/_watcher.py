@@ -65,6 +65,18 @@ __all__ = [
 
 logger = logging.getLogger("hookyard")
 
+
+class _StopRace(logging.Filter):
+    """Drops watchdog's ERROR line for an inotify read that lands while the observer is
+    being stopped ("queue_events() called when the thread is inactive"): the event is
+    discarded either way, and every close() of a watching engine could print it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "called when the thread is inactive" not in record.getMessage()
+
+
+logging.getLogger("watchdog.observers.inotify").addFilter(_StopRace())
+
 # While the directory cannot be watched, try again this often (seconds): short, because a
 # deploy that recreates the directory wants its scripts back quickly, and a failed attempt
 # costs one stat() call.
