@@ -804,3 +804,23 @@ def test_permissions_of_a_new_audit_file(make_engine: MakeEngine, tmp_path: Path
     make_engine({"p/10-x.py": "def pre():\n    pass\n"}, audit_log=log)
     assert not log.stat().st_mode & 0o007
     assert os.access(log, os.R_OK)
+
+
+def test_new_script_in_a_running_engine_reports_its_reach(
+    make_engine: MakeEngine, hook_log: pytest.LogCaptureFixture
+) -> None:
+    """A script that appears after the engine was made gains its whole reach: logged at
+    WARNING like any gain; the scripts loaded with the engine are not news."""
+    engine = make_engine({"p/10-x.py": "def pre(x):\n    api.notify(x)\n"})
+    assert not [r for r in hook_log.records if "gained reach" in r.getMessage()]
+    path = engine.directory / "p/20-new.py"
+    path.write_text("def pre(x):\n    api.delete_instance(x)\n")
+    engine.reload()
+    warnings = [
+        r.getMessage()
+        for r in hook_log.records
+        if r.name == "hookyard.audit" and r.levelno == logging.WARNING
+    ]
+    assert len(warnings) == 1
+    assert warnings[0].startswith(f"hook script {path} gained reach: ")
+    assert "now calls api.delete_instance" in warnings[0]

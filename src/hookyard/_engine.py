@@ -181,7 +181,9 @@ class HookEngine:
         self._trail = AuditTrail(audit_log)
         self._observer: AuditTrail | None = None
         self.refresh_audit()
+        self._made = False  # the first load: a script's reach is not news yet
         self.reload()
+        self._made = True
 
     # -- host API ---------------------------------------------------------------------
     def hook(
@@ -442,7 +444,10 @@ class HookEngine:
             source_reach_change(
                 record.current.source if record.current is not None else None, result.source
             )
-            if record.current is not None or self._listeners or self._observer is not None
+            if record.current is not None
+            or self._made
+            or self._listeners
+            or self._observer is not None
             else None
         )
         result.record = record
@@ -450,7 +455,8 @@ class HookEngine:
         record.seen_version = result.version
         record.error = None
         logger.info("hook script loaded: %s (%s -> %s)", file, _short(old), _short(result.version))
-        if old is not None and change is not None:
+        if change is not None and (old is not None or self._made):
+            # a new script in a running engine gains its whole reach: reported like a change
             report_reach_change(file, change)
         self._audit_load(
             point, file, result.version, started, str(change) if change else None, "ok"
