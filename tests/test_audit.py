@@ -484,9 +484,14 @@ def test_veto_outcome_and_skipped_scripts(make_engine: MakeEngine) -> None:
 
     with pytest.raises(hookyard.HookVetoed):
         host()
-    assert recorder.calls() == [("10-veto.py", "pre", "veto"), ("20-later.py", "pre", "skipped")]
-    assert recorder.events[-2].message == "closed"
-    assert recorder.events[-1].message == "not run: vetoed by 10-veto.py"
+    assert recorder.calls() == [
+        ("10-veto.py", "pre", "veto"),
+        ("20-later.py", "pre", "skipped"),
+        ("30-post-only.py", "post", "skipped"),
+    ]
+    assert recorder.events[0].message == "closed"
+    assert recorder.events[1].message == "not run: vetoed by 10-veto.py"
+    assert recorder.events[2].message == "not run: vetoed by 10-veto.py"
 
 
 @BOTH_MODES
@@ -565,7 +570,7 @@ def test_skipped_after_a_failure_on_a_raising_point(make_engine: MakeEngine) -> 
     engine = make_engine(
         {
             "p/10-x.py": "def pre():\n    raise ValueError('bad')\n",
-            "p/20-y.py": "def pre():\n    pass\n",
+            "p/20-y.py": "def pre():\n    pass\n\ndef post(rv):\n    pass\n",
         }
     )
     recorder = recorded(engine)
@@ -575,7 +580,11 @@ def test_skipped_after_a_failure_on_a_raising_point(make_engine: MakeEngine) -> 
 
     with pytest.raises(hookyard.HookFailed):
         host()
-    assert recorder.calls() == [("10-x.py", "pre", "error"), ("20-y.py", "pre", "skipped")]
+    assert recorder.calls() == [
+        ("10-x.py", "pre", "error"),
+        ("20-y.py", "pre", "skipped"),
+        ("20-y.py", "post", "skipped"),
+    ]
 
 
 @BOTH_MODES

@@ -385,12 +385,17 @@ def _skip_rest(
     phase: str,
     message: str,
 ) -> None:
-    """Record ``skipped`` for the scripts of ``phase`` that will not run after ``after``."""
+    """Record ``skipped`` for the scripts of ``phase`` that will not run after ``after``,
+    and, when a ``pre`` ends the call, for every ``post`` of the point."""
     seen = False
     for script in scripts:
         if seen and getattr(script, phase) is not None:
             observer.invocation(point.name, script, phase, "skipped", 0.0, message)
         seen = seen or script is after
+    plan = point.plan
+    if phase == "pre" and plan is not None:
+        for script in plan[1]:
+            observer.invocation(point.name, script, "post", "skipped", 0.0, message)
 
 
 def _atoms_only(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
