@@ -189,6 +189,14 @@ def test_list_shows_points_and_scripts_in_run_order(good: Path) -> None:
     ]
 
 
+def test_list_marks_scripts_with_problems_and_exits_1(good: Path) -> None:
+    """A script with findings is still listed, marked, and the exit code says so."""
+    (good / "create/20-broken.py").write_text("def pre(:\n")
+    result = hookyard("list", good)
+    assert result.returncode == 1
+    assert "  20-broken.py    -  [1 problem: hookyard check]" in result.stdout.splitlines()
+
+
 def test_list_shows_declared_options_and_empty_points(good: Path) -> None:
     """Points declared in hookyard.toml show their options, even with no scripts yet."""
     (good / "hookyard.toml").write_text("[points.create]\nveto = true\n[points.delete]\n")

@@ -107,7 +107,8 @@ def _list(args: argparse.Namespace) -> int:
                 count = len(script.findings)
                 note += f"  [{count} problem{'s' if count > 1 else ''}: hookyard check]"
             print(f"  {script.name:<{width}}  {note}")
-    return EXIT_OK
+    # like check and audit: exit 1 when anything was found (the listing is printed anyway)
+    return EXIT_FINDINGS if audit.findings else EXIT_OK
 
 
 def _module_cell(module: str, used: Sequence[str]) -> str:
