@@ -25,6 +25,17 @@ def write_scripts(root: Path, scripts: dict[str, str]) -> Path:
 
 MakeEngine = Callable[..., hookyard.HookEngine]
 
+
+def limit_exceeded(call: Callable[..., Any], *args: Any) -> hookyard.LimitExceeded:
+    """Call a hooked function on an ``on_error="raise"`` point; the LimitExceeded that
+    its HookFailed carries (the test fails if it raises anything else)."""
+    with pytest.raises(hookyard.HookFailed) as caught:
+        call(*args)
+    cause = caught.value.__cause__
+    assert isinstance(cause, hookyard.LimitExceeded), caught.value
+    return cause
+
+
 # Semantic test modules say ``pytestmark = BOTH_MODES``: each test runs in-process and with
 # process isolation (no spare worker: the semantics are the same, and starting fewer
 # processes keeps the suite quick on a small machine).

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import hookyard
-from tests.conftest import write_scripts
+from tests.conftest import limit_exceeded, write_scripts
 
 # small limits keep each runaway short; the defaults are exercised by the loops below too
 SMALL = hookyard.Limits(operations=200_000, seconds=2.0, depth=40, size=100_000, output=4_096)
@@ -157,10 +157,7 @@ def test_size_limit_names_what_was_too_big(tmp_path: Path, body: str) -> None:
     @engine.hook("p", on_error="raise")
     def host() -> None: ...
 
-    with pytest.raises(hookyard.HookFailed) as caught:
-        host()
-    cause = caught.value.__cause__
-    assert isinstance(cause, hookyard.LimitExceeded)
+    cause = limit_exceeded(host)
     assert cause.limit == "size"
     assert SIZE_MESSAGES[body] in str(cause)
 
@@ -189,10 +186,7 @@ def test_hash_collision_builders_are_refused_before_the_c_call(tmp_path: Path, n
     @engine.hook("p", on_error="raise")
     def host() -> None: ...
 
-    with pytest.raises(hookyard.HookFailed) as caught:
-        host()
-    cause = caught.value.__cause__
-    assert isinstance(cause, hookyard.LimitExceeded)
+    cause = limit_exceeded(host)
     assert cause.limit == "operations"
     assert "colliding hashes" in str(cause)
 
@@ -222,10 +216,7 @@ def test_wall_clock_limit_stops_a_slow_loop(tmp_path: Path) -> None:
     @engine.hook("p", on_error="raise")
     def host() -> None: ...
 
-    with pytest.raises(hookyard.HookFailed) as caught:
-        host()
-    cause = caught.value.__cause__
-    assert isinstance(cause, hookyard.LimitExceeded)
+    cause = limit_exceeded(host)
     assert cause.limit == "seconds"
 
 
@@ -236,10 +227,7 @@ def test_depth_limit_names_depth(tmp_path: Path) -> None:
     @engine.hook("p", on_error="raise")
     def host() -> None: ...
 
-    with pytest.raises(hookyard.HookFailed) as caught:
-        host()
-    assert isinstance(caught.value.__cause__, hookyard.LimitExceeded)
-    assert caught.value.__cause__.limit == "depth"
+    assert limit_exceeded(host).limit == "depth"
 
 
 def test_budget_is_per_invocation(tmp_path: Path) -> None:
@@ -428,10 +416,7 @@ def test_deadline_stops_a_loop_charged_up_front(tmp_path: Path) -> None:
     def host(keep_them: bool) -> str:
         return "served"
 
-    with pytest.raises(hookyard.HookFailed) as caught:
-        host(False)
-    assert isinstance(caught.value.__cause__, hookyard.LimitExceeded)
-    assert caught.value.__cause__.limit == "seconds"
+    assert limit_exceeded(host, False).limit == "seconds"
 
 
 def test_memory_watchdog_stops_growth_the_size_checks_do_not_see(tmp_path: Path) -> None:
@@ -443,10 +428,7 @@ def test_memory_watchdog_stops_growth_the_size_checks_do_not_see(tmp_path: Path)
     def host(keep_them: bool) -> str:
         return "served"
 
-    with pytest.raises(hookyard.HookFailed) as caught:
-        host(True)
-    assert isinstance(caught.value.__cause__, hookyard.LimitExceeded)
-    assert caught.value.__cause__.limit == "memory"
+    assert limit_exceeded(host, True).limit == "memory"
 
 
 def test_log_lines_count_against_the_output_limit_when_someone_listens(
@@ -461,12 +443,6 @@ def test_log_lines_count_against_the_output_limit_when_someone_listens(
     def host() -> None: ...
 
     caplog.set_level(logging.INFO, logger="hookyard.script")
-    with pytest.raises(hookyard.HookFailed) as caught:
-        host()
-    assert isinstance(caught.value.__cause__, hookyard.LimitExceeded)
-    assert caught.value.__cause__.limit == "output"
+    assert limit_exceeded(host).limit == "output"
     caplog.set_level(logging.WARNING, logger="hookyard.script")
-    with pytest.raises(hookyard.HookFailed) as caught:
-        host()
-    assert isinstance(caught.value.__cause__, hookyard.LimitExceeded)
-    assert caught.value.__cause__.limit == "operations"
+    assert limit_exceeded(host).limit == "operations"

@@ -21,21 +21,13 @@ from hookyard import _budget, _static
 from hookyard._hookpoint import Point
 from hookyard._policy import HookPolicy
 from hookyard._sandbox import SandboxPolicy, script_globals
-from tests.conftest import MakeEngine
+from tests.conftest import MakeEngine, limit_exceeded
 
 SPIN = """
 def pre(n=0):
     while True:
         pass
 """
-
-
-def _failure(call: Any, *args: Any) -> hookyard.LimitExceeded:
-    with pytest.raises(hookyard.HookFailed) as caught:
-        call(*args)
-    cause = caught.value.__cause__
-    assert isinstance(cause, hookyard.LimitExceeded), caught.value
-    return cause
 
 
 # -- budget reuse --------------------------------------------------------------------------
@@ -60,11 +52,11 @@ def test_budget_is_full_again_after_a_spent_invocation(make_engine: MakeEngine) 
         return "served"
 
     for _ in range(3):
-        assert _failure(host, True).limit == "operations"
+        assert limit_exceeded(host, True).limit == "operations"
         assert host(False) == "served"  # 900 iterations fit in a refilled budget of 1,000
 
 
-def test_depth_is_full_again_after_a_depth_failure(make_engine: MakeEngine) -> None:
+def test_depth_is_full_again_after_a_depthlimit_exceeded(make_engine: MakeEngine) -> None:
     """Blowing the depth limit once leaves the full depth for the next call."""
     engine = make_engine(
         {
@@ -84,7 +76,7 @@ def test_depth_is_full_again_after_a_depth_failure(make_engine: MakeEngine) -> N
         return "served"
 
     for _ in range(3):
-        assert _failure(host, 100).limit == "depth"
+        assert limit_exceeded(host, 100).limit == "depth"
         assert host(17) == "served"  # pre + down(17..0): 19 of the 20 levels
 
 
@@ -115,7 +107,7 @@ def test_generators_left_suspended_do_not_change_later_depth(make_engine: MakeEn
 
     for _ in range(30):  # more calls than there are depth slots
         assert host(16) == "served"  # pre + the generator + down(16..0): 19 of 20 levels
-    assert _failure(host, 18).limit == "depth"
+    assert limit_exceeded(host, 18).limit == "depth"
 
 
 def test_kept_generator_ticks_the_budget_of_the_call_that_resumes_it(
@@ -146,8 +138,8 @@ def test_kept_generator_ticks_the_budget_of_the_call_that_resumes_it(
         return "served"
 
     assert host(True) == "served"
-    assert _failure(host, False).limit == "operations"
-    assert _failure(host, False).limit == "operations"
+    assert limit_exceeded(host, False).limit == "operations"
+    assert limit_exceeded(host, False).limit == "operations"
 
 
 def test_budget_is_exhausted_between_invocations(make_engine: MakeEngine) -> None:
@@ -188,7 +180,7 @@ def test_each_engine_keeps_its_own_limits_on_a_shared_thread_budget(
 
     for _ in range(2):
         assert big_host(5_000) == "served"
-        assert _failure(small_host, 5_000).limit == "operations"
+        assert limit_exceeded(small_host, 5_000).limit == "operations"
         assert small_host(50) == "served"
 
 
@@ -236,7 +228,7 @@ def test_nested_invocation_gets_its_own_budget_and_leaves_the_outer_one_alone(
     # the inner script spends 600 of its own 1,000; the outer's 900 are its own
     assert outer(450, 450) == "served"
     # the nested call does not refill the outer budget: 700 + 700 > 1,000
-    assert _failure(outer, 700, 700).limit == "operations"
+    assert limit_exceeded(outer, 700, 700).limit == "operations"
     # and the thread is back at the top level, with a usable budget
     assert outer(10, 10) == "served"
 
@@ -362,7 +354,7 @@ def test_time_limit_applies_to_a_reused_budget(make_engine: MakeEngine) -> None:
         return "served"
 
     for _ in range(3):
-        assert _failure(host).limit == "seconds"
+        assert limit_exceeded(host).limit == "seconds"
 
 
 def test_time_limit_after_the_monitor_went_idle(
@@ -378,7 +370,7 @@ def test_time_limit_after_the_monitor_went_idle(
     def host() -> str:
         return "served"
 
-    assert _failure(host).limit == "seconds"
+    assert limit_exceeded(host).limit == "seconds"
     # wait for the monitor to publish that it sleeps
     event = threading.Event()
     for _ in range(500):
@@ -386,7 +378,7 @@ def test_time_limit_after_the_monitor_went_idle(
             break
         event.wait(0.01)
     assert _budget.MONITOR.idle
-    assert _failure(host).limit == "seconds"
+    assert limit_exceeded(host).limit == "seconds"
 
 
 def test_expire_leaves_a_later_invocation_alone() -> None:
@@ -655,7 +647,7 @@ def test_adversarial_growth_still_stops_at_the_size_limit(
     def host() -> str:
         return "served"
 
-    assert _failure(host).limit == "size"
+    assert limit_exceeded(host).limit == "size"
 
 
 def test_native_loop_computes_what_cpython_computes(make_engine: MakeEngine) -> None:
@@ -905,7 +897,7 @@ def test_straight_line_hook_with_guards_is_still_charged(make_engine: MakeEngine
     def host(s: str) -> str:
         return s
 
-    cause = _failure(host, "ab")
+    cause = limit_exceeded(host, "ab")
     assert cause.limit == "size"
 
 
@@ -948,7 +940,7 @@ def test_budget_free_failure_is_not_taken_for_an_earlier_limit(make_engine: Make
     @engine.hook("q", on_error="raise")
     def lookup(x: str) -> None: ...
 
-    assert _failure(bomb, "ab").limit == "size"
+    assert limit_exceeded(bomb, "ab").limit == "size"
     with pytest.raises(hookyard.HookFailed, match=r"10-key\.py:2: pre: KeyError"):
         lookup("missing")
 
