@@ -11,7 +11,7 @@ import builtins
 import math
 import re
 import string
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from itertools import chain, islice
 from typing import Any
 
@@ -115,7 +115,7 @@ _COLLISION_FLOOR = 1024  # fewer repeated hashes than this cost too little to ma
 _COLLISION_GROUP = 64  # distinct values allowed to share one hash
 
 
-def check_hash_spread(items: list[Any], what: str) -> None:
+def check_hash_spread(items: Collection[Any], what: str) -> None:
     """Refuse ``items`` if more than _COLLISION_GROUP distinct values share a hash.
 
     Cheap for ordinary data: one C pass hashing everything, and the Python pass only runs
@@ -548,19 +548,17 @@ def _check_extend(budget: Budget, ob: Any, args: tuple[Any, ...], kw: dict[str, 
 
 
 def _check_iterables(budget: Budget, ob: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> None:
+    what = type(ob).__name__ if not isinstance(ob, type) else "set"
     total = _length(ob) or 0
     new_args = []
     for arg in args:
         items = arg if isinstance(arg, dict) else materialize(arg, "argument")
         total += len(items)
         new_args.append(items)
-        if isinstance(items, dict):
-            check_hash_spread(list(items), type(ob).__name__)
-        else:  # dict.update(pairs) inserts the pairs' keys
-            check_hash_spread(
-                _pair_keys(items) if isinstance(ob, dict) else items, type(ob).__name__
-            )
-    budget.charge_size(total + len(kw), type(ob).__name__ if not isinstance(ob, type) else "set")
+        # dict.update(pairs) inserts the pairs' keys; a dict argument, its keys
+        keys = _pair_keys(items) if isinstance(ob, dict) and type(items) is list else items
+        check_hash_spread(keys, what)
+    budget.charge_size(total + len(kw), what)
     raise _Substitute(tuple(new_args), kw)
 
 
