@@ -15,11 +15,22 @@ re-raises, so a script cannot catch and swallow its own limit.
 Budget objects are reused, not made per call (issue 6: allocating one cost more than the
 rest of an invocation). Each thread keeps one budget per nesting level (a script calling an
 ``api`` function that calls another hooked function runs the inner script on the next
-level). An invocation resets its budget (``Budget.begin``: one C call puts the tick
-iterator back to the start), marks it running by making ``serial`` odd, and on the way out
-makes ``serial`` even and *exhausts* the ticks: a generator or closure a script kept from an
-earlier call can only ever tick the budget of whatever invocation runs it, and between
-invocations every tick fails.
+level). An invocation starts its budget (``Budget.begin``), marks it running by making
+``serial`` odd, and on the way out makes ``serial`` even and *exhausts* the ticks: a
+closure or generator a script kept from an earlier call finds no ticks left until an
+invocation runs it again, and between invocations every tick fails.
+
+How a budget is refilled depends on the interpreter (issue 11), so it is chosen by a probe
+of ``range_iterator.__setstate__`` when this module is imported, never by version number:
+
+- ``refill`` (CPython 3.11): ``__setstate__(index)`` sets the position absolutely, so one
+  C call puts the budget's one iterator back to its start;
+- ``renew`` (CPython 3.12 and later: ``__setstate__`` only moves forward, gh-100220's
+  rewrite of the range iterator): each invocation takes a fresh iterator over a range the
+  budget keeps, and publishes its ``__next__`` as the thread's tick;
+- and a charge of ``n`` operations moves the iterator ``n`` forward: one ``__setstate__``
+  (absolute or relative, whichever the probe found) or, for a shape the probe does not
+  know, by consuming ``n`` items in C (slower, never wrong: fail closed).
 
 Loops charged up front (``_getiter_`` over a sized value) run in C without ticking; their
 iterators are registered in ``Budget.loops`` so that exhausting the budget (a deadline, the
@@ -55,6 +66,34 @@ __all__ = [
 # _TICKS - n, so one C call (`__setstate__`) refills it whatever the limits. 2**62 keeps
 # the iterator in CPython's fast C-long representation.
 _TICKS = 1 << 62
+
+
+def _probe_setstate() -> str:
+    """How ``range_iterator.__setstate__`` moves an iterator on this interpreter."""
+    try:
+        probe: Any = iter(range(10))
+        next(probe)
+        probe.__setstate__(2)
+        absolute = probe.__length_hint__() == 8  # position 2 of 10: eight left
+        relative = probe.__length_hint__() == 7  # two past position 1: seven left
+        again: Any = iter(range(10))
+        again.__setstate__(10)
+        again.__setstate__(3)
+        rewinds = again.__length_hint__() == 7
+    except Exception:  # an unknown shape: the safe, slow path
+        return "consume"
+    if absolute and rewinds:
+        return "absolute"
+    if relative:
+        return "relative"
+    return "consume"
+
+
+# "absolute": __setstate__ sets the position (and can rewind an exhausted iterator);
+# "relative": it moves forward from where the iterator is; "consume": neither was seen.
+SETSTATE = _probe_setstate()
+# Refill one iterator in place where the interpreter allows it; otherwise renew it.
+REFILL = SETSTATE == "absolute"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -149,30 +188,68 @@ def _depth_slots(depth: int) -> list[object]:
     return [True] + [None] * (depth - 1)
 
 
+def _advance_absolute(budget: Budget, left: int, count: int) -> None:
+    budget._ticks.__setstate__(budget._total - left + count)
+
+
+def _advance_relative(budget: Budget, left: int, count: int) -> None:
+    budget._ticks.__setstate__(count)
+
+
+def _advance_consuming(budget: Budget, left: int, count: int) -> None:
+    next(itertools.islice(budget._ticks, count - 1, count), None)
+
+
+_ADVANCE = {
+    "absolute": _advance_absolute,
+    "relative": _advance_relative,
+    "consume": _advance_consuming,
+}[SETSTATE]
+
+
+def exhaust_ticks(ticks: Any) -> None:
+    """Leave ``ticks`` with nothing left: every later tick fails."""
+    if SETSTATE == "consume":
+        deque(ticks, maxlen=0)
+    else:
+        ticks.__setstate__(_TICKS)
+
+
 class Budget:
     """The budget of one invocation at a time; reused for the next one (see module doc)."""
 
     __slots__ = (
         "__weakref__",
         "_depth_slots",
+        "_enter",
+        "_leave",
+        "_range",
         "_start",
         "_ticks",
+        "_total",
         "handle",
         "inner",
         "limits",
         "loops",
         "output_left",
         "reason",
+        "refill",
         "serial",
     )
 
-    def __init__(self, limits: Limits) -> None:
-        ticks = cast(_Ticks, iter(range(_TICKS)))
+    def __init__(self, limits: Limits, *, refill: bool | None = None) -> None:
         slots: list[object] = []
-        self._ticks = ticks
         self._depth_slots = slots
-        # bound once: every invocation on this budget hands scripts the same three callables
-        self.handle = (ticks.__next__, slots.pop, slots.append)
+        self._enter = slots.pop
+        self._leave = slots.append
+        # refill one iterator in place (where __setstate__ can rewind), or renew it
+        self.refill = REFILL if refill is None else refill
+        if self.refill:
+            ticks = cast(_Ticks, iter(range(_TICKS)))
+            self._ticks = ticks
+            self._total = _TICKS
+            # bound once: every invocation hands scripts the same three callables
+            self.handle = (ticks.__next__, self._enter, self._leave)
         self.serial = 0  # odd while an invocation runs on this budget
         self.inner: Budget | None = None  # the next nesting level in this thread
         # the C iterators of the loops running now (charged up front, so they do not tick
@@ -188,12 +265,25 @@ class Budget:
     def reset(self, limits: Limits) -> None:
         """A full budget under ``limits``: ticks, depth slots, output, no failure."""
         self.limits = limits
-        self._start = _TICKS - limits.operations
-        self._ticks.__setstate__(self._start)
+        if self.refill:
+            self._start = _TICKS - limits.operations
+            self._ticks.__setstate__(self._start)
+        else:
+            self._range = range(limits.operations)
+            self._total = limits.operations
+            self.renew()
         self._depth_slots[:] = _depth_slots(limits.depth)
         self.output_left = limits.output
         self.reason: BudgetExhausted | None = None
         self.loops.clear()
+
+    def renew(self) -> None:
+        """A fresh, full tick iterator (``renew`` interpreters), published as the tick."""
+        ticks = cast(_Ticks, iter(self._range))
+        self._ticks = ticks
+        self.handle = (ticks.__next__, self._enter, self._leave)
+        if getattr(_local, "budget", None) is self:
+            _local.handle = self.handle
 
     def begin(self, limits: Limits) -> None:
         """Start an invocation: refill, mark running. (Inlined in ``call_script``.)"""
@@ -207,14 +297,17 @@ class Budget:
             # other limits, a failure, or depth slots a suspended generator still holds
             self.reset(limits)
         else:
-            self._ticks.__setstate__(self._start)
+            if self.refill:
+                self._ticks.__setstate__(self._start)
+            else:
+                self.renew()
             self.output_left = limits.output
         self.serial += 1
 
     def end(self) -> None:
         """End the invocation: not running, and every later tick fails."""
         self.serial += 1
-        self._ticks.__setstate__(_TICKS)
+        exhaust_ticks(self._ticks)
         if self.loops:
             self.loops.clear()
 
@@ -223,7 +316,7 @@ class Budget:
         """Mark the budget spent (first reason wins) and return the exception to raise."""
         if self.reason is None:
             self.reason = BudgetExhausted(limit, detail)
-        self._ticks.__setstate__(_TICKS)
+        exhaust_ticks(self._ticks)
         self._stop_loops()
         return self.reason
 
@@ -243,7 +336,7 @@ class Budget:
         if self.serial == serial:
             if self.reason is None:
                 self.reason = reason
-            self._ticks.__setstate__(_TICKS)
+            exhaust_ticks(self._ticks)
             self._stop_loops()
 
     def failure(self) -> BudgetExhausted | None:
@@ -268,10 +361,11 @@ class Budget:
             raise self.exhaust(
                 "operations", f"operations limit ({self.limits.operations:,}) exceeded"
             )
-        self._ticks.__setstate__(_TICKS - left + count)
+        if count > 0:
+            _ADVANCE(self, left, count)
         if self.reason is not None:
             # the monitor expired us between the read and the write: keep it expired
-            self._ticks.__setstate__(_TICKS)
+            exhaust_ticks(self._ticks)
 
     def charge_size(self, size: int, what: str) -> None:
         """Refuse to build a value of ``size`` items; charge its building otherwise."""
@@ -305,7 +399,7 @@ def thread_budget() -> Budget:
         budget: Budget = _local.budget
     except AttributeError:
         budget = Budget(Limits())
-        budget._ticks.__setstate__(_TICKS)
+        exhaust_ticks(budget._ticks)
         _local.budget = budget
         _local.handle = budget.handle
     return budget
@@ -366,6 +460,15 @@ def handle() -> tuple[Any, Any, Any]:
     except AttributeError:
         raise RuntimeError("script code ran outside a hookyard invocation") from None
     return current
+
+
+def tick() -> None:
+    """One operation on this thread's running invocation (a generator's loops)."""
+    try:
+        current = _local.handle
+    except AttributeError:
+        raise RuntimeError("script code ran outside a hookyard invocation") from None
+    current[0]()
 
 
 def too_deep() -> None:
@@ -478,22 +581,32 @@ def _monitor() -> None:
 def bounded(iterable: Any, budget: Budget) -> Any:
     """An iterator over ``iterable`` that charges one operation per item, in C.
 
-    ``zip`` pulls an item, then a tick; when the ticks run out zip stops and the tail
-    generator reports the spent budget, so a C-level consumer (``sum``, ``sorted``...)
-    can never run past the budget.
+    ``zip`` pulls a tick, then an item; when the ticks run out zip stops before taking
+    the item, and the tail generator reports the spent budget, so a C-level consumer
+    (``sum``, ``sorted``...) can never run past the budget. An iterator kept from an
+    earlier invocation (``state["it"] = map(...)``) zipped ticks that are gone now: the
+    tail goes on with the budget of the invocation that runs it, item by item.
     """
+    iterator = iter(iterable)
+    ticks = budget._ticks
     return itertools.chain(
-        # strict=False: the shorter side ending is the point (items, or ticks, run out)
-        map(_first, zip(iterable, budget._ticks, strict=False)),
-        _raise_if_spent(budget),
+        # strict=False: the shorter side ending is the point (ticks, or items, run out)
+        map(_second, zip(ticks, iterator, strict=False)),
+        _continue_or_stop(budget, ticks, iterator),
     )
 
 
-_first = operator.itemgetter(0)
+_second = operator.itemgetter(1)
 
 
-def _raise_if_spent(budget: Budget) -> Any:
-    spent = budget.failure()
-    if spent is not None:
-        raise spent
-    yield from ()
+def _continue_or_stop(budget: Budget, ticks: Any, iterator: Any) -> Any:
+    if budget.serial & 1 and budget._ticks is ticks:
+        # the invocation these ticks belong to is running: the ticks ran out (a spent
+        # budget), or the items did
+        spent = budget.failure()
+        if spent is not None:
+            raise spent
+        return
+    # the invocation whose ticks these were has ended: whatever invocation runs this now
+    # pays for the rest (outside any, current_budget() refuses)
+    yield from bounded(iterator, current_budget())

@@ -79,28 +79,43 @@ ATOMS: frozenset[type] = frozenset(
 # the host conveniences make are kept in memo[_KEEP_ALIVE].
 
 _KEEP_ALIVE = -1  # never an id
+# How deep a value may nest to cross (containers within containers). Bounded by an
+# explicit count, not by the interpreter's recursion limit: CPython 3.13.0 does not check
+# that limit on some specialised calls (issue 11), and a value that crosses must stay
+# safe for the host to print, compare, copy and JSON-encode under the default recursion
+# limit (copy.deepcopy spends about three frames per level).
+MAX_NESTING = 100
 _NESTED_TOO_DEEPLY = (
-    "a value nested too deeply cannot cross between script and host (recursion limit)"
+    f"a value nested too deeply (more than {MAX_NESTING} containers within each other) "
+    "cannot cross between script and host"
 )
 
 Memo = dict[int, Any]
-Foreign = Callable[[Any, Memo], Any]
+Foreign = Callable[[Any, Memo, int], Any]
+
+
+class _TooDeep(Exception):
+    """Internal: the copy went past MAX_NESTING (becomes BoundaryError at the entry)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Copier:
     """One direction's copy functions (closures: the hot loop reads no attributes)."""
 
-    value: Callable[[Any, Memo], Any]
-    tuple: Callable[[tuple[Any, ...], Memo], Any]
-    container: Callable[[Any, Memo], Any]  # subclasses of the plain containers
+    value: Callable[[Any, Memo, int], Any]
+    tuple: Callable[[tuple[Any, ...], Memo, int], Any]
+    container: Callable[[Any, Memo, int], Any]  # subclasses of the plain containers
 
 
 def _make_copier(foreign: Foreign) -> _Copier:
-    """The copier for one direction; ``foreign(x, memo)`` handles everything not plain."""
-    atoms = ATOMS
+    """The copier for one direction; ``foreign(x, memo, depth)`` handles what is not plain.
 
-    def copy_value(x: Any, memo: Memo) -> Any:
+    ``depth`` counts the containers above ``x``; past MAX_NESTING the copy stops.
+    """
+    atoms = ATOMS
+    deepest = MAX_NESTING
+
+    def copy_value(x: Any, memo: Memo, depth: int) -> Any:
         cls = type(x)
         if cls in atoms:
             return x
@@ -108,48 +123,54 @@ def _make_copier(foreign: Foreign) -> _Copier:
         if done is not None:
             return done
         if cls is dict:
-            return copy_dict(x, memo)
+            return copy_dict(x, memo, depth, None)
         if cls is list:
-            return copy_list(x, memo)
+            return copy_list(x, memo, depth, None)
         if cls is tuple:
-            return copy_tuple(x, memo)
+            return copy_tuple(x, memo, depth)
         if cls is set or cls is frozenset:
-            return copy_set(x, memo)
-        return foreign(x, memo)
+            return copy_set(x, memo, depth)
+        return foreign(x, memo, depth)
 
-    def copy_dict(x: dict[Any, Any], memo: Memo, new: dict[Any, Any] | None = None) -> Any:
+    def copy_dict(x: dict[Any, Any], memo: Memo, depth: int, new: dict[Any, Any] | None) -> Any:
+        if depth >= deepest:
+            raise _TooDeep
         if new is None:
             new = x.copy()
         memo[id(x)] = new
+        depth += 1
         for key, value in x.items():
             if type(key) is not str and type(key) not in atoms:
-                return rekey_dict(x, memo, new)
+                return rekey_dict(x, memo, depth, new)
             if type(value) not in atoms:
                 done = memo.get(id(value))
                 if done is None:
                     cls = type(value)
                     if cls is dict:
-                        done = copy_dict(value, memo)
+                        done = copy_dict(value, memo, depth, None)
                     elif cls is list:
-                        done = copy_list(value, memo)
+                        done = copy_list(value, memo, depth, None)
                     else:
-                        done = copy_value(value, memo)
+                        done = copy_value(value, memo, depth)
                 new[key] = done
         return new
 
-    def rekey_dict(x: dict[Any, Any], memo: Memo, new: dict[Any, Any]) -> Any:
+    def rekey_dict(x: dict[Any, Any], memo: Memo, depth: int, new: dict[Any, Any]) -> Any:
         # a key that is not an atom (a tuple, a frozenset, something foreign): keys cannot
         # be replaced in place, so refill `new` (already in the memo) in the same order
         items = list(x.items())
         new.clear()
         for key, value in items:
-            new[copy_value(key, memo)] = copy_value(value, memo)
+            new[copy_value(key, memo, depth)] = copy_value(value, memo, depth)
         return new
 
-    def copy_list(x: list[Any], memo: Memo, new: list[Any] | None = None) -> Any:
+    def copy_list(x: list[Any], memo: Memo, depth: int, new: list[Any] | None) -> Any:
+        if depth >= deepest:
+            raise _TooDeep
         if new is None:
             new = x.copy()
         memo[id(x)] = new
+        depth += 1
         index = 0
         for value in x:
             if type(value) not in atoms:
@@ -157,22 +178,25 @@ def _make_copier(foreign: Foreign) -> _Copier:
                 if done is None:
                     cls = type(value)
                     if cls is dict:
-                        done = copy_dict(value, memo)
+                        done = copy_dict(value, memo, depth, None)
                     elif cls is list:
-                        done = copy_list(value, memo)
+                        done = copy_list(value, memo, depth, None)
                     else:
-                        done = copy_value(value, memo)
+                        done = copy_value(value, memo, depth)
                 new[index] = done
             index += 1  # noqa: SIM113 - a counter is cheaper than enumerate's tuples here
         return new
 
-    def copy_tuple(x: tuple[Any, ...], memo: Memo) -> Any:
+    def copy_tuple(x: tuple[Any, ...], memo: Memo, depth: int) -> Any:
         for value in x:
             if type(value) not in atoms:
                 break
         else:
             return x  # atoms only: immutable all the way down
-        items = [copy_value(value, memo) for value in x]
+        if depth >= deepest:
+            raise _TooDeep
+        depth += 1
+        items = [copy_value(value, memo, depth) for value in x]
         key = id(x)
         done = memo.get(key)
         if done is not None:  # the tuple was reached again through a cycle
@@ -181,14 +205,17 @@ def _make_copier(foreign: Foreign) -> _Copier:
         memo[key] = result
         return result
 
-    def copy_set(x: set[Any] | frozenset[Any], memo: Memo) -> Any:
+    def copy_set(x: set[Any] | frozenset[Any], memo: Memo, depth: int) -> Any:
         cls = type(x)
         for value in x:
             if type(value) not in atoms:
                 break
         else:
             return x if cls is frozenset else x.copy()
-        items = [copy_value(value, memo) for value in x]
+        if depth >= deepest:
+            raise _TooDeep
+        depth += 1
+        items = [copy_value(value, memo, depth) for value in x]
         key = id(x)
         done = memo.get(key)
         if done is not None:  # a cycle through a member (only possible via tuples)
@@ -197,18 +224,18 @@ def _make_copier(foreign: Foreign) -> _Copier:
         memo[key] = new
         return new
 
-    def foreign_container(x: Any, memo: Memo) -> Any:
+    def foreign_container(x: Any, memo: Memo, depth: int) -> Any:
         """A subclass of a plain container becomes its plain base (contents copied)."""
         if isinstance(x, dict):
             # dict.copy/list.copy read the storage without running overridden methods
-            return copy_dict(x, memo, dict.copy(x))
+            return copy_dict(x, memo, depth, dict.copy(x))
         if isinstance(x, list):
-            return copy_list(x, memo, list.copy(x))
+            return copy_list(x, memo, depth, list.copy(x))
         for base in (tuple, set, frozenset):
             if isinstance(x, base):
                 plain = base(x)
                 memo.setdefault(_KEEP_ALIVE, []).append(plain)
-                done = copy_value(plain, memo)
+                done = copy_value(plain, memo, depth)
                 memo[id(x)] = done
                 return done
         return _NOT_A_CONTAINER
@@ -219,24 +246,26 @@ def _make_copier(foreign: Foreign) -> _Copier:
 _NOT_A_CONTAINER: Any = object()
 
 
-def _refuse(x: Any, memo: Memo) -> Any:
+def _refuse(x: Any, memo: Memo, depth: int) -> Any:
     raise BoundaryError(
         f"a {_describe(x)} cannot cross between script and host: only plain data "
         "(None, bool, int, float, str, bytes, dates, dict, list, tuple, set) may"
     )
 
 
-def _host_value(x: Any, memo: Memo) -> Any:
+def _host_value(x: Any, memo: Memo, depth: int) -> Any:
     """Host conveniences going into a script: dataclasses, enums, plain-type subclasses."""
     if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        if depth >= MAX_NESTING:
+            raise _TooDeep
         result: dict[str, Any] = {}
         memo[id(x)] = result
         for field in dataclasses.fields(x):
-            result[field.name] = _TO_SCRIPT.value(getattr(x, field.name), memo)
+            result[field.name] = _TO_SCRIPT.value(getattr(x, field.name), memo, depth + 1)
         return result
     if isinstance(x, enum.Enum):
-        return _TO_SCRIPT.value(x.value, memo)
-    done = _TO_SCRIPT.container(x, memo)
+        return _TO_SCRIPT.value(x.value, memo, depth)
+    done = _TO_SCRIPT.container(x, memo, depth)
     if done is not _NOT_A_CONTAINER:
         return done
     if isinstance(x, str):
@@ -247,7 +276,7 @@ def _host_value(x: Any, memo: Memo) -> Any:
         return int(x)
     if isinstance(x, float):
         return float(x)
-    return _refuse(x, memo)
+    return _refuse(x, memo, depth)
 
 
 _TO_SCRIPT = _make_copier(_host_value)
@@ -262,8 +291,8 @@ def to_script(value: Any) -> Any:
     if type(value) in ATOMS:
         return value
     try:
-        return _to_script_value(value, {})
-    except RecursionError:
+        return _to_script_value(value, {}, 0)
+    except (_TooDeep, RecursionError):
         raise BoundaryError(_NESTED_TOO_DEEPLY) from None
 
 
@@ -272,8 +301,8 @@ def to_host(value: Any) -> Any:
     if type(value) in ATOMS:
         return value
     try:
-        return _to_host_value(value, {})
-    except RecursionError:
+        return _to_host_value(value, {}, 0)
+    except (_TooDeep, RecursionError):
         raise BoundaryError(_NESTED_TOO_DEEPLY) from None
 
 
@@ -297,14 +326,15 @@ def arguments_to_script(
     """
     memo: Memo = {}
     try:
-        new_args: tuple[Any, ...] = _to_script_tuple(args, memo)
+        # the argument tuple itself is not one of the value's levels: depth -1
+        new_args: tuple[Any, ...] = _to_script_tuple(args, memo, -1)
         if kwargs:
             for value in kwargs.values():
                 if type(value) not in ATOMS:
                     copy = _to_script_value
-                    kwargs = {key: copy(item, memo) for key, item in kwargs.items()}
+                    kwargs = {key: copy(item, memo, 0) for key, item in kwargs.items()}
                     break
-    except RecursionError:
+    except (_TooDeep, RecursionError):
         raise BoundaryError(_NESTED_TOO_DEEPLY) from None
     return new_args, kwargs
 

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from ._budget import (
-    _TICKS,
     MONITOR,
     Budget,
     BudgetExhausted,
     enter_nested,
+    exhaust_ticks,
     leave_nested,
     thread_budget,
     wake_monitor,
@@ -213,7 +213,13 @@ def call_script(
         and len(slots) == limits.depth
         and slots[0] is True
     ):
-        budget._ticks.__setstate__(budget._start)
+        if budget.refill:
+            budget._ticks.__setstate__(budget._start)
+        else:
+            # a fresh iterator, published as this thread's tick (_budget.Budget.renew)
+            ticks: Any = iter(budget._range)
+            budget._ticks = ticks
+            _thread_state.handle = budget.handle = (ticks.__next__, budget._enter, budget._leave)
         budget.output_left = limits.output
     else:
         # other limits, a failure, or depth slots a suspended generator still holds
@@ -251,7 +257,7 @@ def call_script(
     finally:
         # Budget.end, inlined: not running, every later tick fails, no loop kept alive
         budget.serial = serial + 2
-        budget._ticks.__setstate__(_TICKS)
+        exhaust_ticks(budget._ticks)
         if budget.loops:
             budget.loops.clear()
 
@@ -654,7 +660,20 @@ class HookedMethod:
         return types.MethodType(self._bound, instance)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if args and isinstance(args[0], type) and self._classmethod_of(args[0]):
+            # CPython 3.13 no longer chains classmethod.__get__ through our __get__: it
+            # binds this object to the class itself (issue 11), so the class arrives as
+            # the first argument and is skipped like any bound object
+            return self._bound(*args, **kwargs)
         return self._unbound(*args, **kwargs)
+
+    def _classmethod_of(self, cls: type) -> bool:
+        """True when a ``classmethod`` in ``cls``'s MRO wraps this object."""
+        for klass in cls.__mro__:
+            for value in vars(klass).values():
+                if isinstance(value, classmethod) and value.__func__ is self:
+                    return True
+        return False
 
 
 def _defined_in_class_body(fn: Callable[..., Any]) -> bool:

@@ -211,6 +211,28 @@ def _is_straight_line(node: ast.FunctionDef) -> bool:
     )
 
 
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+
+
+def _is_generator(node: ast.FunctionDef) -> bool:
+    """True when ``node``'s own body (not a nested scope's) yields."""
+    stack: list[ast.AST] = list(node.body)
+    while stack:
+        child = stack.pop()
+        if isinstance(child, ast.Yield | ast.YieldFrom):
+            return True
+        if isinstance(child, _SCOPES):
+            # a nested scope's decorators and defaults belong to this function
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                stack.extend(child.decorator_list)
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+                stack.extend(child.args.defaults)
+                stack.extend(d for d in child.args.kw_defaults if d is not None)
+            continue
+        stack.extend(ast.iter_child_nodes(child))
+    return False
+
+
 class HookPolicy(RestrictingNodeTransformer):
     """RestrictedPython's transformer with hookyard's budget and size instrumentation."""
 
@@ -251,7 +273,12 @@ class HookPolicy(RestrictingNodeTransformer):
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> Any:
         straight = _is_straight_line(node)  # judged on the script's own code
-        node = cast(ast.FunctionDef, super().visit_FunctionDef(node))
+        generators = self.__dict__.setdefault("generator_stack", [])
+        generators.append(_is_generator(node))
+        try:
+            node = cast(ast.FunctionDef, super().visit_FunctionDef(node))
+        finally:
+            generators.pop()
         if straight:
             return node
         body = node.body
@@ -263,7 +290,13 @@ class HookPolicy(RestrictingNodeTransformer):
 
     def visit_While(self, node: ast.While) -> Any:
         node = cast(ast.While, super().visit_While(node))
-        node.body.insert(0, _statement(_call("_t"), node))
+        generators = self.__dict__.get("generator_stack")
+        # A generator's body may resume in a later invocation than the one whose tick its
+        # prologue fetched (kept in `state`): its loops tick whatever invocation runs
+        # them now (issue 11: where budgets are renewed per invocation, the old tick is
+        # spent for good).
+        tick = "_tick_" if generators and generators[-1] else "_t"
+        node.body.insert(0, _statement(_call(tick), node))
         return node
 
     def visit_ExceptHandler(self, node: ast.ExceptHandler) -> Any:

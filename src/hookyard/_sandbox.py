@@ -367,6 +367,7 @@ def script_globals(
         "_print_": _print_factory(log),
         # hookyard's own (see _policy.py)
         "_budget_": _budget.handle,
+        "_tick_": _budget.tick,
         "_deep_": _budget.too_deep,
         "_check_": _budget.check,
         "_add_": _guards.add,
