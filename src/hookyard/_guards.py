@@ -19,7 +19,7 @@ from RestrictedPython.transformer import INSPECT_ATTRIBUTES
 
 from ._budget import Budget, bounded, current_budget
 
-__all__ = ["ScriptMeta", "guarded_getattr", "repr_size"]
+__all__ = ["ScriptMeta", "guarded_getattr", "repr_size", "script_writable"]
 
 _MISSING: Any = object()
 
@@ -449,9 +449,26 @@ def guarded_hasattr(ob: Any, name: Any) -> bool:
     return True
 
 
+# Classes of engine-made objects a script may set attributes on (a facade's settings
+# object such as decimal's context): each validates what it is given in its own
+# ``__setattr__``. Registered with ``script_writable``.
+_WRITABLE: set[type] = set()
+
+
+def script_writable(cls: type) -> type:
+    """Let scripts set (public) attributes on instances of ``cls``; a class decorator.
+
+    ``cls`` must validate every assignment itself (``__setattr__``): the guard only lets
+    the statement through to it.
+    """
+    _WRITABLE.add(cls)
+    return cls
+
+
 def guarded_write(ob: Any) -> Any:
-    """``_write_``: attribute assignment is allowed on the script's own objects only."""
-    if _is_script_object(ob):
+    """``_write_``: attribute assignment is allowed on the script's own objects only
+    (and on the engine's ``script_writable`` settings objects)."""
+    if _is_script_object(ob) or type(ob) in _WRITABLE:
         return ob
     raise TypeError(f"cannot set attributes on {type(ob).__name__!r} objects")
 
