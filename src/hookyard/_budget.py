@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import _thread
 import itertools
+import logging
 import operator
 import os
 import sys
@@ -68,15 +69,19 @@ __all__ = [
 _TICKS = 1 << 62
 
 
-def _probe_setstate() -> str:
-    """How ``range_iterator.__setstate__`` moves an iterator on this interpreter."""
+def _probe_setstate(make: Any = None) -> str:
+    """How ``range_iterator.__setstate__`` moves an iterator on this interpreter.
+
+    ``make(n)`` makes the iterator probed (``iter(range(n))``; tests pass stand-ins).
+    """
+    make = make or (lambda n: iter(range(n)))
     try:
-        probe: Any = iter(range(10))
+        probe: Any = make(10)
         next(probe)
         probe.__setstate__(2)
         absolute = probe.__length_hint__() == 8  # position 2 of 10: eight left
         relative = probe.__length_hint__() == 7  # two past position 1: seven left
-        again: Any = iter(range(10))
+        again: Any = make(10)
         again.__setstate__(10)
         again.__setstate__(3)
         rewinds = again.__length_hint__() == 7
@@ -200,11 +205,11 @@ def _advance_consuming(budget: Budget, left: int, count: int) -> None:
     next(itertools.islice(budget._ticks, count - 1, count), None)
 
 
-_ADVANCE = {
+_ADVANCES = {
     "absolute": _advance_absolute,
     "relative": _advance_relative,
     "consume": _advance_consuming,
-}[SETSTATE]
+}
 
 
 def exhaust_ticks(ticks: Any) -> None:
@@ -223,6 +228,7 @@ class Budget:
         "_depth_slots",
         "_enter",
         "_leave",
+        "_make_ticks",
         "_range",
         "_start",
         "_ticks",
@@ -237,15 +243,22 @@ class Budget:
         "serial",
     )
 
-    def __init__(self, limits: Limits, *, refill: bool | None = None) -> None:
+    def __init__(
+        self, limits: Limits, *, refill: bool | None = None, make_ticks: Any = None
+    ) -> None:
+        # what makes a tick iterator from a range (tests pass stand-ins); call_script's
+        # inlined renewal uses iter() itself
+        self._make_ticks = make_ticks or iter
         slots: list[object] = []
         self._depth_slots = slots
         self._enter = slots.pop
         self._leave = slots.append
         # refill one iterator in place (where __setstate__ can rewind), or renew it
         self.refill = REFILL if refill is None else refill
+        if self.refill and SETSTATE != "absolute":
+            raise ValueError("this interpreter cannot rewind a range iterator: renew instead")
         if self.refill:
-            ticks = cast(_Ticks, iter(range(_TICKS)))
+            ticks = cast(_Ticks, self._make_ticks(range(_TICKS)))
             self._ticks = ticks
             self._total = _TICKS
             # bound once: every invocation hands scripts the same three callables
@@ -279,7 +292,7 @@ class Budget:
 
     def renew(self) -> None:
         """A fresh, full tick iterator (``renew`` interpreters), published as the tick."""
-        ticks = cast(_Ticks, iter(self._range))
+        ticks = cast(_Ticks, self._make_ticks(self._range))
         self._ticks = ticks
         self.handle = (ticks.__next__, self._enter, self._leave)
         if getattr(_local, "budget", None) is self:
@@ -362,7 +375,7 @@ class Budget:
                 "operations", f"operations limit ({self.limits.operations:,}) exceeded"
             )
         if count > 0:
-            _ADVANCE(self, left, count)
+            _ADVANCES[SETSTATE](self, left, count)
         if self.reason is not None:
             # the monitor expired us between the read and the write: keep it expired
             exhaust_ticks(self._ticks)
@@ -471,6 +484,27 @@ def tick() -> None:
     current[0]()
 
 
+def budgeted(function: Any) -> Any:
+    """A script's ``lambda``, run like a ``def`` with the budget prologue: a tick and a
+    depth slot per call (issue 12: ``f = lambda n: f(n - 1) + f(n - 1)`` has no statement
+    to put a prologue in, and would otherwise recurse and fan out unbudgeted)."""
+
+    def lambda_call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            tick, enter, leave = _local.handle
+        except AttributeError:
+            raise RuntimeError("script code ran outside a hookyard invocation") from None
+        tick()
+        if enter():  # the bottom depth slot: too deep
+            too_deep()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            leave(None)
+
+    return lambda_call
+
+
 def too_deep() -> None:
     """Called by a prologue that popped the bottom depth slot."""
     budget = current_budget()
@@ -553,15 +587,11 @@ def _monitor() -> None:
             first = seen.get(budget)
             if first is None or first[0] != serial:
                 first = (serial, now, rss)
-            elif now - first[1] > budget.limits.seconds:
-                budget.expire(serial)
-            elif rss >= 0 and first[2] >= 0 and rss - first[2] > budget.limits.memory:
-                budget.expire(
-                    serial,
-                    "memory",
-                    f"memory limit ({budget.limits.memory:,} bytes) exceeded: the process "
-                    f"grew by {rss - first[2]:,} bytes during the call",
-                )
+            else:
+                try:
+                    _judge(budget, serial, now, first, rss)
+                except Exception:  # the one deadline thread must outlive any budget
+                    logging.getLogger("hookyard").exception("hookyard: deadline monitor")
             watching[budget] = first
         seen = watching
         if watching or now - quiet_since < _MONITOR_GRACE:
@@ -576,6 +606,21 @@ def _monitor() -> None:
         _monitor_wake.clear()
         MONITOR.idle = False
         quiet_since = time.monotonic()
+
+
+def _judge(
+    budget: Budget, serial: int, now: float, first: tuple[int, float, int], rss: int
+) -> None:
+    """Expire the invocation ``serial`` of ``budget`` past its time or memory limit."""
+    if now - first[1] > budget.limits.seconds:
+        budget.expire(serial)
+    elif rss >= 0 and first[2] >= 0 and rss - first[2] > budget.limits.memory:
+        budget.expire(
+            serial,
+            "memory",
+            f"memory limit ({budget.limits.memory:,} bytes) exceeded: the process "
+            f"grew by {rss - first[2]:,} bytes during the call",
+        )
 
 
 def bounded(iterable: Any, budget: Budget) -> Any:

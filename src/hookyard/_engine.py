@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeVar
 from ._audit import ReachChange, report_reach_change, source_reach_change
 from ._budget import Limits
 from ._hookpoint import Point, PointOptions, make_hooked
+from ._interpreter import warn_if_untested
 from ._isolation import ProcessIsolation, WorkerPool, process_options
 from ._loader import MAX_SCRIPT_BYTES, FileRules, LoadedScript, LoadFailure, load_script
 from ._modules import DEFAULT_MODULES, facade_factories
@@ -141,6 +142,7 @@ class HookEngine:
         audit_log: str | Path | AuditLog | None = None,
         _points: dict[str, Point] | None = None,
     ) -> None:
+        warn_if_untested()
         process = process_options(isolation)
         if limits is not None and not isinstance(limits, Limits):
             raise TypeError("limits must be a hookyard.Limits")

@@ -169,36 +169,67 @@ def _is_small_float(node: ast.expr) -> bool:
     return isinstance(node, ast.Constant) and isinstance(node.value, float)
 
 
-# Nodes that can make a function's running time exceed the length of its code: calls
-# (recursion, api, builtins that loop), loops and comprehensions, nested scopes and
-# generators (code that runs later, or more than once).
-_UNBOUNDED_NODES = (
-    ast.Call,
-    ast.For,
-    ast.AsyncFor,
-    ast.While,
-    ast.ListComp,
-    ast.SetComp,
-    ast.DictComp,
-    ast.GeneratorExp,
-    ast.Lambda,
-    ast.FunctionDef,
-    ast.AsyncFunctionDef,
-    ast.ClassDef,
-    ast.Yield,
-    ast.YieldFrom,
-    ast.Await,
+# The node types a straight-line function may contain: an allow-list, so a node this
+# policy does not know (a new statement or expression of a later Python) makes the
+# function budgeted, never the reverse (issue 11: fail closed). Absent on purpose: calls,
+# loops, comprehensions, nested scopes, generators, imports (an implicit call).
+_STRAIGHT_LINE_NODES: tuple[type[ast.AST], ...] = (
+    # statements
+    ast.Expr,
+    ast.Assign,
+    ast.AugAssign,
+    ast.AnnAssign,
+    ast.Return,
+    ast.If,
+    ast.Pass,
+    ast.Raise,
+    ast.Assert,
+    ast.Delete,
+    ast.Global,
+    ast.Try,
+    ast.ExceptHandler,
+    ast.With,
+    ast.withitem,
+    ast.Match,
+    ast.match_case,
+    ast.pattern,
+    # expressions
+    ast.BoolOp,
+    ast.NamedExpr,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.IfExp,
+    ast.Dict,
+    ast.Set,
+    ast.List,
+    ast.Tuple,
+    ast.Compare,
+    ast.Constant,
+    ast.Attribute,
+    ast.Subscript,
+    ast.Starred,
+    ast.Name,
+    ast.Slice,
+    ast.JoinedStr,
+    ast.FormattedValue,
+    # parts of the above
+    ast.expr_context,
+    ast.boolop,
+    ast.operator,
+    ast.unaryop,
+    ast.cmpop,
+    ast.arguments,
+    ast.arg,
 )
 
 
 def _is_straight_line(node: ast.FunctionDef) -> bool:
     """True for a function that calls nothing, loops nowhere and defines nothing.
 
-    Such a function needs no budget prologue (fetch, depth slot, tick, ``finally``): each
-    of its statements runs at most once, so its time is bounded by its length, and without
-    a call it cannot recurse. Nothing a script defines runs implicitly either: operator
-    and attribute hooks (``__add__``, ``__getattr__``...) are underscore names, refused,
-    and ``property`` is not offered. The guards it reaches (``_getattr_``, ``_add_``...)
+    Each of its statements runs at most once, so its own time is bounded by its length,
+    and without a call it cannot recurse *explicitly*. Whether it may skip the budget
+    prologue (fetch, depth slot, tick, ``finally``) depends on who can call it too: see
+    ``HookPolicy._needs_no_prologue``. The guards it reaches (``_getattr_``, ``_add_``...)
     charge the invocation's budget themselves, and ``call_script`` still checks that
     budget when the function returns. A typical validation hook (``if`` tests on its
     arguments, ``raise Veto``) is straight-line; issue 6 measured the prologue at about a
@@ -206,9 +237,29 @@ def _is_straight_line(node: ast.FunctionDef) -> bool:
     """
     if node.decorator_list:
         return False
-    return not any(
-        isinstance(child, _UNBOUNDED_NODES) for child in ast.walk(node) if child is not node
+    return all(
+        isinstance(child, _STRAIGHT_LINE_NODES) for child in ast.walk(node) if child is not node
     )
+
+
+def _names_used_as_values(tree: ast.Module) -> frozenset[str]:
+    """Names read anywhere other than as the callee of a call, deleted, or declared
+    ``global``/``nonlocal``: the functions bound to them can reach code other than a
+    direct call (a sort key, a class attribute, ``state``, a special method...)."""
+    callees: set[int] = set()
+    used: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            callees.add(id(node.func))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            if isinstance(node.ctx, ast.Del) or (
+                isinstance(node.ctx, ast.Load) and id(node) not in callees
+            ):
+                used.add(node.id)
+        elif isinstance(node, ast.Global | ast.Nonlocal):
+            used.update(node.names)
+    return frozenset(used)
 
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
@@ -257,6 +308,10 @@ class HookPolicy(RestrictingNodeTransformer):
     def visit_Module(self, node: ast.Module) -> Any:
         # proven-harmless operators, from the untransformed tree (issue 6; see _static)
         self.static_facts = _static.analyse(node)
+        self.module_functions = {
+            id(child) for child in node.body if isinstance(child, ast.FunctionDef)
+        }
+        self.names_used_as_values = _names_used_as_values(node)
         node = cast(ast.Module, super().visit_Module(node))
         position = 0
         for position, child in enumerate(node.body):  # noqa: B007 - position used after
@@ -271,8 +326,22 @@ class HookPolicy(RestrictingNodeTransformer):
             return ast.fix_missing_locations(node)
         return node
 
+    def _needs_no_prologue(self, node: ast.FunctionDef) -> bool:
+        """A function may skip the budget prologue only when nothing but a direct call can
+        ever run it (issue 12): a module-level, straight-line ``def`` whose name is never
+        used as a value. Anything that can be reached another way (a method, a special
+        method, a lambda, a sort key, a ``defaultdict`` factory, a function kept in
+        ``state``) can be re-entered by the interpreter without a call in the script's
+        text (``==``, ``in``, ``repr``...), so it ticks and counts its depth like any
+        other: no script code ever recurses or fans out without a budget."""
+        return (
+            id(node) in self.__dict__.get("module_functions", ())
+            and node.name not in self.__dict__.get("names_used_as_values", frozenset())
+            and _is_straight_line(node)
+        )
+
     def visit_FunctionDef(self, node: ast.FunctionDef) -> Any:
-        straight = _is_straight_line(node)  # judged on the script's own code
+        straight = self._needs_no_prologue(node)  # judged on the script's own code
         generators = self.__dict__.setdefault("generator_stack", [])
         generators.append(_is_generator(node))
         try:
@@ -287,6 +356,10 @@ class HookPolicy(RestrictingNodeTransformer):
         copy_locations(guarded, node)
         node.body = [*self._prologue(node), guarded]
         return node
+
+    def visit_Lambda(self, node: ast.Lambda) -> Any:
+        new = cast(ast.Lambda, super().visit_Lambda(node))
+        return _located(_call("_lambda_", new), node)
 
     def visit_While(self, node: ast.While) -> Any:
         node = cast(ast.While, super().visit_While(node))

@@ -368,6 +368,7 @@ def script_globals(
         # hookyard's own (see _policy.py)
         "_budget_": _budget.handle,
         "_tick_": _budget.tick,
+        "_lambda_": _budget.budgeted,
         "_deep_": _budget.too_deep,
         "_check_": _budget.check,
         "_add_": _guards.add,
