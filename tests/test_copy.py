@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from hookyard import BoundaryError
 from hookyard._copy import (
-    ATOMS,
+    IMMUTABLE,
     args_to_script,
     arguments_to_script,
     kwargs_to_script,
@@ -49,7 +49,7 @@ def assert_same_shape(original: Any, copied: Any) -> None:
 
     def walk(a: Any, b: Any) -> None:
         assert type(a) is type(b), (a, b)
-        if type(a) in ATOMS:
+        if type(a) in IMMUTABLE:
             assert a == b or (a != a and b != b), (a, b)  # noqa: PLR0124 - NaN is NaN
             return
         if id(a) in pairs:
@@ -152,7 +152,7 @@ def test_changing_the_copy_leaves_the_original_alone(name: str, value: Any) -> N
     seen: set[int] = set()
 
     def scribble(node: Any) -> None:
-        if id(node) in seen or type(node) in ATOMS:
+        if id(node) in seen or type(node) in IMMUTABLE:
             return
         seen.add(id(node))
         if type(node) is dict:

@@ -21,6 +21,8 @@ import datetime
 import decimal
 import enum
 import fractions
+import functools
+import sys
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -29,8 +31,10 @@ from .errors import BoundaryError
 
 __all__ = [
     "ATOMS",
+    "IMMUTABLE",
     "args_to_script",
     "arguments_to_script",
+    "check_host_safe",
     "kwargs_to_script",
     "rebuild_exception",
     "safe_message",
@@ -48,8 +52,6 @@ ATOMS: frozenset[type] = frozenset(
         str,
         bytes,
         datetime.date,
-        datetime.datetime,
-        datetime.time,
         datetime.timedelta,
         datetime.timezone,
         decimal.Decimal,
@@ -246,7 +248,25 @@ def _make_copier(foreign: Foreign) -> _Copier:
 _NOT_A_CONTAINER: Any = object()
 
 
+# Immutable values handed over as they are once their tzinfo is checked (not in ATOMS: a
+# tzinfo other than the standard library's timezone runs code of its own).
+IMMUTABLE: frozenset[type] = ATOMS | {datetime.datetime, datetime.time}
+
+
+def _plain_tz(x: Any) -> bool:
+    tz = x.tzinfo
+    return tz is None or type(tz) is datetime.timezone
+
+
 def _refuse(x: Any, memo: Memo, depth: int) -> Any:
+    cls = type(x)
+    if cls is datetime.datetime or cls is datetime.time:
+        if _plain_tz(x):
+            return x
+        raise BoundaryError(
+            f"a {cls.__name__} whose tzinfo is a {type(x.tzinfo).__name__} cannot cross "
+            "between script and host: only datetime.timezone may"
+        )
     raise BoundaryError(
         f"a {_describe(x)} cannot cross between script and host: only plain data "
         "(None, bool, int, float, str, bytes, dates, dict, list, tuple, set) may"
@@ -254,7 +274,23 @@ def _refuse(x: Any, memo: Memo, depth: int) -> Any:
 
 
 def _host_value(x: Any, memo: Memo, depth: int) -> Any:
-    """Host conveniences going into a script: dataclasses, enums, plain-type subclasses."""
+    """Host conveniences going into a script: dataclasses, enums, plain-type subclasses,
+    and dates whose tzinfo becomes a fixed ``timezone`` (a ``zoneinfo.ZoneInfo`` or any
+    other tzinfo is a host object with methods and shared caches of its own)."""
+    cls = type(x)
+    if cls is datetime.datetime or cls is datetime.time:
+        if _plain_tz(x):
+            return x
+        offset = x.utcoffset()
+        name = x.tzname()
+        fixed = (
+            None
+            if offset is None
+            else datetime.timezone(offset, name)
+            if isinstance(name, str)
+            else datetime.timezone(offset)
+        )
+        return x.replace(tzinfo=fixed)
     if dataclasses.is_dataclass(x) and not isinstance(x, type):
         if depth >= MAX_NESTING:
             raise _TooDeep
@@ -296,14 +332,115 @@ def to_script(value: Any) -> Any:
         raise BoundaryError(_NESTED_TOO_DEEPLY) from None
 
 
-def to_host(value: Any) -> Any:
-    """A copy of script data for the host (plain data only)."""
+def to_host(value: Any, size: int | None = None) -> Any:
+    """A copy of script data for the host: plain data only, and safe for the host to
+    print, compare, hash, copy and JSON-encode (``check_host_safe``, when ``size`` is
+    given: the script's ``Limits.size``)."""
     if type(value) in ATOMS:
-        return value
-    try:
-        return _to_host_value(value, {}, 0)
-    except (_TooDeep, RecursionError):
-        raise BoundaryError(_NESTED_TOO_DEEPLY) from None
+        copy = value
+    else:
+        try:
+            copy = _to_host_value(value, {}, 0)
+        except (_TooDeep, RecursionError):
+            raise BoundaryError(_NESTED_TOO_DEEPLY) from None
+    if size is not None:
+        check_host_safe(copy, size)
+    return copy
+
+
+# -- values safe for the host (DESIGN, guarantee 1; issue 12) ------------------------------
+_CHARACTERS_PER_ITEM = 8  # text counts one item per 8 characters, as kept data does
+
+
+def _max_digits() -> int:
+    """The decimal digits an int may have: what the host's str()/repr() accept."""
+    limit: int = sys.get_int_max_str_digits()
+    return limit or sys.int_info.default_max_str_digits
+
+
+@functools.cache
+def _power_of_ten(digits: int) -> int:
+    power: int = 10**digits
+    return power
+
+
+def _int_fits(x: int) -> bool:
+    digits = _max_digits()
+    if x.bit_length() * 0.30103 < digits - 1:
+        return True
+    return -_power_of_ten(digits) < x < _power_of_ten(digits)
+
+
+def check_host_safe(value: Any, size: int) -> None:
+    """Refuse (``BoundaryError``) a value the host could not safely handle.
+
+    - its expanded size -- every container counts one plus its entries, text one per 8
+      characters, every other atom one, and a shared value every time it is reached, as
+      ``repr`` and ``json.dumps`` walk it (a cycle back into the path counts one) -- is at
+      most ``size``: a "billion laughs" value (3,000 slots, 10**9 elements when printed)
+      is refused;
+    - ints (also inside fractions) fit ``sys.get_int_max_str_digits()`` (its default where
+      the host turned it off), so the host's ``str()`` neither raises nor runs for seconds;
+    - dates and times carry no ``tzinfo`` but the standard library's ``timezone``: any other
+      would run its own code inside the host's ``print``, ``copy`` or comparison.
+    """
+    sizes: dict[int, int] = {}
+    total = _expanded(value, size, sizes, set())
+    if total > size:
+        raise BoundaryError(
+            f"a value whose expanded size is over {size:,} items (shared parts counted every "
+            "time they are reached, as printing or JSON-encoding it would) cannot cross "
+            "to the host (Limits.size)"
+        )
+
+
+def _expanded(x: Any, limit: int, sizes: dict[int, int], active: set[int]) -> int:
+    cls = type(x)
+    if cls is str or cls is bytes:
+        return len(x) // _CHARACTERS_PER_ITEM + 1
+    if cls is int:
+        if not _int_fits(x):
+            raise BoundaryError(
+                f"an int of {x.bit_length():,} bits cannot cross to the host: its decimal "
+                f"form would exceed sys.get_int_max_str_digits() ({_max_digits():,} digits)"
+            )
+        return 1
+    if cls is datetime.datetime or cls is datetime.time:
+        tz = x.tzinfo
+        if tz is not None and type(tz) is not datetime.timezone:
+            raise BoundaryError(
+                f"a {cls.__name__} whose tzinfo is a {type(tz).__name__} cannot cross to the "
+                "host: only datetime.timezone may"
+            )
+        return 1
+    if cls is fractions.Fraction:
+        if not (_int_fits(x.numerator) and _int_fits(x.denominator)):
+            raise BoundaryError("a Fraction too large to print cannot cross to the host")
+        return 1
+    if cls not in _CONTAINERS:
+        return 1
+    key = id(x)
+    if key in active:
+        return 1  # a cycle: repr prints [...], deepcopy keeps it
+    known = sizes.get(key)
+    if known is not None:
+        return known
+    active.add(key)
+    total = 1
+    for item in x.items() if cls is dict else x:
+        if cls is dict:
+            total += _expanded(item[0], limit, sizes, active)
+            total += _expanded(item[1], limit, sizes, active)
+        else:
+            total += _expanded(item, limit, sizes, active)
+        if total > limit:
+            break  # already too big: the caller refuses it
+    active.discard(key)
+    sizes[key] = total
+    return total
+
+
+_CONTAINERS = frozenset({dict, list, tuple, set, frozenset})
 
 
 def args_to_script(args: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -366,21 +503,42 @@ _rebuilt: dict[tuple[str, str, type], type[Exception]] = {}
 _MESSAGE_LIMIT = 2000
 
 
+# Atoms whose repr runs no code but the interpreter's own, in time bounded by their size.
+_REPR_SAFE = frozenset({type(None), bool, int, float, complex, str, bytes})
+_BASE_ARGS = BaseException.__dict__["args"]
+
+
 def safe_message(exc: BaseException) -> str:
-    """The message of ``exc``, bounded, computed without running script code."""
-    args = exc.args
-    if len(args) == 1 and type(args[0]) is str:
-        text = args[0]
-    elif not args:
-        text = ""
-    else:
-        parts = []
-        for arg in args[:8]:
-            parts.append(repr(arg) if type(arg) in ATOMS else f"<{type(arg).__name__}>")
-        text = ", ".join(parts)
-    if len(text) > _MESSAGE_LIMIT:
-        text = text[:_MESSAGE_LIMIT] + "..."
-    return text
+    """The message of ``exc``, bounded, computed without running script code; never
+    raises (issue 12: an int argument too long to render made building the message raise
+    into the host on an isolating point)."""
+    try:
+        # the raw args slot: a script's exception class may shadow ``args`` with a property
+        args = _BASE_ARGS.__get__(exc, type(exc))
+        if type(args) is not tuple:
+            return f"<{type(exc).__name__} message>"
+        if len(args) == 1 and type(args[0]) is str:
+            text: str = args[0]
+        elif not args:
+            text = ""
+        else:
+            text = ", ".join(_short_repr(arg) for arg in args[:8])
+        if len(text) > _MESSAGE_LIMIT:
+            text = text[:_MESSAGE_LIMIT] + "..."
+        return text
+    except Exception:
+        return f"<{type(exc).__name__} message that cannot be rendered>"
+
+
+def _short_repr(arg: Any) -> str:
+    cls = type(arg)
+    if cls not in _REPR_SAFE:
+        return f"<{cls.__name__}>"
+    if cls is int and not _int_fits(arg):
+        return f"<int of {arg.bit_length():,} bits>"
+    if (cls is str or cls is bytes) and len(arg) > _MESSAGE_LIMIT:
+        arg = arg[:_MESSAGE_LIMIT]
+    return repr(arg)
 
 
 def rebuild_exception(exc: BaseException) -> Exception:

@@ -19,7 +19,7 @@ import time
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NoReturn, Protocol
 
 from ._budget import (
     MONITOR,
@@ -164,6 +164,21 @@ class ScriptFailure(Exception):  # internal; becomes HookFailed/HookVetoed
 _FREE_CALL = 16  # operations a budget-free call counts towards re-measuring kept data
 
 
+def raise_clean(error: BaseException, cause: BaseException | None = None) -> NoReturn:
+    """Raise ``error`` with ``cause`` (or none) as its only chained exception.
+
+    Raised inside an ``except`` block, Python would set ``__context__`` to the exception
+    being handled -- the script's own, with its traceback, frames and globals -- even
+    under ``raise ... from None`` (issue 12). Cleared as the raise leaves this frame.
+    """
+    error.__cause__ = cause
+    error.__suppress_context__ = True
+    try:
+        raise error
+    finally:
+        error.__context__ = None
+
+
 def call_script(
     script: LoadedScript,
     function: Callable[..., Any],
@@ -194,7 +209,7 @@ def call_script(
         except BaseException as exc:  # nothing a script raises reaches the host raw
             record.failures += 1
             # a throwaway budget: the thread's may hold another invocation's failure
-            raise _failure(script, phase, exc, Budget(script.limits)) from None
+            raise_clean(_failure(script, phase, exc, Budget(script.limits)))
     try:
         budget: Budget = _thread_state.budget
     except AttributeError:
@@ -253,7 +268,7 @@ def call_script(
         raise
     except BaseException as exc:  # nothing a script raises reaches the host raw
         record.failures += 1
-        raise _failure(script, phase, exc, budget) from None
+        raise_clean(_failure(script, phase, exc, budget))
     finally:
         # Budget.end, inlined: not running, every later tick fails, no loop kept alive
         budget.serial = serial + 2
@@ -374,12 +389,15 @@ def _failed(
                 f"not run: {script.name} failed and the point raises",
             )
     if may_raise and options.on_error == "raise":
-        raise HookFailed(
-            f"hook point {point.name!r}: {failure.message}",
-            point=point.name,
-            script=script.path,
-            phase=phase,
-        ) from failure.cause
+        raise_clean(
+            HookFailed(
+                f"hook point {point.name!r}: {failure.message}",
+                point=point.name,
+                script=script.path,
+                phase=phase,
+            ),
+            failure.cause,
+        )
     logger.warning("hook point %r: %s", point.name, failure.message)
 
 
@@ -439,7 +457,7 @@ def run_pre(
                 try:
                     call_args, call_kwargs = arguments_to_script(args, kwargs)
                 except BoundaryError as exc:
-                    raise _boundary_failure(script, "pre", exc) from None
+                    raise_clean(_boundary_failure(script, "pre", exc))
                 call_script(script, function, "pre", call_args, call_kwargs)
         except ScriptFailure as failure:
             _pre_failed(point, options, scripts, script, failure, meter)
@@ -475,12 +493,14 @@ def _pre_failed(
                 _skip_rest(
                     observer, point, scripts, script, "pre", f"not run: vetoed by {script.name}"
                 )
-            raise HookVetoed(
-                f"hook point {point.name!r}: vetoed by {script.path}: {failure.reason}",
-                point=point.name,
-                script=script.path,
-                reason=failure.reason,
-            ) from None
+            raise_clean(
+                HookVetoed(
+                    f"hook point {point.name!r}: vetoed by {script.path}: {failure.reason}",
+                    point=point.name,
+                    script=script.path,
+                    reason=failure.reason,
+                )
+            )
         failure.message += f" (point {point.name!r} does not allow vetoes)"
     _failed(point, options, script, "pre", failure, meter, scripts)
 
@@ -517,14 +537,14 @@ def run_post(
                 try:
                     call_args, call_kwargs = arguments_to_script((result, *args), kwargs)
                 except BoundaryError as exc:
-                    raise _boundary_failure(script, "post", exc) from None
+                    raise_clean(_boundary_failure(script, "post", exc))
                 value = call_script(script, function, "post", call_args, call_kwargs)
         except ScriptFailure as failure:
             _failed(point, options, script, "post", failure, meter, scripts)
             continue
         if replace and value is not None:
             try:
-                result = to_host(value)
+                result = to_host(value, script.limits.size)
             except BoundaryError as exc:
                 message = (
                     f"{script.path}: post: returned a value that cannot replace the result: {exc}"
@@ -573,7 +593,7 @@ def run_error(
             try:
                 call_args, call_kwargs = arguments_to_script(args, kwargs)
             except BoundaryError as boundary:
-                raise _boundary_failure(script, "error", boundary) from None
+                raise_clean(_boundary_failure(script, "error", boundary))
             call_script(
                 script, function, "error", (rebuild_exception(exc), *call_args), call_kwargs
             )

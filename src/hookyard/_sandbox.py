@@ -261,11 +261,11 @@ class ApiFacade:
         return sorted(object.__getattribute__(self, "_functions"))
 
 
-def _api_call(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+def _api_call(name: str, function: Callable[..., Any], size: int) -> Callable[..., Any]:
     def call(*args: Any, **kwargs: Any) -> Any:
         try:
-            host_args = tuple(to_host(a) for a in args)
-            host_kwargs = {k: to_host(v) for k, v in kwargs.items()}
+            host_args = tuple(to_host(a, size) for a in args)
+            host_kwargs = {k: to_host(v, size) for k, v in kwargs.items()}
         except BoundaryError as exc:
             raise TypeError(f"api.{name}: {exc}") from None
         spent = current_budget().failure()
@@ -302,7 +302,9 @@ class SandboxPolicy:
                 raise ValueError(f"api names must be public identifiers, not {name!r}")
             if not callable(function):
                 raise TypeError(f"api[{name!r}] must be callable")
-        self.api = ApiFacade({name: _api_call(name, fn) for name, fn in api.items()})
+        self.api = ApiFacade(
+            {name: _api_call(name, fn, limits.size) for name, fn in api.items()}
+        )
         self.api_names = tuple(sorted(api))
         self.module_factories = dict(module_factories)
         self.limits = limits
