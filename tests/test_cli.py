@@ -104,7 +104,7 @@ def test_check_reports_every_problem_as_file_line_message(tmp_path: Path) -> Non
         tmp_path / "hooks",
         {
             "p/10-syntax.py": "def pre(:\n",
-            "p/20-denied.py": "def pre(x):\n    return x.__class__\n",
+            "p/20-denied.py": "def pre(x):\n    return x.__dict__\n",
             "p/30-import.py": "import os\ndef pre():\n    pass\n",
             "p/40-open.py": "def pre():\n    return open('/etc/passwd')\n",
             "p/50-writable.py": "def pre():\n    pass\n",
@@ -122,9 +122,9 @@ def test_check_reports_every_problem_as_file_line_message(tmp_path: Path) -> Non
         f"{root}/p/50-writable.py",
     ]
     assert "SyntaxError" in lines[0]
-    assert "__class__" in lines[1]
+    assert "__dict__" in lines[1]
     assert "import of 'os' is not allowed" in lines[2]
-    assert "name 'open' is not available" in lines[3]
+    assert "open is not available to scripts: no direct I/O" in lines[3]
     assert "world-writable" in lines[4]
 
 

@@ -30,7 +30,12 @@ METHOD_SELF = "def pre(*a):\n    api.leak(str(getattr([].append, '__self__')))\n
 # __dict__ of a facade
 FACADE_DICT = "def pre(*a):\n    api.leak(str(getattr(api, '__dict__')))\n"
 # type() and the metaclass trick to build classes outside the policy
-TYPE_BUILTIN = "def pre(*a):\n    api.leak(str(type(1)))\n"
+# type(x) is offered (issue 14), but never a metaclass that could build a class around
+# the class statement's checks
+TYPE_BUILTIN = "def pre(*a):\n    api.leak(str(type(type(1))('X', (), {})))\n"
+TYPE_OF_SCRIPT_CLASS = (
+    "class A:\n    pass\ndef pre(*a):\n    api.leak(str(type(A)('X', (), {'__del__': print})))\n"
+)
 METACLASS_KEYWORD = "class A(metaclass=object):\n    pass\ndef pre(*a):\n    api.leak('escaped')\n"
 # mro() reaches object; object's dunders stay refused
 MRO_TO_OBJECT = "def pre(*a):\n    base = [].__len__\n    api.leak('escaped')\n"
@@ -62,7 +67,7 @@ POSONLY_SHADOW_GUARD = (
     "def f(_getattr_, /):\n    return _getattr_\ndef pre(*a):\n    api.leak('escaped')\n"
 )
 # shadowing our own budget names
-SHADOW_BUDGET = "def pre(*a):\n    _t = print\n    api.leak('escaped')\n"
+SHADOW_BUDGET = "def pre(*a):\n    _bt_ = print\n    api.leak('escaped')\n"
 GLOBAL_GUARD_REBIND = (
     "def pre(*a):\n    global _getiter_\n    _getiter_ = iter\n    api.leak('escaped')\n"
 )

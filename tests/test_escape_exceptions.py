@@ -26,7 +26,11 @@ EXCEPT_STAR = (
     "    try:\n        raise ValueError('x')\n"
     "    except* ValueError as g:\n        api.leak(str(g))\n"
 )
-EXCEPTION_GROUP_NAME = "def pre(*a):\n    api.leak(str(ExceptionGroup('x', [ValueError()])))\n"
+# ExceptionGroup is a standard exception class scripts get (issue 14); `except*` is not
+EXCEPTION_GROUP_STAR = (
+    "def pre(*a):\n    try:\n        raise ExceptionGroup('x', [ValueError()])\n"
+    "    except* ValueError:\n        api.leak('escaped')\n"
+)
 # interpreter signals: not available to raise
 RAISE_SYSTEM_EXIT = "def pre(*a):\n    raise SystemExit(1)\n"
 RAISE_KEYBOARD_INTERRUPT = "def pre(*a):\n    raise KeyboardInterrupt\n"

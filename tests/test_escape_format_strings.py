@@ -17,7 +17,10 @@ STR_FORMAT_UNBOUND = "def pre(*a):\n    api.leak(str.format('{0.__class__}', 1))
 FORMAT_BY_GETATTR = (
     "def pre(*a):\n    f = getattr('{0.__class__}', 'for' + 'mat')\n    api.leak(f(1))\n"
 )
-FORMAT_METHOD_REFERENCE = "def pre(*a):\n    f = ''.format\n    api.leak('x')\n"
+# str.format is offered (issue 14): by index, name and [key] only
+FORMAT_METHOD_REFERENCE = (
+    "def pre(*a):\n    f = '{0.__class__.__mro__}'.format\n    api.leak(f(1))\n"
+)
 # string.Formatter and its traversal methods (vformat/get_field/get_value)
 STRING_FORMATTER_VFORMAT = (
     "import string\n"

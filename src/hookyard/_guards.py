@@ -7,10 +7,12 @@ thread under the script's budget (``current_budget()``).
 
 from __future__ import annotations
 
+import _string  # type: ignore[import-not-found]  # str.format's field parser
 import builtins
 import math
 import re
 import string
+import types
 from collections.abc import Callable, Collection, Iterable, Iterator
 from itertools import chain, islice
 from typing import Any
@@ -18,6 +20,7 @@ from typing import Any
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES
 
 from ._budget import Budget, bounded, current_budget
+from ._names import CLASS_DATA_DUNDERS, DUNDER_READS, SPECIAL_METHODS, is_dunder
 
 __all__ = ["ScriptMeta", "guarded_getattr", "repr_size", "script_writable"]
 
@@ -28,15 +31,65 @@ _MISSING: Any = object()
 _SEQUENCES = frozenset({tuple, str, bytes, range})
 
 
+# What a class namespace may hold besides the script's own names: the special methods the
+# policy lets a class body define, its plain-data dunders, and what the interpreter puts
+# there itself (CPython 3.13 adds __static_attributes__ and __firstlineno__).
+_CLASS_NAMESPACE_DUNDERS = (
+    SPECIAL_METHODS
+    | CLASS_DATA_DUNDERS
+    | {
+        "__module__",
+        "__qualname__",
+        "__classcell__",
+        "__annotations__",
+        "__static_attributes__",
+        "__firstlineno__",
+        "__orig_bases__",
+        "__dict__",
+        "__weakref__",
+    }
+)
+
+
 class ScriptMeta(type):
     """Metaclass of every class a script defines (RestrictedPython's ``__metaclass__``).
 
-    Lets guards tell the script's own objects (which it may modify) from everything else.
+    Lets guards tell the script's own objects (which it may modify) from everything else,
+    and checks again, when the class is made, what the policy checked in its source: no
+    dunder but the allowed ones, no metaclass base, ``__match_args__`` naming only what
+    ``obj.name`` could read (a class pattern reads them in C, around the guards).
     """
+
+    def __new__(
+        mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kwargs: Any
+    ) -> ScriptMeta:
+        if kwargs:
+            raise TypeError("class keyword arguments are not available to scripts")
+        for key in namespace:
+            if type(key) is not str or (is_dunder(key) and key not in _CLASS_NAMESPACE_DUNDERS):
+                raise TypeError(f"class {name}: {key!r} cannot be defined by a script")
+        for base in bases:
+            if isinstance(base, type) and issubclass(base, type):
+                raise TypeError(f"class {name}: metaclasses are not available to scripts")
+        match_args = namespace.get("__match_args__", ())
+        if type(match_args) is not tuple or not all(
+            type(item) is str and not item.startswith("_") and item not in INSPECT_ATTRIBUTES
+            for item in match_args
+        ):
+            raise TypeError(f"class {name}: __match_args__ must be a tuple of public names")
+        return super().__new__(mcs, name, bases, namespace)
 
 
 def _is_script_object(ob: object) -> bool:
     return isinstance(type(ob), ScriptMeta) or isinstance(ob, ScriptMeta)
+
+
+def _owns(ob: object) -> bool:
+    """The script's own instance or class, or ``super()`` bound to one: its ``_private``
+    names are the script's to read."""
+    if type(ob) is super:
+        ob = ob.__self__  # type: ignore[attr-defined]
+    return _is_script_object(ob)
 
 
 # -- iteration ------------------------------------------------------------------------------
@@ -413,14 +466,16 @@ def guarded_getattr(ob: Any, name: Any, default: Any = _MISSING) -> Any:
     """``getattr`` for scripts; also what ``obj.name`` compiles to for guarded names."""
     if type(name) is not str:
         raise TypeError("attribute name must be a str")
-    if name.startswith("_"):
-        raise AttributeError(f'"{name}" is an invalid attribute name because it starts with "_"')
+    if type(ob) is GuardedType:
+        ob = ob.real
+    if name.startswith("_") and name != "_":
+        return _underscore_attribute(ob, name, default)
     if name in INSPECT_ATTRIBUTES:
         raise AttributeError(f'"{name}" is a restricted name')
     if name in ("format", "format_map") and (
         isinstance(ob, str) or (isinstance(ob, type) and issubclass(ob, str))
     ):
-        raise NotImplementedError("str.format is not available to scripts; use f-strings")
+        return _format_method(ob, name)
     if name in ("Formatter", "vformat", "get_field", "get_value") and (
         ob is string
         or isinstance(ob, string.Formatter)
@@ -439,6 +494,51 @@ def guarded_getattr(ob: Any, name: Any, default: Any = _MISSING) -> Any:
             ) from None
         return default
     return value
+
+
+def _underscore_attribute(ob: Any, name: str, default: Any) -> Any:
+    """``obj._x`` and ``obj.__x__`` for scripts (issue 14).
+
+    Private names: the script's own objects only (a facade's ``_functions`` or a log's
+    ``_logger`` would hand out the host's). Dunders: special methods of the script's own
+    instances and classes, of ``super()`` and of built-in classes (``Exception.__init__``),
+    never of other objects (``api.__init__`` would re-initialise a shared facade); the
+    names of classes and functions; ``__class__`` of the script's own instances.
+    """
+    if not is_dunder(name):
+        if _owns(ob):
+            return _read(ob, name, default)
+        raise AttributeError(
+            f'"{name}": private attributes of {type(ob).__name__!r} objects are not '
+            "available to scripts"
+        )
+    if name not in DUNDER_READS:
+        raise AttributeError(f'"{name}" is not available to scripts')
+    if name == "__class__":
+        if _is_script_object(ob) and not isinstance(ob, type):
+            return type(ob)
+    elif name in ("__name__", "__qualname__", "__doc__"):
+        if isinstance(ob, type | types.FunctionType | types.BuiltinFunctionType) or _owns(ob):
+            return _read(ob, name, default)
+    elif _owns(ob) or (isinstance(ob, type) and ob.__module__ == "builtins"):
+        return _read(ob, name, default)
+    raise AttributeError(f'"{name}" of {type(ob).__name__!r} objects is not available to scripts')
+
+
+def _read(ob: Any, name: str, default: Any) -> Any:
+    try:
+        return getattr(ob, name)
+    except AttributeError:
+        if default is _MISSING:
+            raise
+        return default
+
+
+def guarded_write_own(ob: Any) -> Any:
+    """``_write_own_``: setting a ``_private`` attribute: the script's own objects only."""
+    if _is_script_object(ob):
+        return ob
+    raise TypeError(f"cannot set private attributes on {type(ob).__name__!r} objects")
 
 
 def guarded_hasattr(ob: Any, name: Any) -> bool:
@@ -473,16 +573,20 @@ def guarded_write(ob: Any) -> Any:
     raise TypeError(f"cannot set attributes on {type(ob).__name__!r} objects")
 
 
+def _writable(ob: Any, name: Any, verb: str) -> Any:
+    if type(name) is not str or is_dunder(name) or name in INSPECT_ATTRIBUTES:
+        raise AttributeError(f"cannot {verb} attribute {name!r}")
+    if name.startswith("_") and name != "_":
+        return guarded_write_own(ob)
+    return guarded_write(ob)
+
+
 def guarded_setattr(ob: Any, name: Any, value: Any) -> None:
-    if type(name) is not str or name.startswith("_"):
-        raise AttributeError(f"cannot set attribute {name!r}")
-    setattr(guarded_write(ob), name, value)
+    setattr(_writable(ob, name, "set"), name, value)
 
 
 def guarded_delattr(ob: Any, name: Any) -> None:
-    if type(name) is not str or name.startswith("_"):
-        raise AttributeError(f"cannot delete attribute {name!r}")
-    delattr(guarded_write(ob), name)
+    delattr(_writable(ob, name, "delete"), name)
 
 
 # -- method checks: (budget, self, args, kwargs) -> None, raising before the work ------------
@@ -671,6 +775,8 @@ def guarded_method_getattr(ob: Any, name: Any, default: Any = _MISSING) -> Any:
     """The ``_getattr_`` scripts use: ``guarded_getattr`` plus the argument substitution."""
     if type(name) is not str:
         raise TypeError("attribute name must be a str")
+    if type(ob) is GuardedType:
+        ob = ob.real
     check = _method_for(ob, name) if not name.startswith("_") else None
     if check is None:
         return guarded_getattr(ob, name, default)
@@ -895,7 +1001,125 @@ def _dict_fromkeys(iterable: Any, value: Any = None) -> dict[Any, Any]:
     return dict.fromkeys(keys, value)
 
 
-# The guarded constructors stand in for the types, so they carry the alternate
-# constructors scripts use (bounded like the rest).
-safe_dict.fromkeys = _dict_fromkeys  # type: ignore[attr-defined]
-safe_str.maketrans = str.maketrans  # type: ignore[attr-defined]
+# (The alternate constructors scripts use -- dict.fromkeys, str.maketrans -- come through
+# the stand-ins of GuardedType below, bounded like the rest.)
+
+
+# -- the built-in types, as scripts see them (issue 14) --------------------------------------
+class GuardedType:
+    """What the name ``str`` (``list``, ``dict``...) is in a script: calling it builds the
+    value through its size-checked constructor; every attribute is the real type's, read
+    through the guards (so ``sorted(words, key=str.lower)`` and ``dict.fromkeys`` work,
+    and ``str.join`` is charged); ``isinstance``, ``issubclass``, ``type(x) is str``,
+    ``class Tags(list)`` and ``case str():`` all see the real type."""
+
+    __slots__ = ("construct", "real")
+
+    def __init__(self, real: type, construct: Callable[..., Any]) -> None:
+        object.__setattr__(self, "real", real)
+        object.__setattr__(self, "construct", construct)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.construct(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return guarded_method_getattr(self.real, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{self.real.__name__} is read-only")
+
+    def __mro_entries__(self, bases: tuple[Any, ...]) -> tuple[type, ...]:
+        return (self.real,)
+
+    def __getitem__(self, item: Any) -> Any:
+        return types.GenericAlias(self.real, item)
+
+    def __repr__(self) -> str:
+        return repr(self.real)
+
+
+def safe_bytes(source: Any = b"", encoding: Any = None, errors: Any = None) -> bytes:
+    """``bytes(...)``: ``bytes(10**10)`` would take the memory at once."""
+    budget = current_budget()
+    if isinstance(source, int) and not isinstance(source, bool):
+        budget.charge_size(max(source, 0), "bytes")
+        return bytes(source)
+    if isinstance(source, str):
+        budget.charge_size(len(source) * 4, "bytes")
+        if errors is not None:
+            return bytes(source, encoding, errors)
+        return bytes(source, encoding)  # without an encoding, Python's own TypeError
+    if isinstance(source, bytes):
+        return source
+    return bytes(materialize(source, "bytes"))
+
+
+STAND_INS: dict[type, GuardedType] = {
+    real: GuardedType(real, construct)
+    for real, construct in (
+        (str, safe_str),
+        (bytes, safe_bytes),
+        (list, safe_list),
+        (tuple, safe_tuple),
+        (dict, safe_dict),
+        (set, safe_set),
+        (frozenset, safe_frozenset),
+    )
+}
+
+
+def safe_type(*args: Any) -> Any:
+    """One-argument ``type(x)``: the class of ``x`` as a script names it (the stand-in for
+    ``str``, ``list``...). A metaclass is never handed out: ``type(SomeClass)`` is this
+    function again, so no class can be built around the class statement's checks."""
+    if len(args) != 1:
+        raise TypeError("type() takes one argument in scripts; use a class statement")
+    cls = type(args[0])
+    if issubclass(cls, type):
+        return safe_type
+    return STAND_INS.get(cls, cls)
+
+
+class _ItemOnlyFormatter(string.Formatter):
+    """``str.format`` for scripts: fields by index or name with ``[key]``; attribute walks
+    refused (CVE-2023-41039); every field formatted by the size-checked ``format_value``."""
+
+    def get_field(self, field_name: str, args: Any, kwargs: Any) -> Any:
+        first, rest = _string.formatter_field_name_split(field_name)
+        value = self.get_value(first, args, kwargs)
+        for is_attribute, key in rest:
+            if is_attribute:
+                raise ValueError(
+                    f"format field {{{field_name}}}: attribute access in format strings is "
+                    "not available to scripts; use {0[key]} or an f-string"
+                )
+            value = value[key]
+        return value, first
+
+    def convert_field(self, value: Any, conversion: str | None) -> Any:
+        if conversion is None:
+            return value
+        if conversion == "r":
+            return safe_repr(value)
+        if conversion == "s":
+            return safe_str(value)
+        if conversion == "a":
+            return safe_ascii(value)
+        raise ValueError(f"unknown conversion {conversion!r} in a format field")
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        return format_value(value, -1, format_spec)
+
+
+_FORMATTER = _ItemOnlyFormatter()
+
+
+def _format_method(ob: Any, name: str) -> Callable[..., str]:
+    """``text.format``/``format_map`` bound to ``text``, or unbound on ``str`` itself."""
+    if isinstance(ob, str):
+        if name == "format":
+            return lambda *args, **kwargs: _FORMATTER.vformat(ob, args, kwargs)
+        return lambda mapping: _FORMATTER.vformat(ob, (), mapping)
+    if name == "format":
+        return lambda template, *args, **kwargs: _FORMATTER.vformat(str(template), args, kwargs)
+    return lambda template, mapping: _FORMATTER.vformat(str(template), (), mapping)

@@ -25,12 +25,25 @@ instrumentation:
 
 from __future__ import annotations
 
+import _string  # type: ignore[import-not-found]  # the C parser behind str.format
 import ast
 from typing import Any, cast
 
-from RestrictedPython.transformer import RestrictingNodeTransformer
+from RestrictedPython.transformer import (
+    FORBIDDEN_FUNC_NAMES,
+    INSPECT_ATTRIBUTES,
+    RestrictingNodeTransformer,
+)
 
 from . import _static
+from ._names import (
+    CLASS_DATA_DUNDERS,
+    DENIED_BUILTINS,
+    DUNDER_READS,
+    SPECIAL_METHODS,
+    is_dunder,
+    is_reserved,
+)
 
 __all__ = ["GUARDED_ATTRIBUTES", "HookPolicy", "LocatedHookPolicy"]
 
@@ -113,7 +126,10 @@ _OPERATOR_TEXT: dict[type[ast.operator], str] = {
     ast.MatMult: "@=",
 }
 
-_BUDGET_NAMES = ("_t", "_e", "_x")
+# The prologue's locals (tick, enter, leave): names of the engine's reserved `_x_` shape,
+# which no script can bind.
+_BUDGET_NAMES = ("_bt_", "_be_", "_bx_")
+_TICK, _ENTER, _LEAVE = _BUDGET_NAMES
 
 
 def copy_locations(new: Any, like: Any) -> None:
@@ -284,8 +300,179 @@ def _is_generator(node: ast.FunctionDef) -> bool:
     return False
 
 
+# Built-in types whose script names are guarded stand-ins; a class pattern gets the real
+# type from the `_types_` namespace instead (see visit_MatchClass).
+MATCHABLE_BUILTINS = frozenset({"str", "bytes", "list", "tuple", "dict", "set", "frozenset"})
+
+
+def _annotation_text(annotation: ast.expr) -> ast.expr:
+    text = ast.Constant(ast.unparse(annotation))
+    copy_locations(text, annotation)
+    return text
+
+
+def _stringify_annotations(arguments: ast.arguments) -> None:
+    for arg in (
+        *arguments.posonlyargs,
+        *arguments.args,
+        *arguments.kwonlyargs,
+        arguments.vararg,
+        arguments.kwarg,
+    ):
+        if arg is not None and arg.annotation is not None:
+            arg.annotation = _annotation_text(arg.annotation)
+
+
+_REFUSED_SPECIAL = {
+    "__del__": "it runs at garbage collection, wherever that happens, outside any budget",
+    "__getattr__": "it intercepts attribute lookups the engine makes",
+    "__getattribute__": "it intercepts every attribute lookup, the engine's included",
+    "__setattr__": "attribute writes are guarded by the engine",
+    "__delattr__": "attribute writes are guarded by the engine",
+    "__new__": "instances are made by the class; use __init__",
+    "__init_subclass__": "class creation is the engine's",
+    "__set_name__": "class creation is the engine's",
+    "__class_getitem__": "class creation is the engine's",
+    "__get__": "descriptors are made with property, staticmethod and classmethod",
+    "__set__": "descriptors are made with property, staticmethod and classmethod",
+    "__delete__": "descriptors are made with property, staticmethod and classmethod",
+}
+
+
+def _special_method_refusal(name: str) -> str:
+    reason = _REFUSED_SPECIAL.get(name, "it is not one of the special methods scripts may define")
+    return f'special method "{name}" is not available to scripts: {reason}'
+
+
+def _class_dunder_problem(name: str, value: ast.expr | None, defined: set[str]) -> str | None:
+    """Why a class body may not bind ``name`` to ``value`` (None: it may)."""
+    if name in SPECIAL_METHODS:
+        if name == "__hash__" and isinstance(value, ast.Constant) and value.value is None:
+            return None
+        if isinstance(value, ast.Name) and value.id in defined:
+            return None
+        return f'"{name}" may only be bound by def, or to another special method of the class'
+    if name not in CLASS_DATA_DUNDERS:
+        return f'"{name}" cannot be bound in a class body'
+    if name == "__doc__":
+        if isinstance(value, ast.Constant) and isinstance(value.value, str):
+            return None
+        return "__doc__ must be a string"
+    if isinstance(value, ast.Tuple | ast.List) and all(
+        isinstance(item, ast.Constant)
+        and isinstance(item.value, str)
+        and not item.value.startswith("__")
+        and (name != "__match_args__" or not item.value.startswith("_"))
+        for item in value.elts
+    ):
+        return None
+    return f"{name} must be a tuple of attribute names written out as strings"
+
+
+def format_fields_problem(template: str) -> str | None:
+    """Why ``template.format(...)`` is refused (None: it is not): a field that walks
+    attributes (``{0.__class__}``, ``{x.y}``: CVE-2023-41039's lesson)."""
+    try:
+        pending = [template]
+        while pending:
+            for _literal, field, spec, _conversion in _string.formatter_parser(pending.pop()):
+                if field is None:
+                    continue
+                _first, rest = _string.formatter_field_name_split(field)
+                for is_attribute, key in rest:
+                    if is_attribute:
+                        return (
+                            f"format field {{{field}}} reads the attribute {key!r}: attribute "
+                            "access in format strings is refused; use {0[key]} or an f-string"
+                        )
+                if spec:
+                    pending.append(spec)
+    except ValueError:
+        return None  # a malformed template fails at run time with Python's own message
+    return None
+
+
+def _bound_names(tree: ast.Module) -> frozenset[str]:
+    """Every name the script binds anywhere (assignment, def, class, import, argument,
+    except, match capture): such a name is the script's, not a built-in."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            names.add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, ast.alias):
+            names.add((node.asname or node.name).split(".")[0])
+        elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and node.name:
+            names.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            names.add(node.rest)
+    return frozenset(names)
+
+
 class HookPolicy(RestrictingNodeTransformer):
     """RestrictedPython's transformer with hookyard's budget and size instrumentation."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # what encloses the node being visited: "class" or "function" entries
+        self.scopes: list[str] = []
+        self.class_names: list[str] = []  # for private-name mangling
+        self.generator_stack: list[bool] = []
+        # Name nodes a class body may bind although they are dunders (__hash__ = None...)
+        self.allowed_dunder_targets: set[int] = set()
+        self.bound_names: frozenset[str] = frozenset()
+        # exec(...)/eval(...) callees RestrictedPython already reports as calls
+        self.reported_calls: set[int] = set()
+
+    # -- names (issue 14: a script's own `_helper` names are ordinary) ---------------------
+    def check_name(self, node: Any, name: str | None, allow_magic_methods: bool = False) -> None:
+        if name is None or name == "_":
+            return
+        if is_dunder(name):
+            if allow_magic_methods and name in SPECIAL_METHODS:
+                return  # a def in a class body: visit_FunctionDef checked where it stands
+            if id(node) in self.allowed_dunder_targets:
+                return
+            self.error(
+                node,
+                f'"{name}" is a special name; a script may define the special methods of '
+                "its own classes (def __eq__...), but not bind other dunder names",
+            )
+        elif is_reserved(name):
+            self.error(
+                node,
+                f'"{name}" is reserved for the engine (names shaped _x_); pick another name',
+            )
+        elif name.endswith("__roles__"):
+            self.error(
+                node, f'"{name}" is an invalid variable name because it ends with "__roles__".'
+            )
+        elif name in FORBIDDEN_FUNC_NAMES:
+            self.error(node, f'"{name}" is a reserved name.')
+
+    def visit_Name(self, node: ast.Name) -> Any:
+        if isinstance(node.ctx, ast.Load):
+            if node.id == "__name__":
+                return node  # the script's module name: a string
+            reason = DENIED_BUILTINS.get(node.id)
+            if (
+                reason is not None
+                and node.id not in self.bound_names
+                and id(node) not in self.reported_calls
+            ):
+                self.error(node, f"{node.id} is not available to scripts: {reason}")
+                return node
+        return super().visit_Name(node)
+
+    def _mangled(self, attr: str) -> str:
+        """``attr`` as the compiler mangles it inside the innermost class (``__x``)."""
+        if not self.class_names or not attr.startswith("__") or attr.endswith("__"):
+            return attr
+        owner = self.class_names[-1].lstrip("_")
+        return f"_{owner}{attr}" if owner else attr
 
     # Every node this policy makes is located where it is made (copy_locations), so no
     # pass over the whole tree is needed (it cost a fifth of a cold load). Should a node
@@ -301,8 +488,8 @@ class HookPolicy(RestrictingNodeTransformer):
         )
         copy_locations(fetch, like)
         # `_e()` pops a depth slot; the bottom slot is truthy and means "too deep".
-        enter = _statement(ast.BoolOp(op=ast.And(), values=[_call("_e"), _call("_deep_")]), like)
-        tick = _statement(_call("_t"), like)
+        enter = _statement(ast.BoolOp(op=ast.And(), values=[_call(_ENTER), _call("_deep_")]), like)
+        tick = _statement(_call(_TICK), like)
         return [fetch, enter, tick]
 
     def visit_Module(self, node: ast.Module) -> Any:
@@ -312,6 +499,7 @@ class HookPolicy(RestrictingNodeTransformer):
             id(child) for child in node.body if isinstance(child, ast.FunctionDef)
         }
         self.names_used_as_values = _names_used_as_values(node)
+        self.bound_names = _bound_names(node)
         node = cast(ast.Module, super().visit_Module(node))
         position = 0
         for position, child in enumerate(node.body):  # noqa: B007 - position used after
@@ -335,40 +523,182 @@ class HookPolicy(RestrictingNodeTransformer):
         text (``==``, ``in``, ``repr``...), so it ticks and counts its depth like any
         other: no script code ever recurses or fans out without a budget."""
         return (
-            id(node) in self.__dict__.get("module_functions", ())
-            and node.name not in self.__dict__.get("names_used_as_values", frozenset())
+            id(node) in getattr(self, "module_functions", ())
+            and node.name not in getattr(self, "names_used_as_values", frozenset())
             and _is_straight_line(node)
         )
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> Any:
+        in_class = bool(self.scopes) and self.scopes[-1] == "class"
+        if is_dunder(node.name):
+            if not in_class:
+                self.error(node, f'"{node.name}": special methods belong in a class body')
+            elif node.name not in SPECIAL_METHODS:
+                self.error(node, _special_method_refusal(node.name))
+        _stringify_annotations(node.args)
+        if node.returns is not None:
+            node.returns = _annotation_text(node.returns)
         straight = self._needs_no_prologue(node)  # judged on the script's own code
-        generators = self.__dict__.setdefault("generator_stack", [])
-        generators.append(_is_generator(node))
+        self.generator_stack.append(_is_generator(node))
+        self.scopes.append("function")
         try:
             node = cast(ast.FunctionDef, super().visit_FunctionDef(node))
         finally:
-            generators.pop()
+            self.scopes.pop()
+            self.generator_stack.pop()
         if straight:
             return node
         body = node.body
-        leave = _statement(ast.Call(func=_name("_x"), args=[ast.Constant(None)], keywords=[]), node)
+        leave = _statement(
+            ast.Call(func=_name(_LEAVE), args=[ast.Constant(None)], keywords=[]), node
+        )
         guarded = ast.Try(body=body, handlers=[], orelse=[], finalbody=[leave])
         copy_locations(guarded, node)
         node.body = [*self._prologue(node), guarded]
         return node
 
     def visit_Lambda(self, node: ast.Lambda) -> Any:
-        new = cast(ast.Lambda, super().visit_Lambda(node))
+        _stringify_annotations(node.args)
+        self.scopes.append("function")
+        try:
+            new = cast(ast.Lambda, super().visit_Lambda(node))
+        finally:
+            self.scopes.pop()
         return _located(_call("_lambda_", new), node)
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> Any:
+        self._check_class_body(node)
+        self.scopes.append("class")
+        self.class_names.append(node.name)
+        try:
+            return super().visit_ClassDef(node)
+        finally:
+            self.scopes.pop()
+            self.class_names.pop()
+
+    def _check_class_body(self, node: ast.ClassDef) -> None:
+        """Dunder names a class body binds other than by ``def``: plain data
+        (``__hash__ = None``, ``__match_args__``, ``__slots__``, ``__doc__``) or another of
+        its own special methods (``__repr__ = __str__``). Anything else could install a
+        callable the budget does not see (``__len__ = len`` recurses in C)."""
+        defined = {child.name for child in node.body if isinstance(child, ast.FunctionDef)}
+        for child in node.body:
+            targets: list[ast.expr] = []
+            value: ast.expr | None = None
+            if isinstance(child, ast.Assign):
+                targets, value = child.targets, child.value
+            elif isinstance(child, ast.AnnAssign | ast.AugAssign):
+                targets, value = [child.target], child.value
+            for target in targets:
+                if not (isinstance(target, ast.Name) and is_dunder(target.id)):
+                    continue
+                problem = _class_dunder_problem(target.id, value, defined)
+                if problem is not None:
+                    self.error(child, problem)
+                elif isinstance(child, ast.Assign):
+                    self.allowed_dunder_targets.add(id(target))
+                    if isinstance(value, ast.Name):
+                        defined.add(target.id)
+
+    def visit_Nonlocal(self, node: ast.Nonlocal) -> Any:
+        for name in node.names:
+            self.check_name(node, name)
+        return node
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> Any:
+        # annotations are kept as text (PEP 563), never evaluated: no surface at all
+        node.annotation = _annotation_text(node.annotation)
+        if isinstance(node.target, ast.Name):
+            self.check_name(node, node.target.id)
+        return self.node_contents_visit(node)
+
+    # -- match (issue 14) -----------------------------------------------------------------
+    def visit_Match(self, node: ast.Match) -> Any:
+        return self.node_contents_visit(node)
+
+    def visit_match_case(self, node: ast.match_case) -> Any:
+        return self.node_contents_visit(node)
+
+    def visit_MatchValue(self, node: ast.MatchValue) -> Any:
+        return self.node_contents_visit(node)
+
+    def visit_MatchSingleton(self, node: ast.MatchSingleton) -> Any:
+        return node
+
+    def visit_MatchSequence(self, node: ast.MatchSequence) -> Any:
+        return self.node_contents_visit(node)
+
+    def visit_MatchStar(self, node: ast.MatchStar) -> Any:
+        self.check_name(node, node.name)
+        return node
+
+    def visit_MatchMapping(self, node: ast.MatchMapping) -> Any:
+        self.check_name(node, node.rest)
+        return self.node_contents_visit(node)
+
+    def visit_MatchAs(self, node: ast.MatchAs) -> Any:
+        self.check_name(node, node.name)
+        return self.node_contents_visit(node)
+
+    def visit_MatchOr(self, node: ast.MatchOr) -> Any:
+        return self.node_contents_visit(node)
+
+    def visit_MatchClass(self, node: ast.MatchClass) -> Any:
+        """``case Point(x=0)`` reads attributes in C, around the guards: only names a
+        plain ``obj.name`` could read (no ``_x``, no guarded or inspect name). The
+        built-in types stand in for guarded constructors in scripts, so a class pattern
+        naming one is pointed at the real type (``case str():``)."""
+        for attr in node.kwd_attrs:
+            if attr.startswith("_") or attr in GUARDED_ATTRIBUTES or attr in INSPECT_ATTRIBUTES:
+                self.error(node, f'"{attr}" cannot be matched in a class pattern')
+        cls = node.cls
+        if (
+            isinstance(cls, ast.Name)
+            and cls.id in MATCHABLE_BUILTINS
+            and cls.id not in self.bound_names
+        ):
+            node.cls = ast.Attribute(_name("_types_"), cls.id, ast.Load())
+            copy_locations(node.cls, cls)
+            node.patterns = [self.visit(p) for p in node.patterns]
+            node.kwd_patterns = [self.visit(p) for p in node.kwd_patterns]
+            return node
+        if isinstance(cls, ast.Attribute) and (
+            cls.attr.startswith("_") or cls.attr in GUARDED_ATTRIBUTES
+        ):
+            self.error(node, f'"{cls.attr}" cannot name a class in a pattern')
+            return node
+        if isinstance(cls, ast.Attribute):
+            # dotted names stay plain attribute reads (a pattern needs a name, not a call)
+            cls.value = self.visit(cls.value)
+        else:
+            node.cls = self.visit(cls)
+        node.patterns = [self.visit(p) for p in node.patterns]
+        node.kwd_patterns = [self.visit(p) for p in node.kwd_patterns]
+        return node
+
+    # -- calls ----------------------------------------------------------------------------
+    def visit_Call(self, node: ast.Call) -> Any:
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in ("exec", "eval"):
+            self.reported_calls.add(id(func))
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr in ("format", "format_map")
+            and isinstance(func.value, ast.Constant)
+            and isinstance(func.value.value, str)
+        ):
+            problem = format_fields_problem(func.value.value)
+            if problem is not None:
+                self.error(node, problem)
+        return super().visit_Call(node)
 
     def visit_While(self, node: ast.While) -> Any:
         node = cast(ast.While, super().visit_While(node))
-        generators = self.__dict__.get("generator_stack")
         # A generator's body may resume in a later invocation than the one whose tick its
         # prologue fetched (kept in `state`): its loops tick whatever invocation runs
         # them now (issue 11: where budgets are renewed per invocation, the old tick is
         # spent for good).
-        tick = "_tick_" if generators and generators[-1] else "_t"
+        tick = "_tick_" if self.generator_stack and self.generator_stack[-1] else _TICK
         node.body.insert(0, _statement(_call(tick), node))
         return node
 
@@ -385,17 +715,35 @@ class HookPolicy(RestrictingNodeTransformer):
 
     # -- attribute and item access --------------------------------------------------------
     def visit_Attribute(self, node: ast.Attribute) -> Any:
-        new = super().visit_Attribute(node)
-        if (
-            isinstance(new, ast.Call)
-            and isinstance(new.func, ast.Name)
-            and new.func.id == "_getattr_"
-            and node.attr not in GUARDED_ATTRIBUTES
-        ):
-            plain = ast.Attribute(value=new.args[0], attr=node.attr, ctx=ast.Load())
-            copy_locations(plain, node)
-            return plain
-        return new
+        """Plain ``obj.name`` for ordinary names; ``_getattr_`` for the names a guard must
+        see (GUARDED_ATTRIBUTES), private ``_x`` names (the script's own objects only) and
+        the dunders scripts may read (``super().__init__``); writes through ``_write_``
+        (``_write_own_`` for private names). Dunder writes and inspect names are refused."""
+        attr = node.attr
+        loading = isinstance(node.ctx, ast.Load)
+        private = attr.startswith("_") and attr != "_" and not is_dunder(attr)
+        if attr in INSPECT_ATTRIBUTES:
+            self.error(node, f'"{attr}" is a restricted name, that is forbidden to access.')
+        elif attr.endswith("__roles__"):
+            self.error(node, f'"{attr}" is an invalid attribute name.')
+        elif is_dunder(attr) and not loading:
+            self.error(node, f'"{attr}": scripts cannot set or delete dunder attributes')
+        elif is_dunder(attr) and attr not in DUNDER_READS:
+            self.error(
+                node,
+                f'"{attr}" is not available to scripts (of dunder attributes only special '
+                "methods, __name__, __qualname__, __doc__ and __class__ may be read)",
+            )
+        node = self.node_contents_visit(node)
+        if loading:
+            if private or is_dunder(attr) or attr in GUARDED_ATTRIBUTES:
+                new = _call("_getattr_", node.value, ast.Constant(self._mangled(attr)))
+                copy_locations(new, node)
+                return new
+            return node
+        guard = "_write_own_" if private else "_write_"
+        node.value = _located(_call(guard, node.value), node.value)
+        return node
 
     def visit_Subscript(self, node: ast.Subscript) -> Any:
         node = self.node_contents_visit(node)

@@ -17,6 +17,7 @@ import types
 from typing import Any
 
 from ._guards import ScriptMeta
+from ._names import is_reserved
 
 __all__ = ["clear_kept", "kept_size"]
 
@@ -32,7 +33,8 @@ def kept_size(namespace: dict[str, Any], limit: int) -> int:
     generators' locals), never the facades, guards or builtins the engine put there.
     """
     seen: set[int] = set()
-    stack: list[Any] = [v for k, v in namespace.items() if not k.startswith("_")]
+    # every name the script bound (its `_helper` names included); not the engine's
+    stack: list[Any] = [v for k, v in namespace.items() if not is_reserved(k)]
     total = 0
     while stack and total <= limit:
         ob = stack.pop()
@@ -75,7 +77,7 @@ def kept_size(namespace: dict[str, Any], limit: int) -> int:
 def clear_kept(namespace: dict[str, Any]) -> None:
     """Drop what a script kept: empty ``state`` and its module-level containers."""
     for name, value in namespace.items():
-        if name.startswith("_"):
+        if is_reserved(name):
             continue
         if type(value) in (dict, list, set):
             value.clear()

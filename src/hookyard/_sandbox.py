@@ -8,6 +8,7 @@ a facade object whose attributes are chosen by us.
 from __future__ import annotations
 
 import builtins
+import importlib
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -16,6 +17,7 @@ from . import _budget, _guards
 from ._budget import current_budget
 from ._copy import rebuild_exception, to_host, to_script
 from ._modules import ModuleFacade
+from ._names import DENIED_BUILTINS
 from .errors import BoundaryError
 
 __all__ = ["SandboxPolicy", "Veto", "script_globals"]
@@ -53,82 +55,52 @@ _PLAIN_BUILTINS = (
     "Ellipsis",
     "NotImplemented",
 )
-_EXCEPTIONS = (
-    "ArithmeticError",
-    "AssertionError",
-    "AttributeError",
-    "BaseException",
-    "Exception",
-    "ImportError",
-    "IndexError",
-    "KeyError",
-    "LookupError",
-    "NameError",
-    "NotImplementedError",
-    "OverflowError",
-    "RuntimeError",
-    "StopIteration",
-    "TypeError",
-    "UnicodeDecodeError",
-    "UnicodeEncodeError",
-    "UnicodeError",
-    "ValueError",
-    "ZeroDivisionError",
-    "ModuleNotFoundError",
-    "OSError",
-    "FileNotFoundError",
-    "PermissionError",
-    "TimeoutError",
-    "ConnectionError",
+# Every standard exception class, but the interpreter's own signals and the engine's
+# limit signals (see _names.DENIED_BUILTINS for why each is denied).
+_EXCEPTIONS = tuple(
+    name
+    for name, value in vars(builtins).items()
+    if isinstance(value, type)
+    and issubclass(value, BaseException)
+    and name not in DENIED_BUILTINS
+    and not name.startswith("_")
 )
-# Denied, with the reason:
-#   open, input, print(raw)     - no direct I/O (print goes to `log`)
-#   exec, eval, compile         - no new code
-#   __import__(raw)             - imports go through the allow-list (script_import below)
-#   globals, locals, vars, dir  - uncontrolled namespace access
-#   getattr/setattr/delattr/hasattr (raw) - replaced by guarded versions
-#   type, object, super         - metaclass and MRO tricks (type(...) builds classes, and
-#                                 object.__subclasses__ walks every class)
-#   classmethod, staticmethod, property - descriptors expose wrapped functions
-#   memoryview, bytearray       - raw buffers; bytearray(10**10) takes the memory at once
-#   id                          - leaks addresses (heap layout)
-#   breakpoint, help, exit, quit, copyright, credits, license - interpreter and I/O
-#   SystemExit, KeyboardInterrupt, GeneratorExit - scripts may not raise interpreter
-#                                 signals; any BaseException still stops at the boundary
-#   MemoryError, RecursionError - the engine's own limit signals
+# Ordinary Python's building blocks (issue 14). Each is harmless given the policy: special
+# methods a script defines are budgeted, dunder reads are limited to special methods,
+# and `type` hands out no metaclass (_guards.safe_type).
+_CLASS_BUILTINS = ("object", "property", "staticmethod", "classmethod", "super")
+# Denied: see _names.DENIED_BUILTINS (open, eval, exec, compile, globals, vars, dir, id,
+# memoryview, bytearray, breakpoint, help, exit, SystemExit, KeyboardInterrupt, ...).
 _GUARDED_BUILTINS: dict[str, Any] = {
     "all": _guards.safe_all,
     "any": _guards.safe_any,
     "ascii": _guards.safe_ascii,
-    "dict": _guards.safe_dict,
     "enumerate": _guards.safe_enumerate,
     "filter": _guards.safe_filter,
     "format": _guards.safe_format,
-    "frozenset": _guards.safe_frozenset,
     "getattr": _guards.guarded_method_getattr,
     "hasattr": _guards.guarded_hasattr,
     "setattr": _guards.guarded_setattr,
     "delattr": _guards.guarded_delattr,
     "iter": _guards.safe_iter,
-    "list": _guards.safe_list,
     "map": _guards.safe_map,
     "max": _guards.safe_max,
     "min": _guards.safe_min,
     "pow": _guards.safe_pow,
     "repr": _guards.safe_repr,
     "reversed": _guards.safe_reversed,
-    "set": _guards.safe_set,
     "sorted": _guards.safe_sorted,
-    "str": _guards.safe_str,
     "sum": _guards.safe_sum,
-    "tuple": _guards.safe_tuple,
+    "type": _guards.safe_type,
     "zip": _guards.safe_zip,
+    **{real.__name__: stand_in for real, stand_in in _guards.STAND_INS.items()},
 }
 
 
 def _base_builtins() -> dict[str, Any]:
     names: dict[str, Any] = {name: getattr(builtins, name) for name in _PLAIN_BUILTINS}
     names.update({name: getattr(builtins, name) for name in _EXCEPTIONS})
+    names.update({name: getattr(builtins, name) for name in _CLASS_BUILTINS})
     names.update(_GUARDED_BUILTINS)
     names["isinstance"] = _isinstance
     names["issubclass"] = _issubclass
@@ -136,14 +108,10 @@ def _base_builtins() -> dict[str, Any]:
     return names
 
 
-# Scripts call the guarded constructors but name the types in isinstance checks.
+# Scripts name the types through their stand-ins (and `type` through safe_type).
 _TYPE_OF_GUARD: dict[Any, type] = {
-    _guards.safe_str: str,
-    _guards.safe_list: list,
-    _guards.safe_dict: dict,
-    _guards.safe_set: set,
-    _guards.safe_tuple: tuple,
-    _guards.safe_frozenset: frozenset,
+    **{stand_in: real for real, stand_in in _guards.STAND_INS.items()},
+    _guards.safe_type: type,
 }
 
 
@@ -302,13 +270,16 @@ class SandboxPolicy:
                 raise ValueError(f"api names must be public identifiers, not {name!r}")
             if not callable(function):
                 raise TypeError(f"api[{name!r}] must be callable")
-        self.api = ApiFacade(
-            {name: _api_call(name, fn, limits.size) for name, fn in api.items()}
-        )
+        self.api = ApiFacade({name: _api_call(name, fn, limits.size) for name, fn in api.items()})
         self.api_names = tuple(sorted(api))
         self.module_factories = dict(module_factories)
         self.limits = limits
         self.builtins = _base_builtins()
+
+
+# Modules the standard library's C code imports lazily through the running frame's
+# __import__ (here: the script's) while serving a value type scripts hold.
+_C_LEVEL_IMPORTS = frozenset({"time", "_strptime"})
 
 
 def _script_import(
@@ -328,6 +299,11 @@ def _script_import(
     ) -> ModuleFacade:
         if level != 0:
             raise ImportError("relative imports are not available to scripts")
+        if type(fromlist) is list and name in _C_LEVEL_IMPORTS:
+            # C code importing what it needs (datetime.strftime needs `time`, strptime
+            # `_strptime`): PyImport_Import passes a list, which an import statement never
+            # does, and the module goes to that C code, never to the script (issue 14)
+            return importlib.import_module(name)  # type: ignore[return-value]
         facade = facades.get(name)
         if facade is None:
             factory = factories.get(name) if type(name) is str else None
@@ -339,6 +315,22 @@ def _script_import(
         return facade
 
     return script_import
+
+
+class _RealTypes:
+    """``_types_``: the real built-in types, for class patterns (``case str():``)."""
+
+    __slots__ = ()
+    str = builtins.str
+    bytes = builtins.bytes
+    list = builtins.list
+    tuple = builtins.tuple
+    dict = builtins.dict
+    set = builtins.set
+    frozenset = builtins.frozenset
+
+
+_REAL_TYPES = _RealTypes()
 
 
 def script_globals(
@@ -361,6 +353,8 @@ def script_globals(
         # RestrictedPython's guard names (the transformer makes scripts call these)
         "_getattr_": _guards.guarded_method_getattr,
         "_write_": _guards.guarded_write,
+        "_write_own_": _guards.guarded_write_own,
+        "_types_": _REAL_TYPES,
         "_getiter_": _guards.getiter,
         "_iter_unpack_sequence_": _guards.iter_unpack_sequence,
         "_unpack_sequence_": _guards.unpack_sequence,

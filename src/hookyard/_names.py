@@ -1,0 +1,152 @@
+"""Which names scripts may use, in one place: the policy checks them at compile time, the
+guards at run time, the audit reports them (issue 14).
+
+Ordinary Python works: a script's own ``_helper`` names, special methods on its own
+classes, ``super()``. What stays refused is what would open the sandbox:
+
+- names of the engine's reserved shapes (``_x_``, ``__x__``, RestrictedPython's
+  temporaries): a script that rebinds ``_getattr_`` or ``_budget_`` would switch a guard off;
+- dunder attribute access, except reading the special methods below (``super().__init__``)
+  and a few harmless names (``__name__``, ``__class__`` of the script's own instances);
+- special methods that run where no budget is (``__del__`` at garbage collection), that
+  intercept every attribute lookup the engine makes (``__getattr__``,
+  ``__getattribute__``), that change how classes are built (``__init_subclass__``,
+  ``__set_name__``, ``__class_getitem__``, ``__new__``, metaclasses) or how values are
+  copied and pickled (``__reduce__``, ``__copy__``...): none of them is needed by hooks.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "CLASS_DATA_DUNDERS",
+    "DENIED_BUILTINS",
+    "DUNDER_READS",
+    "SPECIAL_METHODS",
+    "is_dunder",
+    "is_reserved",
+]
+
+_BINARY = (
+    "add",
+    "sub",
+    "mul",
+    "matmul",
+    "truediv",
+    "floordiv",
+    "mod",
+    "divmod",
+    "pow",
+    "lshift",
+    "rshift",
+    "and",
+    "xor",
+    "or",
+)
+
+# Special methods a script's class may define. Each runs as an ordinary budgeted function
+# of the script (it has the budget prologue), wherever the interpreter calls it from.
+SPECIAL_METHODS: frozenset[str] = frozenset(
+    {
+        "__init__",
+        "__repr__",
+        "__str__",
+        "__format__",
+        "__bytes__",
+        "__hash__",
+        "__bool__",
+        "__len__",
+        "__iter__",
+        "__next__",
+        "__reversed__",
+        "__contains__",
+        "__getitem__",
+        "__setitem__",
+        "__delitem__",
+        "__missing__",
+        "__call__",
+        "__enter__",
+        "__exit__",
+        "__eq__",
+        "__ne__",
+        "__lt__",
+        "__le__",
+        "__gt__",
+        "__ge__",
+        "__neg__",
+        "__pos__",
+        "__abs__",
+        "__invert__",
+        "__complex__",
+        "__int__",
+        "__float__",
+        "__index__",
+        "__round__",
+        "__trunc__",
+        "__floor__",
+        "__ceil__",
+    }
+    | {f"__{name}__" for name in _BINARY}
+    | {f"__r{name}__" for name in _BINARY}
+    | {f"__i{name}__" for name in _BINARY if name != "divmod"}
+)
+
+# Dunder names a class body may bind other than by ``def``: plain data the interpreter
+# reads, validated where they are bound (``_guards.ScriptMeta``).
+CLASS_DATA_DUNDERS: frozenset[str] = frozenset(
+    {"__hash__", "__match_args__", "__slots__", "__doc__"}
+)
+
+# Dunder attributes a script may read (the guard decides per object: see
+# ``_guards.guarded_getattr``).
+DUNDER_READS: frozenset[str] = SPECIAL_METHODS | {
+    "__name__",
+    "__qualname__",
+    "__doc__",
+    "__class__",
+}
+
+# Built-in names scripts do not get, with the reason (RestrictedPython's Guards.py style).
+# A script that uses one is refused at load with the reason, not a NameError per call.
+DENIED_BUILTINS: dict[str, str] = {
+    "open": "no direct I/O: ask the host for what you need through api",
+    "input": "no direct I/O",
+    "exec": "no new code",
+    "eval": "no new code",
+    "compile": "no new code",
+    "__import__": "imports go through the allow-list: use an import statement",
+    "globals": "uncontrolled namespace access",
+    "locals": "uncontrolled namespace access",
+    "vars": "uncontrolled namespace access",
+    "dir": "uncontrolled namespace access",
+    "id": "object addresses leak the heap layout",
+    "memoryview": "raw buffers",
+    "bytearray": "raw buffers: bytearray(10**10) takes the memory at once",
+    "breakpoint": "the debugger reaches every frame",
+    "help": "interpreter and I/O",
+    "exit": "scripts may not stop the interpreter",
+    "quit": "scripts may not stop the interpreter",
+    "copyright": "interpreter and I/O",
+    "credits": "interpreter and I/O",
+    "license": "interpreter and I/O",
+    "aiter": "async is not available to scripts",
+    "anext": "async is not available to scripts",
+    "SystemExit": "scripts may not raise interpreter signals",
+    "KeyboardInterrupt": "scripts may not raise interpreter signals",
+    "GeneratorExit": "scripts may not raise interpreter signals",
+}
+
+# RestrictedPython's own temporaries and print collector.
+_GENERATED = re.compile(r"_tmp\d+|_print")
+
+
+def is_dunder(name: str) -> bool:
+    return len(name) > 4 and name.startswith("__") and name.endswith("__")
+
+
+def is_reserved(name: str) -> bool:
+    """Names of the engine's shapes: ``_x_`` (guards, budget handles) and ``__x__``."""
+    if name == "_":
+        return False
+    return (name.startswith("_") and name.endswith("_")) or bool(_GENERATED.fullmatch(name))
