@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import _string  # type: ignore[import-not-found]  # str.format's field parser
 import builtins
+import decimal
 import math
+import operator
 import re
 import string
+import sys
 import types
 from collections.abc import Callable, Collection, Iterable, Iterator
 from itertools import chain, islice
@@ -20,7 +23,13 @@ from typing import Any
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES
 
 from ._budget import Budget, bounded, current_budget
-from ._names import CLASS_DATA_DUNDERS, DUNDER_READS, SPECIAL_METHODS, is_dunder
+from ._names import (
+    CLASS_DATA_DUNDERS,
+    DUNDER_READS,
+    GUARDED_ATTRIBUTES,
+    SPECIAL_METHODS,
+    is_dunder,
+)
 
 __all__ = ["ScriptMeta", "guarded_getattr", "repr_size", "script_writable"]
 
@@ -73,11 +82,23 @@ class ScriptMeta(type):
                 raise TypeError(f"class {name}: metaclasses are not available to scripts")
         match_args = namespace.get("__match_args__", ())
         if type(match_args) is not tuple or not all(
-            type(item) is str and not item.startswith("_") and item not in INSPECT_ATTRIBUTES
+            type(item) is str
+            and not item.startswith("_")
+            and item not in INSPECT_ATTRIBUTES
+            and item not in GUARDED_ATTRIBUTES
             for item in match_args
         ):
             raise TypeError(f"class {name}: __match_args__ must be a tuple of public names")
         return super().__new__(mcs, name, bases, namespace)
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        """Instances of a script's subclass of a built-in type are built through the same
+        size checks as the built-in itself: ``class Tags(list)`` then ``Tags(range(10**9))``
+        would otherwise fill the list in one C call."""
+        base = _builtin_base(cls)
+        if base is not None:
+            args, kwargs = _checked_construction(cls, base, args, kwargs)
+        return super().__call__(*args, **kwargs)
 
 
 def _is_script_object(ob: object) -> bool:
@@ -244,22 +265,92 @@ def add(a: Any, b: Any) -> Any:
     return a + b
 
 
+# -- big ints: C work grows faster than the operands (issue 12) -----------------------------
+# One budget operation stands for about a microsecond of C work; measured on the machine
+# of docs/performance.md: a 30-bit digit product ~5 ns in Karatsuba territory, a digit
+# step of long division ~2.5 ns.
+_SMALL_DIGITS = 70  # below this many 30-bit digits (2,100 bits) nothing is charged
+
+
+def _digits(n: int) -> int:
+    return n.bit_length() // 30 + 1
+
+
+def _charge_product(a: int, b: int) -> None:
+    da, db = _digits(a), _digits(b)
+    if da > _SMALL_DIGITS and db > _SMALL_DIGITS:
+        budget = current_budget()
+        budget.charge_bits(a.bit_length() + b.bit_length(), "int product")
+        budget.charge(int(max(da, db) ** 1.585) // 200)
+
+
+def _charge_division(a: int, b: int) -> None:
+    """Schoolbook division: a digit step per divisor digit per quotient digit."""
+    da, db = _digits(a), _digits(b)
+    if db > _SMALL_DIGITS and da >= db:
+        current_budget().charge(db * (da - db + 1) // 400)
+
+
+def as_index(x: Any) -> int | None:
+    """``x`` as the int C code would take from it (``__index__``), computed once, so a
+    guard checks the very value the operation then uses; None when ``x`` is no integer."""
+    if type(x) is int:
+        return x
+    if isinstance(x, int):
+        return int(operator.index(x))
+    if hasattr(type(x), "__index__"):
+        return int(operator.index(x))
+    return None
+
+
 def mul(a: Any, b: Any) -> Any:
     ta, tb = type(a), type(b)
     if ta is int and tb is int:
-        bits = a.bit_length() + b.bit_length()
-        if bits > 4096:
-            current_budget().charge_bits(bits, "int product")
+        _charge_product(a, b)
         return a * b
-    if isinstance(b, int) and not isinstance(b, bool):
-        n = _sequence_length(a)
+    if _sequence_length(a) is not None and not isinstance(b, float):
+        n = as_index(b)
         if n is not None:
-            current_budget().charge_size(n * max(b, 0), f"{ta.__name__} repetition")
-    elif isinstance(a, int) and not isinstance(a, bool):
-        n = _sequence_length(b)
+            current_budget().charge_size(len(a) * max(n, 0), f"{ta.__name__} repetition")
+            return a * n
+    elif _sequence_length(b) is not None and not isinstance(a, float):
+        n = as_index(a)
         if n is not None:
-            current_budget().charge_size(n * max(a, 0), f"{tb.__name__} repetition")
+            current_budget().charge_size(len(b) * max(n, 0), f"{tb.__name__} repetition")
+            return n * b
     return a * b
+
+
+def floordiv(a: Any, b: Any) -> Any:
+    if type(a) is int and type(b) is int:
+        _charge_division(a, b)
+    return a // b
+
+
+def safe_divmod(a: Any, b: Any) -> Any:
+    if type(a) is int and type(b) is int:
+        _charge_division(a, b)
+    return divmod(a, b)
+
+
+def safe_round(number: Any, ndigits: Any = None) -> Any:
+    """``round``: ``round(x, -10**8)`` on an int computes ten to the 10**8 in one call."""
+    if ndigits is None:
+        return round(number)
+    places = as_index(ndigits)
+    if places is None:
+        return round(number, ndigits)
+    if type(number) is int:
+        if places >= 0:
+            return number
+        if -places > number.bit_length() * 0.30103 + 2:
+            return 0  # |number| is below half of 10**-places
+        return round(number, places)
+    if type(number) is float:
+        return round(number, places)  # CPython clamps float places itself
+    if abs(places) > 4300 and not _is_script_object(number):
+        raise ValueError(f"round(x, {places}): more than 4300 places is not available to scripts")
+    return round(number, places)
 
 
 def _int_power_bits(base: int, exponent: int) -> int:
@@ -302,6 +393,9 @@ _PRINTF = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?[hlL]?([a
 
 
 def mod(a: Any, b: Any) -> Any:
+    if type(a) is int and type(b) is int:
+        _charge_division(a, b)
+        return a % b
     if isinstance(a, str | bytes):
         text = a.decode("latin-1") if isinstance(a, bytes) else a
         budget = current_budget()
@@ -319,6 +413,10 @@ def mod(a: Any, b: Any) -> Any:
         if isinstance(b, dict):
             estimate += repr_size(b, budget.limits.size)
         budget.charge_size(estimate, "formatted string")
+        result = a % b
+        if type(result) is str and not all(type(x) in _PLAIN_TEXT for x in args):
+            return without_addresses(result)
+        return result
     return a % b
 
 
@@ -354,7 +452,7 @@ _PLAIN_INPLACE: dict[str, Callable[[Any, Any], Any]] = {
     "|=": lambda a, b: a | b,
     "^=": lambda a, b: a ^ b,
     "&=": lambda a, b: a & b,
-    "//=": lambda a, b: a // b,
+    "//=": floordiv,
     "@=": lambda a, b: a @ b,
 }
 
@@ -388,11 +486,43 @@ def _check_spec(spec: str, budget: Budget) -> None:
             )
 
 
+# ints up to this many bits convert to text in microseconds; past it the conversion is
+# quadratic in CPython, and past sys.get_int_max_str_digits() refused
+_TEXT_BITS = 14_000
+
+
+def check_int_text(bits: int) -> None:
+    """An int of ``bits`` bits is about to become decimal text: refuse it past the digit
+    limit (CPython's default where the host turned the limit off: the conversion is
+    quadratic) and charge the quadratic work below it (issue 12)."""
+    digits = int(bits * 0.30103) + 1
+    limit = sys.get_int_max_str_digits() or sys.int_info.default_max_str_digits
+    if digits > limit:
+        raise ValueError(
+            f"an int of about {digits:,} digits exceeds the limit ({limit:,} digits) for "
+            "integer string conversion"
+        )
+    current_budget().charge(digits * digits // 40_000)
+
+
+# Default reprs show object addresses (``<function f at 0x7f...>``): the heap layout
+# ``id()`` is denied for (issue 18). Text a script builds from a repr loses them.
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+_PLAIN_TEXT = frozenset({str, int, float, bool, type(None), bytes, complex})
+
+
+def without_addresses(text: str) -> str:
+    return _ADDRESS.sub("", text) if " at 0x" in text else text
+
+
 def format_value(value: Any, conversion: int, spec: str) -> str:
     """f-string ``{value!conversion:spec}``."""
     budget = current_budget()
+    if type(value) is int and value.bit_length() > _TEXT_BITS:
+        check_int_text(value.bit_length())
     if type(value) not in (int, float, str, bool) or conversion != -1:
         budget.charge_size(repr_size(value, budget.limits.size), "formatted value")
+    plain = type(value) in _PLAIN_TEXT
     if conversion == ord("r"):
         value = repr(value)
     elif conversion == ord("s"):
@@ -401,6 +531,8 @@ def format_value(value: Any, conversion: int, spec: str) -> str:
         value = ascii(value)
     _check_spec(spec, budget)
     result = builtins.format(value, spec)
+    if not plain:
+        result = without_addresses(result)
     if len(result) > 4096:
         budget.charge_size(len(result), "formatted value")
     return result
@@ -425,7 +557,10 @@ def _repr_size(ob: Any, limit: int, sizes: dict[int, int], active: set[int]) -> 
     if cls is str or cls is bytes:
         return len(ob) + 3
     if cls is int:
-        return int(ob.bit_length()) // 3 + 2
+        bits: int = ob.bit_length()
+        if bits > _TEXT_BITS:
+            check_int_text(bits)
+        return bits // 3 + 2
     if cls in (float, bool, type(None), complex):
         return 32
     if cls in (list, tuple, set, frozenset, dict):
@@ -521,8 +656,119 @@ def _underscore_attribute(ob: Any, name: str, default: Any) -> Any:
         if isinstance(ob, type | types.FunctionType | types.BuiltinFunctionType) or _owns(ob):
             return _read(ob, name, default)
     elif _owns(ob) or (isinstance(ob, type) and ob.__module__ == "builtins"):
-        return _read(ob, name, default)
+        return _special_value(name, _read(ob, name, default))
     raise AttributeError(f'"{name}" of {type(ob).__name__!r} objects is not available to scripts')
+
+
+# C special methods of the built-in types that are bounded by their operands and amplify
+# nothing: handed out as they are (super().__getitem__ in a dict subclass...).
+_PLAIN_C_SPECIALS = frozenset(
+    {
+        "__getitem__",
+        "__delitem__",
+        "__contains__",
+        "__len__",
+        "__iter__",
+        "__next__",
+        "__reversed__",
+        "__eq__",
+        "__ne__",
+        "__lt__",
+        "__le__",
+        "__gt__",
+        "__ge__",
+        "__bool__",
+        "__hash__",
+        "__neg__",
+        "__pos__",
+        "__abs__",
+        "__invert__",
+        "__int__",
+        "__float__",
+        "__complex__",
+        "__index__",
+        "__trunc__",
+        "__floor__",
+        "__ceil__",
+        "__enter__",
+        "__exit__",
+        "__call__",
+    }
+)
+
+
+def _special_value(name: str, value: Any) -> Any:
+    """A special method read by a script: the script's own as it is; a built-in type's C
+    implementation only where it cannot do what its operator's guard exists to stop
+    (``super().__mul__(10**9)`` on a list subclass, ``str.__add__``, a raw
+    ``list.__init__(self, range(10**9))``). ``__init__``, ``__setitem__``, ``__repr__``,
+    ``__str__`` and ``__format__`` are handed out wrapped in the same checks."""
+    function = getattr(value, "__func__", value)
+    if type(function) is types.FunctionType:
+        return value  # script code: budgeted wherever it runs
+    if name in _PLAIN_C_SPECIALS:
+        return value
+    wrap = _C_SPECIAL_WRAPPERS.get(name)
+    if wrap is not None:
+        return wrap(value)
+    raise AttributeError(
+        f'"{name}" of a built-in type is not available to scripts: use the operator or '
+        "function itself (it is size-checked)"
+    )
+
+
+def _bound_target(method: Any, args: tuple[Any, ...]) -> tuple[Any, tuple[Any, ...], bool]:
+    """(the object a C method works on, the other arguments, whether it came bound)."""
+    target = getattr(method, "__self__", None)
+    if target is not None and not isinstance(target, type | types.ModuleType):
+        return target, args, True
+    if not args:
+        raise TypeError("a special method needs the object it works on")
+    return args[0], args[1:], False
+
+
+def _checked_init(init: Any) -> Any:
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        target, rest, bound = _bound_target(init, args)
+        base = _builtin_base(type(target))
+        if base is not None:
+            rest, kwargs = _checked_construction(
+                type(target), base, rest, kwargs, instantiating=False
+            )
+        return init(*rest, **kwargs) if bound else init(target, *rest, **kwargs)
+
+    return checked
+
+
+def _checked_setitem(setitem: Any) -> Any:
+    def checked(*args: Any) -> Any:
+        target, rest, bound = _bound_target(setitem, args)
+        if len(rest) == 2 and type(rest[0]) is slice:
+            rest = (rest[0], slice_value(rest[1]))
+        return setitem(*rest) if bound else setitem(target, *rest)
+
+    return checked
+
+
+def _checked_text(method: Any) -> Any:
+    def checked(*args: Any) -> Any:
+        target, rest, bound = _bound_target(method, args)
+        budget = current_budget()
+        budget.charge_size(repr_size(target, budget.limits.size), "repr")
+        if rest:
+            _check_spec(str(rest[0]), budget)
+        return method(*rest) if bound else method(target, *rest)
+
+    return checked
+
+
+_C_SPECIAL_WRAPPERS: dict[str, Callable[[Any], Any]] = {
+    "__init__": _checked_init,
+    "__setitem__": _checked_setitem,
+    "__repr__": _checked_text,
+    "__str__": _checked_text,
+    "__format__": _checked_text,
+}
 
 
 def _read(ob: Any, name: str, default: Any) -> Any:
@@ -615,6 +861,13 @@ def _check_join(budget: Budget, sep: Any, args: tuple[Any, ...], kw: dict[str, A
     raise _Substitute(tuple(args_list), kw)
 
 
+def _without(kw: dict[str, Any], name: str, value: Any) -> dict[str, Any]:
+    """``kw`` with ``name`` set to the checked ``value`` where it was given by keyword."""
+    if name in kw:
+        return {**kw, name: value}
+    return kw
+
+
 class _Substitute(Exception):
     def __init__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         self.new_args = args
@@ -622,9 +875,11 @@ class _Substitute(Exception):
 
 
 def _check_width(budget: Budget, s: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> None:
-    width = _arg(args, kw, 0, "width", 0)
-    if isinstance(width, int):
+    width = as_index(_arg(args, kw, 0, "width", 0))
+    if width is not None:
         budget.charge_size(max(width, len(s)), "padded string")
+        # the checked width goes to the method: an __index__ runs once
+        raise _Substitute((width, *args[1:]) if args else (), _without(kw, "width", width))
 
 
 def _check_replace(budget: Budget, s: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> None:
@@ -638,10 +893,11 @@ def _check_replace(budget: Budget, s: Any, args: tuple[Any, ...], kw: dict[str, 
 
 
 def _check_expandtabs(budget: Budget, s: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> None:
-    tabsize = _arg(args, kw, 0, "tabsize", 8)
+    tabsize = as_index(_arg(args, kw, 0, "tabsize", 8))
     tabs = s.count("\t" if isinstance(s, str) else b"\t")
-    if isinstance(tabsize, int):
+    if tabsize is not None:
         budget.charge_size(len(s) + tabs * max(tabsize, 0), "expanded string")
+        raise _Substitute((tabsize,) if args else (), _without(kw, "tabsize", tabsize))
 
 
 def _check_translate(budget: Budget, s: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> None:
@@ -694,9 +950,10 @@ def _check_copy(budget: Budget, ob: Any, args: tuple[Any, ...], kw: dict[str, An
 
 
 def _check_to_bytes(budget: Budget, n: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> None:
-    length = _arg(args, kw, 0, "length", 1)
-    if isinstance(length, int):
+    length = as_index(_arg(args, kw, 0, "length", 1))
+    if length is not None:
         budget.charge_size(length, "int.to_bytes")
+        raise _Substitute((length, *args[1:]) if args else (), _without(kw, "length", length))
 
 
 _SPLITS: MethodCheck = _scaled(1)
@@ -918,20 +1175,42 @@ def safe_pow(base: Any, exp: Any, mod: Any = None) -> Any:
 def safe_repr(ob: Any) -> str:
     budget = current_budget()
     budget.charge_size(repr_size(ob, budget.limits.size), "repr")
-    return repr(ob)
+    text = repr(ob)
+    return text if type(ob) in _PLAIN_TEXT else without_addresses(text)
 
 
 def safe_ascii(ob: Any) -> str:
     budget = current_budget()
     budget.charge_size(repr_size(ob, budget.limits.size) * 3, "ascii")
-    return ascii(ob)
+    text = ascii(ob)
+    return text if type(ob) in _PLAIN_TEXT else without_addresses(text)
 
 
 def safe_str(*args: Any, **kwargs: Any) -> Any:
     if len(args) == 1 and not kwargs and type(args[0]) is not str:
         budget = current_budget()
         budget.charge_size(repr_size(args[0], budget.limits.size), "str")
+        text = str(args[0])
+        return text if type(args[0]) in _PLAIN_TEXT else without_addresses(text)
     return str(*args, **kwargs)
+
+
+def safe_int(*args: Any, **kwargs: Any) -> Any:
+    """``int(...)``: text is parsed in quadratic time for decimal, and in any base past
+    the size limit; ``int(Decimal('1e999999999'))`` builds a billion digits."""
+    if args and isinstance(args[0], str | bytes | bytearray):
+        text = args[0]
+        base = as_index(args[1] if len(args) > 1 else kwargs.get("base", 10))
+        budget = current_budget()
+        if base is not None and base & (base - 1) == 0 and base > 0:
+            budget.charge_bits(len(text) * base.bit_length(), "int from text")
+        else:
+            check_int_text(int(len(text) / 0.30103))
+    elif args and isinstance(args[0], decimal.Decimal) and args[0].is_finite():
+        exponent = args[0].adjusted()
+        if exponent > 0:
+            check_int_text(int(exponent / 0.30103) + 1)
+    return int(*args, **kwargs)
 
 
 def safe_math_prod(iterable: Any, *, start: Any = 1) -> Any:
@@ -1031,9 +1310,6 @@ class GuardedType:
     def __mro_entries__(self, bases: tuple[Any, ...]) -> tuple[type, ...]:
         return (self.real,)
 
-    def __getitem__(self, item: Any) -> Any:
-        return types.GenericAlias(self.real, item)
-
     def __repr__(self) -> str:
         return repr(self.real)
 
@@ -1041,9 +1317,11 @@ class GuardedType:
 def safe_bytes(source: Any = b"", encoding: Any = None, errors: Any = None) -> bytes:
     """``bytes(...)``: ``bytes(10**10)`` would take the memory at once."""
     budget = current_budget()
-    if isinstance(source, int) and not isinstance(source, bool):
-        budget.charge_size(max(source, 0), "bytes")
-        return bytes(source)
+    if not isinstance(source, str | bytes) and hasattr(type(source), "__index__"):
+        size = as_index(source)
+        assert size is not None
+        budget.charge_size(max(size, 0), "bytes")
+        return bytes(size)
     if isinstance(source, str):
         budget.charge_size(len(source) * 4, "bytes")
         if errors is not None:
@@ -1058,6 +1336,7 @@ STAND_INS: dict[type, GuardedType] = {
     real: GuardedType(real, construct)
     for real, construct in (
         (str, safe_str),
+        (int, safe_int),
         (bytes, safe_bytes),
         (list, safe_list),
         (tuple, safe_tuple),
@@ -1075,9 +1354,99 @@ def safe_type(*args: Any) -> Any:
     if len(args) != 1:
         raise TypeError("type() takes one argument in scripts; use a class statement")
     cls = type(args[0])
-    if issubclass(cls, type):
+    if issubclass(cls, type) or cls is GuardedType:
         return safe_type
-    return STAND_INS.get(cls, cls)
+    stand_in = STAND_INS.get(cls)
+    if stand_in is not None:
+        return stand_in
+    if cls.__module__.startswith("hookyard._") and not isinstance(cls, ScriptMeta):
+        return opaque_type(cls)
+    return cls
+
+
+class OpaqueType:
+    """What ``type(x)`` gives for an object the engine made (a ``zip`` object, a module
+    facade, ``log``): its name, and ``isinstance`` through it, but never its constructor
+    (``type(zip([]))(...)`` could wrap an endless iterator as already charged) and no
+    subclassing."""
+
+    __slots__ = ("real",)
+
+    def __init__(self, real: type) -> None:
+        object.__setattr__(self, "real", real)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(f"cannot create {self.real.__name__!r} objects in a script")
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(f"{self.real.__name__!r} has no attributes scripts may read")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("read-only")
+
+    def __mro_entries__(self, bases: tuple[Any, ...]) -> tuple[type, ...]:
+        raise TypeError(f"{self.real.__name__!r} cannot be subclassed in a script")
+
+    def __repr__(self) -> str:
+        return f"<class {self.real.__name__!r}>"
+
+
+_OPAQUE: dict[type, OpaqueType] = {}
+
+
+def opaque_type(cls: type) -> OpaqueType:
+    found = _OPAQUE.get(cls)
+    if found is None:
+        found = _OPAQUE.setdefault(cls, OpaqueType(cls))
+    return found
+
+
+# -- built-in types a script class may derive from -----------------------------------------
+_CONSTRUCTORS: dict[type, Callable[..., Any]] = {
+    real: stand_in.construct for real, stand_in in STAND_INS.items()
+}
+_MUTABLE_CONTAINERS = (list, dict, set)
+
+
+def _builtin_base(cls: type) -> type | None:
+    """The guarded built-in type ``cls`` derives from, if any (most derived first)."""
+    for klass in cls.__mro__:
+        if klass in _CONSTRUCTORS:
+            return klass
+    return None
+
+
+def _checked_construction(
+    cls: type,
+    base: type,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    *,
+    instantiating: bool = True,
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The arguments the built-in ``base`` will build from, made by its guarded
+    constructor first. Instantiating a mutable container whose ``__init__`` the script
+    wrote passes the arguments on as they are: that ``__init__`` gets them, and its own
+    ``super().__init__(...)`` comes back here (``instantiating=False``)."""
+    if (
+        instantiating
+        and base in _MUTABLE_CONTAINERS
+        and type(getattr(cls, "__init__", None)) is types.FunctionType
+    ):
+        return args, kwargs
+    if not args and not kwargs:
+        return args, kwargs
+    value = _CONSTRUCTORS[base](*args, **kwargs)
+    return (value,), {}
+
+
+def slice_value(value: Any) -> Any:
+    """``a[i:j] = value``: the C assignment copies ``value`` in one call (``a[:] =
+    range(10**9)``), so it is materialised first, charged and size-checked (issue 12)."""
+    if type(value) is list:
+        current_budget().charge_size(len(value), "slice assignment")
+        return value
+    return materialize(value, "slice assignment")
 
 
 class _ItemOnlyFormatter(string.Formatter):

@@ -23,6 +23,7 @@ __all__ = [
     "CLASS_DATA_DUNDERS",
     "DENIED_BUILTINS",
     "DUNDER_READS",
+    "GUARDED_ATTRIBUTES",
     "SPECIAL_METHODS",
     "is_dunder",
     "is_reserved",
@@ -136,6 +137,61 @@ DENIED_BUILTINS: dict[str, str] = {
     "KeyboardInterrupt": "scripts may not raise interpreter signals",
     "GeneratorExit": "scripts may not raise interpreter signals",
 }
+
+# Attribute names that go through the run-time ``_getattr_``: format-string walks
+# (CVE-2023-41039, CVE-2024-47532, CVE-2026-76825), ``AttributeError.obj``, and methods
+# that can build large values or iterate in C (checked against the budget).
+GUARDED_ATTRIBUTES = frozenset(
+    {
+        # format strings: str.format / format_map walk attributes (CVE-2023-41039)
+        "format",
+        "format_map",
+        # string.Formatter and its traversal methods (CVE-2024-47532, CVE-2026-76825)
+        "Formatter",
+        "vformat",
+        "get_field",
+        "get_value",
+        # AttributeError.obj hands back the object the lookup failed on (CVE-2024-47532)
+        "obj",
+        # size: methods whose result can be far larger than their input
+        "join",
+        "replace",
+        "center",
+        "ljust",
+        "rjust",
+        "zfill",
+        "expandtabs",
+        "translate",
+        "encode",
+        "decode",
+        "hex",
+        "upper",
+        "lower",
+        "title",
+        "capitalize",
+        "casefold",
+        "swapcase",
+        "split",
+        "rsplit",
+        "splitlines",
+        "to_bytes",
+        "copy",
+        # iterate an argument in C: bounded by the budget
+        "extend",
+        "fromkeys",
+        "update",
+        "union",
+        "intersection",
+        "difference",
+        "symmetric_difference",
+        "intersection_update",
+        "difference_update",
+        "symmetric_difference_update",
+        "issubset",
+        "issuperset",
+        "isdisjoint",
+    }
+)
 
 # RestrictedPython's own temporaries and print collector.
 _GENERATED = re.compile(r"_tmp\d+|_print")

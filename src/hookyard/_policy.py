@@ -40,67 +40,13 @@ from ._names import (
     CLASS_DATA_DUNDERS,
     DENIED_BUILTINS,
     DUNDER_READS,
+    GUARDED_ATTRIBUTES,
     SPECIAL_METHODS,
     is_dunder,
     is_reserved,
 )
 
 __all__ = ["GUARDED_ATTRIBUTES", "HookPolicy", "LocatedHookPolicy"]
-
-# Attribute names that go through the run-time ``_getattr_``: format-string walks
-# (CVE-2023-41039, CVE-2024-47532, CVE-2026-76825), ``AttributeError.obj``, and methods
-# that can build large values or iterate in C (checked against the budget).
-GUARDED_ATTRIBUTES = frozenset(
-    {
-        # format strings: str.format / format_map walk attributes (CVE-2023-41039)
-        "format",
-        "format_map",
-        # string.Formatter and its traversal methods (CVE-2024-47532, CVE-2026-76825)
-        "Formatter",
-        "vformat",
-        "get_field",
-        "get_value",
-        # AttributeError.obj hands back the object the lookup failed on (CVE-2024-47532)
-        "obj",
-        # size: methods whose result can be far larger than their input
-        "join",
-        "replace",
-        "center",
-        "ljust",
-        "rjust",
-        "zfill",
-        "expandtabs",
-        "translate",
-        "encode",
-        "decode",
-        "hex",
-        "upper",
-        "lower",
-        "title",
-        "capitalize",
-        "casefold",
-        "swapcase",
-        "split",
-        "rsplit",
-        "splitlines",
-        "to_bytes",
-        "copy",
-        # iterate an argument in C: bounded by the budget
-        "extend",
-        "fromkeys",
-        "update",
-        "union",
-        "intersection",
-        "difference",
-        "symmetric_difference",
-        "intersection_update",
-        "difference_update",
-        "symmetric_difference_update",
-        "issubset",
-        "issuperset",
-        "isdisjoint",
-    }
-)
 
 # Binary operators that can build a value much larger than their operands.
 _GUARDED_BINOPS: dict[type[ast.operator], str] = {
@@ -109,6 +55,7 @@ _GUARDED_BINOPS: dict[type[ast.operator], str] = {
     ast.Pow: "_pow_",
     ast.LShift: "_lshift_",
     ast.Mod: "_mod_",
+    ast.FloorDiv: "_floordiv_",
 }
 _OPERATOR_TEXT: dict[type[ast.operator], str] = {
     ast.Add: "+=",
@@ -302,7 +249,7 @@ def _is_generator(node: ast.FunctionDef) -> bool:
 
 # Built-in types whose script names are guarded stand-ins; a class pattern gets the real
 # type from the `_types_` namespace instead (see visit_MatchClass).
-MATCHABLE_BUILTINS = frozenset({"str", "bytes", "list", "tuple", "dict", "set", "frozenset"})
+MATCHABLE_BUILTINS = frozenset({"str", "int", "bytes", "list", "tuple", "dict", "set", "frozenset"})
 
 
 def _annotation_text(annotation: ast.expr) -> ast.expr:
@@ -392,6 +339,16 @@ def format_fields_problem(template: str) -> str | None:
     return None
 
 
+def _is_slice_target(target: ast.expr) -> bool:
+    return isinstance(target, ast.Subscript) and isinstance(target.slice, ast.Slice)
+
+
+def _holds_slice_target(target: ast.expr) -> bool:
+    return any(
+        isinstance(node, ast.Subscript) and _is_slice_target(node) for node in ast.walk(target)
+    )
+
+
 def _bound_names(tree: ast.Module) -> frozenset[str]:
     """Every name the script binds anywhere (assignment, def, class, import, argument,
     except, match capture): such a name is the script's, not a built-in."""
@@ -438,8 +395,8 @@ class HookPolicy(RestrictingNodeTransformer):
                 return
             self.error(
                 node,
-                f'"{name}" is a special name; a script may define the special methods of '
-                "its own classes (def __eq__...), but not bind other dunder names",
+                f'"{name}" is not available to scripts: dunder names are the interpreter\'s '
+                "(a script may define the special methods of its own classes: def __eq__...)",
             )
         elif is_reserved(name):
             self.error(
@@ -599,6 +556,28 @@ class HookPolicy(RestrictingNodeTransformer):
                     self.allowed_dunder_targets.add(id(target))
                     if isinstance(value, ast.Name):
                         defined.add(target.id)
+
+    def visit_Assign(self, node: ast.Assign) -> Any:
+        """``a[i:j] = value`` copies ``value`` in one C call (``a[:] = range(10**9)``): the
+        value is materialised first, charged and size-checked (issue 12)."""
+        for target in node.targets:
+            if isinstance(target, ast.Tuple | ast.List) and _holds_slice_target(target):
+                self.error(node, "assign to a slice on its own, not inside unpacking")
+        slice_store = any(_is_slice_target(target) for target in node.targets)
+        new = super().visit_Assign(node)
+        if slice_store and isinstance(new, ast.Assign):
+            new.value = _located(_call("_slice_value_", new.value), new.value)
+        return new
+
+    def visit_For(self, node: ast.For) -> Any:
+        if _holds_slice_target(node.target):
+            self.error(node, "a for loop cannot assign to a slice")
+        return super().visit_For(node)
+
+    def visit_withitem(self, node: ast.withitem) -> Any:
+        if node.optional_vars is not None and _holds_slice_target(node.optional_vars):
+            self.error(node.context_expr, "`with ... as` cannot assign to a slice")
+        return super().visit_withitem(node)
 
     def visit_Nonlocal(self, node: ast.Nonlocal) -> Any:
         for name in node.names:
@@ -775,8 +754,8 @@ class HookPolicy(RestrictingNodeTransformer):
             return node  # a number plus anything cannot grow past one bit
         if isinstance(node.op, ast.Mult) and (_is_small_float(left) or _is_small_float(right)):
             return node  # a float times anything is a float or a TypeError
-        if isinstance(node.op, ast.Mod) and _is_number_constant(left):
-            return node  # numeric modulo; only str/bytes % formats
+        if isinstance(node.op, ast.Mod | ast.FloorDiv) and _is_number_constant(left):
+            return node  # a small dividend: no long division; only str/bytes % formats
         new = _call(guard, left, right)
         copy_locations(new, node)
         return new

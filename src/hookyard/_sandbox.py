@@ -35,18 +35,15 @@ _PLAIN_BUILTINS = (
     "callable",
     "chr",
     "complex",
-    "divmod",
     "float",
     "hash",
     "hex",
-    "int",
     "isinstance",
     "issubclass",
     "len",
     "next",
     "oct",
     "ord",
-    "round",
     "slice",
     "range",
     "None",
@@ -92,6 +89,8 @@ _GUARDED_BUILTINS: dict[str, Any] = {
     "sorted": _guards.safe_sorted,
     "sum": _guards.safe_sum,
     "type": _guards.safe_type,
+    "round": _guards.safe_round,
+    "divmod": _guards.safe_divmod,
     "zip": _guards.safe_zip,
     **{real.__name__: stand_in for real, stand_in in _guards.STAND_INS.items()},
 }
@@ -322,6 +321,7 @@ class _RealTypes:
 
     __slots__ = ()
     str = builtins.str
+    int = builtins.int
     bytes = builtins.bytes
     list = builtins.list
     tuple = builtins.tuple
@@ -372,6 +372,8 @@ def script_globals(
         "_pow_": _guards.power,
         "_lshift_": _guards.lshift,
         "_mod_": _guards.mod,
+        "_floordiv_": _guards.floordiv,
+        "_slice_value_": _guards.slice_value,
         "_format_": _guards.format_value,
         "_getslice_": _guards.getslice,
         "_mapping_": _guards.mapping,

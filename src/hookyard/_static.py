@@ -17,8 +17,8 @@ Two facts are tracked, flow-insensitively (every value a name can ever hold coun
   2**62); a local assigned only from bounded expressions (no cycles); arithmetic on those.
 - **scalar**: the value is a number, date or time, never a str, bytes, list or tuple: none
   of the types a script can reach gives ``scalar + x``, ``x + scalar`` or ``scalar % x`` a
-  sequence result (``str``/``list``/``tuple``/``bytes`` have no ``__radd__``, and a script
-  cannot define operator methods at all: names starting with ``_`` are refused).
+  sequence result (``str``/``list``/``tuple``/``bytes`` have no ``__radd__``; a script's own
+  ``__radd__`` is budgeted script code, whose operators are guarded in their turn).
 
 An operator is emitted natively when the guard could not have refused it anyway:
 
@@ -28,7 +28,9 @@ An operator is emitted natively when the guard could not have refused it anyway:
 - ``a ** e``: ``a`` an int and ``e`` an int constant with ``bits(a) * e <= 4096``, or
   either side a float constant (a float result cannot grow);
 - ``a << c``: ``a`` an int and ``c`` an int constant with ``bits(a) + c <= 4096``;
-- ``a % b``: ``a`` scalar (only ``str``/``bytes`` ``%`` formats);
+- ``a % b`` and ``a // b``: ``a`` an int of at most 4,096 bits (no long division: the
+  guards charge dividing big ints, issue 12; only ``str``/``bytes`` ``%`` formats), a float
+  constant on either side, or, for ``//``, an int constant divisor of at most 2,100 bits;
 - ``x op= v``: the same rules with ``x`` as the left operand (a name's own augmented
   assignments count among its bindings: ``x *= 2`` in a loop is never proven bounded).
 
@@ -57,11 +59,16 @@ _LOOP_BITS = 63
 _LEN_BITS = 63
 
 # Built-ins whose result is known, trusted only when the script never binds the name.
-_INT_BUILTINS = frozenset({"len", "abs", "int", "round", "ord", "hash"})
+# (abs and round are not among them: a script class's __abs__ or __round__ may return
+# anything, while CPython makes int(), len(), hash()... return what they say.)
+_INT_BUILTINS = frozenset({"len", "int", "ord", "hash"})
 _SCALAR_BUILTINS = _INT_BUILTINS | {"float", "bool", "complex"}
-_TRUSTED = _SCALAR_BUILTINS | {"range", "enumerate"}
+# abs: trusted for the bits of an argument already proven an int
+_TRUSTED = _SCALAR_BUILTINS | {"abs", "range", "enumerate"}
 
-_GUARDED = (ast.Add, ast.Mult, ast.Pow, ast.LShift, ast.Mod)
+_GUARDED = (ast.Add, ast.Mult, ast.Pow, ast.LShift, ast.Mod, ast.FloorDiv)
+# A divisor of at most this many bits divides in linear time (the guard charges above it)
+_SMALL_DIVISOR_BITS = 2_100
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 
 
@@ -390,8 +397,22 @@ class StaticFacts:
             shift = _int_constant(right)
             value_bits = None if left is None else self.bits(left, scope)
             ok = value_bits is not None and shift is not None and value_bits + shift <= NATIVE_BITS
-        elif isinstance(op, ast.Mod):
-            ok = left is not None and self.scalar(left, scope)
+        elif isinstance(op, ast.Mod | ast.FloorDiv):
+            # time, not size: dividing big ints is quadratic (issue 12), so the dividend
+            # must be proven small; a float constant, or for // a small constant divisor
+            # (dividing by one digit is linear; str // n is a TypeError), also do
+            left_bits = None if left is None else self.bits(left, scope)
+            divisor = _int_constant(right)
+            ok = (
+                (left_bits is not None and left_bits <= NATIVE_BITS)
+                or (left is not None and _is_float_constant(left))
+                or _is_float_constant(right)
+                or (
+                    isinstance(op, ast.FloorDiv)
+                    and divisor is not None
+                    and abs(divisor).bit_length() <= _SMALL_DIVISOR_BITS
+                )
+            )
         if ok:
             self._native[id(node)] = node
 
