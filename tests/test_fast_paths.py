@@ -786,7 +786,6 @@ BUDGETED = {
     "a guarded attribute": "def pre(x):\n    return x.join\n",
     "a nested function": "def pre(x):\n    def inner():\n        pass\n    return inner\n",
     "a lambda": "def pre(x):\n    return lambda: x\n",
-    "a generator": "def pre(x):\n    yield x\n",
     "an except handler": "def pre(x):\n    try:\n        pass\n    except ValueError:\n        pass\n",
     "an attribute write": "def pre(x):\n    x.y = 1\n",
     "a decorator": "def deco(f):\n    return f\n@deco\ndef pre(x):\n    pass\n",
@@ -821,6 +820,17 @@ def test_code_that_calls_loops_or_needs_a_guard_keeps_its_budget(
     budget as before."""
     script = _loaded(make_engine, BUDGETED[name])
     assert not script.free
+
+
+def test_a_generator_hook_is_refused_with_the_reason(make_engine: MakeEngine) -> None:
+    """A pre that yields would never run its body when the engine calls it: the script is
+    refused at load with file:line and what to do instead."""
+    engine = make_engine({"p/10-x.py": "import math\n\ndef pre(x):\n    yield x\n"})
+    (status,) = engine.status()
+    assert not status.ok
+    assert status.error is not None
+    assert "10-x.py:3: pre is a generator function" in status.error
+    assert "return a value instead of yielding" in status.error
 
 
 def test_budget_free_hooks_keep_every_semantic(make_engine: MakeEngine) -> None:

@@ -233,6 +233,7 @@ class Budget:
         "_start",
         "_ticks",
         "_total",
+        "depths",
         "handle",
         "inner",
         "limits",
@@ -271,6 +272,9 @@ class Budget:
         # starts its inner loops through _getiter_, which checks the budget. Emptied when
         # an invocation ends (nothing of one call is kept alive into the next).
         self.loops: deque[Any] = deque(maxlen=32)
+        # tuple nesting depths seen this invocation, by id, the tuple kept alive with its
+        # depth (_nesting.tuple_depth); emptied when the invocation ends
+        self.depths: dict[int, tuple[Any, int]] = {}
         self.reset(limits)
         _budgets.add(self)
 
@@ -289,6 +293,7 @@ class Budget:
         self.output_left = limits.output
         self.reason: BudgetExhausted | None = None
         self.loops.clear()
+        self.depths.clear()
 
     def renew(self) -> None:
         """A fresh, full tick iterator (``renew`` interpreters), published as the tick."""
@@ -323,6 +328,8 @@ class Budget:
         exhaust_ticks(self._ticks)
         if self.loops:
             self.loops.clear()
+        if self.depths:
+            self.depths.clear()
 
     # -- state ------------------------------------------------------------------------
     def exhaust(self, limit: str, detail: str) -> BudgetExhausted:
@@ -462,6 +469,7 @@ class running:  # noqa: N801 - used as a context manager, reads as a verb
     def __exit__(self, *exc: object) -> None:
         self.budget.serial += 1
         self.budget.loops.clear()
+        self.budget.depths.clear()
         _local.budget = self.previous
         _local.handle = self.previous.handle
 
@@ -484,25 +492,114 @@ def tick() -> None:
     current[0]()
 
 
+def _handle_or_refuse() -> tuple[Any, Any, Any]:
+    try:
+        current: tuple[Any, Any, Any] = _local.handle
+    except AttributeError:
+        raise RuntimeError("script code ran outside a hookyard invocation") from None
+    return current
+
+
+def _no_ticks() -> BaseException:
+    """Why a tick failed: this thread's invocation is spent, or none is running."""
+    budget = thread_budget()
+    if not budget.serial & 1:
+        return RuntimeError("script code ran outside a hookyard invocation")
+    return budget.failure() or budget.exhaust(
+        "operations", f"operations limit ({budget.limits.operations:,}) exceeded"
+    )
+
+
 def budgeted(function: Any) -> Any:
     """A script's ``lambda``, run like a ``def`` with the budget prologue: a tick and a
     depth slot per call (issue 12: ``f = lambda n: f(n - 1) + f(n - 1)`` has no statement
     to put a prologue in, and would otherwise recurse and fan out unbudgeted)."""
 
     def lambda_call(*args: Any, **kwargs: Any) -> Any:
+        tick, enter, leave = _handle_or_refuse()
         try:
-            tick, enter, leave = _local.handle
-        except AttributeError:
-            raise RuntimeError("script code ran outside a hookyard invocation") from None
-        tick()
+            tick()
+        except StopIteration:
+            # a spent tick would read as "no more items" to a C caller (map, sorted...)
+            raise _no_ticks() from None
         if enter():  # the bottom depth slot: too deep
             too_deep()
         try:
+            if args:
+                check_args(args)
             return function(*args, **kwargs)
         finally:
             leave(None)
 
     return lambda_call
+
+
+def check_args(args: tuple[Any, ...]) -> None:
+    """A lambda's ``*args`` packs its arguments into a new tuple: depth-checked where one
+    of them nests (see _nesting; imported late, as _nesting imports this module)."""
+    for item in args:
+        if isinstance(item, tuple | slice):
+            from ._nesting import check_items
+
+            check_items(args)
+            return
+
+
+class ScriptGenerator:
+    """A script's generator, as the script sees it: every resumption ticks once and holds
+    a depth slot while the generator runs (issue 12), so a chain of generators pulling from
+    each other -- which CPython resumes by C recursion -- is bounded by ``Limits.depth``.
+    (The generator's own prologue only ticks: a suspended generator holds no slot.)"""
+
+    __slots__ = ("_generator",)
+
+    def __init__(self, generator: Any) -> None:
+        self._generator = generator
+
+    def __iter__(self) -> ScriptGenerator:
+        return self
+
+    def _resume(self, method: Any, *args: Any) -> Any:
+        tick, enter, leave = _handle_or_refuse()
+        try:
+            tick()
+        except StopIteration:
+            # a spent tick would read as "no more items" to whoever iterates this
+            raise _no_ticks() from None
+        if enter():  # the bottom depth slot: too deep
+            too_deep()
+        try:
+            return method(*args)
+        finally:
+            leave(None)
+
+    def __next__(self) -> Any:
+        return self._resume(self._generator.__next__)
+
+    def send(self, value: Any) -> Any:
+        return self._resume(self._generator.send, value)
+
+    def throw(self, *args: Any) -> Any:
+        return self._resume(self._generator.throw, *args)
+
+    def close(self) -> None:
+        self._generator.close()
+
+    def __repr__(self) -> str:
+        return "<generator object>"
+
+
+# what messages and type(x).__name__ call it: the script made a generator
+ScriptGenerator.__name__ = ScriptGenerator.__qualname__ = "generator"
+
+
+def generator_function(function: Any) -> Any:
+    """The policy's innermost decorator on a script's generator function."""
+
+    def make_generator(*args: Any, **kwargs: Any) -> ScriptGenerator:
+        return ScriptGenerator(function(*args, **kwargs))
+
+    return make_generator
 
 
 def too_deep() -> None:

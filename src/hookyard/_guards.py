@@ -22,7 +22,8 @@ from typing import Any
 
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES
 
-from ._budget import Budget, bounded, current_budget
+from ._budget import Budget, ScriptGenerator, bounded, current_budget
+from ._copy import MAX_NESTING
 from ._names import (
     CLASS_DATA_DUNDERS,
     DUNDER_READS,
@@ -30,6 +31,7 @@ from ._names import (
     SPECIAL_METHODS,
     is_dunder,
 )
+from ._nesting import check_items, check_tuple, tuple_depth
 
 __all__ = ["ScriptMeta", "guarded_getattr", "repr_size", "script_writable"]
 
@@ -151,18 +153,38 @@ def getiter(ob: Any) -> Iterator[Any]:
 
 
 class _Precharged:
-    """An iterator whose items were charged when it was made (enumerate/zip over sized)."""
+    """An iterator the guards built (``map``, ``zip``, ``iter(x)``...): its items are
+    charged as they are made, and it knows how many C iterators it stands on (``depth``:
+    ``next()`` recurses through all of them in C, so a chain is bounded, issue 12)."""
 
-    __slots__ = ("iterator",)
+    __slots__ = ("depth", "iterator")
 
-    def __init__(self, iterator: Iterator[Any]) -> None:
+    def __init__(self, iterator: Iterator[Any], depth: int = 1) -> None:
+        if depth > MAX_NESTING:
+            raise current_budget().exhaust(
+                "depth",
+                f"depth limit: iterators chained more than {MAX_NESTING} deep "
+                "(next() on a deeper chain crashes the interpreter)",
+            )
         self.iterator = iterator
+        self.depth = depth
 
-    def __iter__(self) -> Iterator[Any]:
-        return self.iterator
+    def __iter__(self) -> _Precharged:
+        return self
 
     def __next__(self) -> Any:
         return next(self.iterator)
+
+    def __repr__(self) -> str:
+        return "<iterator>"
+
+
+_Precharged.__name__ = _Precharged.__qualname__ = "iterator"  # as messages name it
+
+
+def chain_depth(ob: Any) -> int:
+    """How many C iterators ``ob`` stands on (0: not one of the guards' iterators)."""
+    return ob.depth if type(ob) is _Precharged else 0
 
 
 def materialize(ob: Any, what: str) -> list[Any]:
@@ -620,6 +642,9 @@ def guarded_getattr(ob: Any, name: Any, default: Any = _MISSING) -> Any:
     if name == "obj" and isinstance(ob, BaseException):
         # AttributeError.obj hands back the object the lookup failed on (CVE-2024-47532)
         raise AttributeError('"obj" of an exception is not available to scripts')
+    if name == "args" and isinstance(ob, BaseException):
+        # ValueError(t).args is (t,): one level deeper than t (issue 12, nesting)
+        return check_tuple(getattr(ob, name))
     try:
         value = getattr(ob, name)
     except AttributeError:
@@ -945,6 +970,17 @@ def _check_fromkeys(budget: Budget, cls: Any, args: tuple[Any, ...], kw: dict[st
     raise _Substitute((keys, *args[1:]), {})
 
 
+def _check_items(budget: Budget, d: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> None:
+    """``d.items()`` and ``d.popitem()`` make a (key, value) tuple per entry: one level
+    deeper than the deeper of the two, so neither may already sit at the nesting limit."""
+    if not (_shallow_items(d) and _shallow_items(list(dict.values(d)))):
+        raise budget.exhaust(
+            "depth",
+            f"depth limit: {type(d).__name__}.items() would nest tuples more than "
+            f"{MAX_NESTING} deep",
+        )
+
+
 def _check_copy(budget: Budget, ob: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> None:
     budget.charge_size(len(ob), f"{type(ob).__name__} copy")
 
@@ -990,6 +1026,8 @@ _METHOD_CHECKS.update(
         (list, "copy"): _check_copy,
         (dict, "copy"): _check_copy,
         (dict, "update"): _check_iterables,
+        (dict, "items"): _check_items,
+        (dict, "popitem"): _check_items,
         (dict, "fromkeys"): _check_fromkeys,
         (set, "copy"): _check_copy,
         (frozenset, "copy"): _check_copy,
@@ -1064,25 +1102,52 @@ def guarded_method_getattr(ob: Any, name: Any, default: Any = _MISSING) -> Any:
 
 
 # -- guarded builtins -----------------------------------------------------------------------
-def _charged(iterator: Iterator[Any]) -> _Precharged:
-    """An iterator built over ``getiter`` results: already charged and registered."""
-    return _Precharged(iterator)
+def chained(iterator: Iterator[Any], *sources: Any) -> _Precharged:
+    """``iterator``, built over ``getiter`` of ``sources``, as the script gets it: one
+    level deeper than its deepest source (facades building iterators use this too)."""
+    return _Precharged(iterator, 1 + max(map(chain_depth, sources), default=0))
+
+
+def _rows(iterator: Iterator[Any], sources: tuple[Any, ...]) -> Iterator[Any]:
+    """Rows a C iterator builds around the items of ``sources`` (zip, enumerate): each a
+    new tuple one level deeper than its deepest item. Sequences are judged once, up front;
+    anything else row by row."""
+    for source in sources:
+        if not _shallow_items(source):
+            return map(check_items, iterator)
+    return iterator
+
+
+def _shallow_items(source: Any) -> bool:
+    """True when no item of ``source`` is a tuple nested MAX_NESTING deep (so rows built
+    around its items stay within the limit); False when that cannot be told up front."""
+    cls = type(source)
+    if cls in (str, bytes, range):
+        return True
+    if cls not in (list, tuple, set, frozenset, dict):
+        return False
+    kinds = set(map(type, source))
+    if not any(issubclass(kind, tuple | slice) for kind in kinds):
+        return True
+    return all(tuple_depth(item) < MAX_NESTING for item in source)
 
 
 def safe_enumerate(iterable: Any, start: int = 0) -> Any:
-    return _charged(enumerate(getiter(iterable), start))
+    rows = _rows(enumerate(getiter(iterable), start), (iterable,))
+    return chained(rows, iterable)
 
 
 def safe_zip(*iterables: Any, strict: bool = False) -> Any:
-    return _charged(zip(*(getiter(it) for it in iterables), strict=strict))
+    rows = _rows(zip(*(getiter(it) for it in iterables), strict=strict), iterables)
+    return chained(rows, *iterables)
 
 
 def safe_map(function: Callable[..., Any], *iterables: Any) -> Any:
-    return _charged(map(function, *(getiter(it) for it in iterables)))
+    return chained(map(function, *(getiter(it) for it in iterables)), *iterables)
 
 
 def safe_filter(function: Any, iterable: Any) -> Any:
-    return _charged(filter(function, getiter(iterable)))
+    return chained(filter(function, getiter(iterable)), iterable)
 
 
 def safe_reversed(sequence: Any) -> Any:
@@ -1094,14 +1159,28 @@ def safe_reversed(sequence: Any) -> Any:
     iterator = reversed(sequence)
     if hasattr(iterator, "__setstate__"):
         budget.loops.append(iterator)
-    return _charged(iterator)
+    return chained(iterator, sequence)
 
 
 def safe_iter(ob: Any, *sentinel: Any) -> Any:
     if sentinel:
         # iter(callable, sentinel) is an endless C loop unless bounded
-        return bounded(iter(ob, *sentinel), current_budget())
-    return getiter(ob)
+        return chained(bounded(iter(ob, *sentinel), current_budget()))
+    if type(ob) is _Precharged or type(ob) is ScriptGenerator:
+        return ob  # already an iterator of ours: iter() of an iterator is itself
+    return chained(getiter(ob), ob)
+
+
+def safe_slice(*args: Any) -> slice:
+    """``slice(...)``: slices hash their bounds from CPython 3.12, so they nest like
+    tuples do."""
+    return check_tuple(slice(*args))  # type: ignore[no-any-return]
+
+
+def tuple_display(*items: Any) -> tuple[Any, ...]:
+    """``(a, b)`` and ``return a, b``: the tuple the display built, depth-checked when
+    one of its items nests itself."""
+    return check_items(items)
 
 
 def safe_list(iterable: Any = ()) -> list[Any]:
@@ -1111,7 +1190,7 @@ def safe_list(iterable: Any = ()) -> list[Any]:
 def safe_tuple(iterable: Any = ()) -> tuple[Any, ...]:
     if type(iterable) is tuple:
         return iterable
-    return tuple(materialize(iterable, "tuple"))
+    return check_items(tuple(materialize(iterable, "tuple")))
 
 
 def safe_set(iterable: Any = ()) -> set[Any]:

@@ -275,6 +275,8 @@ def call_script(
         exhaust_ticks(budget._ticks)
         if budget.loops:
             budget.loops.clear()
+        if budget.depths:
+            budget.depths.clear()
 
 
 def _call_remote(

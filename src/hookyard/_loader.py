@@ -183,6 +183,12 @@ def compile_source(source: str, filename: str) -> types.CodeType | list[tuple[in
     return code
 
 
+def _definition_line(source: str, name: str) -> int | None:
+    """The line of ``def name`` at the start of a line of ``source``, if there is one."""
+    match = re.search(rf"^def\s+{re.escape(name)}\b", source, re.MULTILINE)
+    return source.count("\n", 0, match.start()) + 1 if match else None
+
+
 def script_line(exc: BaseException, filename: str) -> int | None:
     """The line of ``filename`` deepest in ``exc``'s traceback."""
     line = None
@@ -261,6 +267,14 @@ def load_source(
         value = namespace.get(hook)
         if value is None:
             continue
+        if getattr(value, "__qualname__", "").startswith("generator_function."):
+            return LoadFailure(
+                path,
+                _definition_line(source, hook),
+                f"{hook} is a generator function (it yields), so its body would never run "
+                "when the engine calls it: return a value instead of yielding",
+                version,
+            )
         if not isinstance(value, types.FunctionType) or value.__globals__ is not namespace:
             return LoadFailure(
                 path, None, f"{hook} must be a function defined in the script", version

@@ -153,6 +153,10 @@ GUARDED_ATTRIBUTES = frozenset(
         "get_value",
         # AttributeError.obj hands back the object the lookup failed on (CVE-2024-47532)
         "obj",
+        # a tuple made around what a script holds: depth-checked (issue 12, nesting)
+        "args",
+        "items",
+        "popitem",
         # size: methods whose result can be far larger than their input
         "join",
         "replace",

@@ -383,6 +383,8 @@ class HookPolicy(RestrictingNodeTransformer):
         self.bound_names: frozenset[str] = frozenset()
         # exec(...)/eval(...) callees RestrictedPython already reports as calls
         self.reported_calls: set[int] = set()
+        # tuple displays unpacked on the spot (`a, b = b, a`): never a tuple to check
+        self.unpacked_displays: set[int] = set()
 
     # -- names (issue 14: a script's own `_helper` names are ordinary) ---------------------
     def check_name(self, node: Any, name: str | None, allow_magic_methods: bool = False) -> None:
@@ -496,13 +498,26 @@ class HookPolicy(RestrictingNodeTransformer):
         if node.returns is not None:
             node.returns = _annotation_text(node.returns)
         straight = self._needs_no_prologue(node)  # judged on the script's own code
-        self.generator_stack.append(_is_generator(node))
+        generator = _is_generator(node)
+        self.generator_stack.append(generator)
         self.scopes.append("function")
         try:
             node = cast(ast.FunctionDef, super().visit_FunctionDef(node))
         finally:
             self.scopes.pop()
             self.generator_stack.pop()
+        if node.args.vararg is not None:
+            # `*args` packs what the caller holds into a new tuple (issue 12, nesting)
+            check = _statement(_call("_args_", _name(node.args.vararg.arg)), node)
+            node.body.insert(0, check)
+        if generator:
+            # every resumption ticks and holds a depth slot (_budget.ScriptGenerator); the
+            # body itself only ticks when first run: a suspended generator holds no slot
+            decorator = _name("_generator_")
+            copy_locations(decorator, node)
+            node.decorator_list.append(decorator)
+            node.body.insert(0, _statement(_call("_tick_"), node))
+            return node
         if straight:
             return node
         body = node.body
@@ -513,6 +528,24 @@ class HookPolicy(RestrictingNodeTransformer):
         copy_locations(guarded, node)
         node.body = [*self._prologue(node), guarded]
         return node
+
+    def visit_GeneratorExp(self, node: ast.GeneratorExp) -> Any:
+        new = cast(ast.GeneratorExp, super().visit_GeneratorExp(node))
+        # resumed through _budget.ScriptGenerator: a tick and a depth slot each time
+        return _located(_call("_genexp_", new), node)
+
+    def visit_Tuple(self, node: ast.Tuple) -> Any:
+        node = cast(ast.Tuple, super().visit_Tuple(node))
+        if (
+            not isinstance(node.ctx, ast.Load)
+            or id(node) in self.unpacked_displays
+            or all(isinstance(element, ast.Constant) for element in node.elts)
+        ):
+            return node
+        # a new tuple around values the script holds: depth-checked (issue 12, nesting)
+        new = ast.Call(func=_name("_tuple_"), args=node.elts, keywords=[])
+        copy_locations(new, node)
+        return new
 
     def visit_Lambda(self, node: ast.Lambda) -> Any:
         _stringify_annotations(node.args)
@@ -564,6 +597,10 @@ class HookPolicy(RestrictingNodeTransformer):
             if isinstance(target, ast.Tuple | ast.List) and _holds_slice_target(target):
                 self.error(node, "assign to a slice on its own, not inside unpacking")
         slice_store = any(_is_slice_target(target) for target in node.targets)
+        if isinstance(node.value, ast.Tuple) and all(
+            isinstance(target, ast.Tuple | ast.List) for target in node.targets
+        ):
+            self.unpacked_displays.add(id(node.value))  # `a, b = b, a`: no tuple survives
         new = super().visit_Assign(node)
         if slice_store and isinstance(new, ast.Assign):
             new.value = _located(_call("_slice_value_", new.value), new.value)

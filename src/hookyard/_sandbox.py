@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from . import _budget, _guards
+from . import _budget, _guards, _nesting
 from ._budget import current_budget
 from ._copy import rebuild_exception, to_host, to_script
 from ._modules import ModuleFacade
@@ -44,7 +44,6 @@ _PLAIN_BUILTINS = (
     "next",
     "oct",
     "ord",
-    "slice",
     "range",
     "None",
     "True",
@@ -89,6 +88,7 @@ _GUARDED_BUILTINS: dict[str, Any] = {
     "sorted": _guards.safe_sorted,
     "sum": _guards.safe_sum,
     "type": _guards.safe_type,
+    "slice": _guards.safe_slice,
     "round": _guards.safe_round,
     "divmod": _guards.safe_divmod,
     "zip": _guards.safe_zip,
@@ -365,6 +365,10 @@ def script_globals(
         "_budget_": _budget.handle,
         "_tick_": _budget.tick,
         "_lambda_": _budget.budgeted,
+        "_genexp_": _budget.ScriptGenerator,
+        "_generator_": _budget.generator_function,
+        "_tuple_": _guards.tuple_display,
+        "_args_": _nesting.check_items,
         "_deep_": _budget.too_deep,
         "_check_": _budget.check,
         "_add_": _guards.add,
