@@ -608,26 +608,38 @@ def too_deep() -> None:
     raise budget.exhaust("depth", f"depth limit ({budget.limits.depth}) exceeded")
 
 
-_FATAL = (BudgetExhausted, RecursionError, MemoryError)
+def interpreter_limit(exc: BaseException) -> BudgetExhausted | None:
+    """The budget failure an exception stands for: a spent budget; a RecursionError or
+    MemoryError the interpreter raised (a script may not catch its way past the
+    interpreter's own limits either). One a script raised itself (``raise
+    RecursionError("x")`` -- a standard exception class like any other) stands for none:
+    the interpreter's have no arguments or its own "maximum recursion depth" message."""
+    if isinstance(exc, BudgetExhausted):
+        return exc
+    if isinstance(exc, RecursionError):
+        args = exc.args
+        if not args or (type(args[0]) is str and args[0].startswith("maximum recursion depth")):
+            return BudgetExhausted("depth", "recursion too deep (RecursionError)")
+    elif isinstance(exc, MemoryError) and not exc.args:
+        return BudgetExhausted("size", "out of memory (MemoryError)")
+    return None
 
 
 def check() -> None:
     """Planted first in every script ``except`` and ``finally`` block.
 
-    Re-raises a spent budget, and treats a caught RecursionError or MemoryError as one:
-    a script may not catch its way past the interpreter's own limits either.
+    Re-raises a spent budget, and treats a caught interpreter RecursionError or
+    MemoryError as one (``interpreter_limit``).
     """
     budget = current_budget()
     spent = budget.failure()
     if spent is not None:
         raise spent
     caught = sys.exception()
-    if isinstance(caught, _FATAL):
-        if isinstance(caught, BudgetExhausted):
-            raise budget.exhaust(caught.limit, caught.detail)
-        if isinstance(caught, RecursionError):
-            raise budget.exhaust("depth", "recursion too deep (RecursionError)")
-        raise budget.exhaust("size", "out of memory (MemoryError)")
+    if caught is not None:
+        limit = interpreter_limit(caught)
+        if limit is not None:
+            raise budget.exhaust(limit.limit, limit.detail)
 
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096

@@ -23,6 +23,7 @@ import enum
 import fractions
 import functools
 import sys
+import types
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -227,20 +228,27 @@ def _make_copier(foreign: Foreign) -> _Copier:
         return new
 
     def foreign_container(x: Any, memo: Memo, depth: int) -> Any:
-        """A subclass of a plain container becomes its plain base (contents copied)."""
+        """A subclass of a plain container becomes its plain base (contents copied).
+
+        Its storage is read by the base type's own C methods (``dict.copy``,
+        ``tuple.__getitem__`` of a full slice...), never by methods the subclass may
+        override: no code of the host's class, or of a script's, runs here."""
         if isinstance(x, dict):
-            # dict.copy/list.copy read the storage without running overridden methods
             return copy_dict(x, memo, depth, dict.copy(x))
         if isinstance(x, list):
             return copy_list(x, memo, depth, list.copy(x))
-        for base in (tuple, set, frozenset):
-            if isinstance(x, base):
-                plain = base(x)
-                memo.setdefault(_KEEP_ALIVE, []).append(plain)
-                done = copy_value(plain, memo, depth)
-                memo[id(x)] = done
-                return done
-        return _NOT_A_CONTAINER
+        if isinstance(x, tuple):
+            plain: Any = tuple.__getitem__(x, slice(None))
+        elif isinstance(x, set):
+            plain = set.copy(x)
+        elif isinstance(x, frozenset):
+            plain = frozenset.copy(x)
+        else:
+            return _NOT_A_CONTAINER
+        memo.setdefault(_KEEP_ALIVE, []).append(plain)
+        done = copy_value(plain, memo, depth)
+        memo[id(x)] = done
+        return done
 
     return _Copier(copy_value, copy_tuple, foreign_container)
 
@@ -476,21 +484,24 @@ def arguments_to_script(
     return new_args, kwargs
 
 
+_NAMED = {
+    types.FunctionType: "function",
+    types.BuiltinFunctionType: "built-in function",
+    types.MethodType: "method",
+    types.GeneratorType: "generator",
+    types.CoroutineType: "coroutine",
+}
+
+
 def _describe(x: Any) -> str:
+    """What ``x`` is, for a message; reads only what no script code can stand behind."""
     cls = type(x)
     if isinstance(x, type):
-        return f"class ({x.__name__})"
-    kind = {
-        "function": "function",
-        "builtin_function_or_method": "built-in function",
-        "method": "method",
-        "generator": "generator",
-        "coroutine": "coroutine",
-        "module": "module",
-    }.get(cls.__name__)
+        return f"class ({type.__dict__['__name__'].__get__(x)})"
+    kind = _NAMED.get(cls)
     if kind is not None:
-        return f"{kind} ({getattr(x, '__qualname__', getattr(x, '__name__', '?'))})"
-    return f"{cls.__name__} object"
+        return f"{kind} ({x.__qualname__})"
+    return f"{type.__dict__['__name__'].__get__(cls)} object"
 
 
 # -- exceptions -------------------------------------------------------------------------

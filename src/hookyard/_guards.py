@@ -211,22 +211,22 @@ _COLLISION_FLOOR = 1024  # fewer repeated hashes than this cost too little to ma
 _COLLISION_GROUP = 64  # distinct values allowed to share one hash
 
 
-def check_hash_spread(items: Collection[Any], what: str) -> None:
-    """Refuse ``items`` if more than _COLLISION_GROUP distinct values share a hash.
+def hash_spread_ok(items: Collection[Any]) -> bool:
+    """False if more than _COLLISION_GROUP distinct values of ``items`` share a hash.
 
     Cheap for ordinary data: one C pass hashing everything, and the Python pass only runs
     when over _COLLISION_FLOOR hashes repeat (duplicates, mostly: equal values are found
     by the first comparison, so they pass).
     """
     if len(items) < _COLLISION_FLOOR:
-        return
+        return True
     try:
         hashes = list(map(hash, items))
     except TypeError:
-        return  # unhashable: the operation itself refuses it
+        return True  # unhashable: the operation itself refuses it
     # hash values hash to themselves, so this set has no collisions of its own
     if len(hashes) - len(set(hashes)) < _COLLISION_FLOOR:
-        return
+        return True
     groups: dict[int, list[Any]] = {}
     for value, item in zip(hashes, items, strict=True):
         group = groups.get(value)
@@ -235,11 +235,18 @@ def check_hash_spread(items: Collection[Any], what: str) -> None:
         elif item not in group:
             group.append(item)
             if len(group) > _COLLISION_GROUP:
-                raise current_budget().exhaust(
-                    "operations",
-                    f"operations limit: {what} of values with colliding hashes "
-                    f"(more than {_COLLISION_GROUP} distinct values share one hash)",
-                )
+                return False
+    return True
+
+
+def check_hash_spread(items: Collection[Any], what: str) -> None:
+    """Refuse ``items`` if more than _COLLISION_GROUP distinct values share a hash."""
+    if not hash_spread_ok(items):
+        raise current_budget().exhaust(
+            "operations",
+            f"operations limit: {what} of values with colliding hashes "
+            f"(more than {_COLLISION_GROUP} distinct values share one hash)",
+        )
 
 
 def _pair_keys(items: list[Any]) -> list[Any]:
@@ -981,6 +988,10 @@ def _check_items(budget: Budget, d: Any, args: tuple[Any, ...], kw: dict[str, An
         )
 
 
+def _check_sort(budget: Budget, ob: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> None:
+    charge_sort(len(ob))
+
+
 def _check_copy(budget: Budget, ob: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> None:
     budget.charge_size(len(ob), f"{type(ob).__name__} copy")
 
@@ -1024,6 +1035,7 @@ _METHOD_CHECKS.update(
         (bytes, "hex"): _scaled(3),
         (list, "extend"): _check_extend,
         (list, "copy"): _check_copy,
+        (list, "sort"): _check_sort,
         (dict, "copy"): _check_copy,
         (dict, "update"): _check_iterables,
         (dict, "items"): _check_items,
@@ -1217,10 +1229,25 @@ def safe_dict(*args: Any, **kwargs: Any) -> dict[Any, Any]:
     return dict(**kwargs)
 
 
+def charge_sort(n: int) -> None:
+    """A sort is one C call of about n log n comparisons (a million items run a second);
+    a script's ``key``, ``__lt__`` and ``__eq__`` are budgeted on their own."""
+    if n > 256:
+        current_budget().charge(n * n.bit_length() // 20)
+
+
 def safe_sorted(iterable: Any, /, *, key: Any = None, reverse: bool = False) -> list[Any]:
     items = materialize(iterable, "sorted")
+    charge_sort(len(items))
     items.sort(key=key, reverse=reverse)
     return items
+
+
+def safe_set_display(*items: Any) -> set[Any]:
+    """``{*keys, x}``: the set is built in one C call, so colliding hashes are refused
+    first, as set() refuses them (issue 12)."""
+    check_hash_spread(items, "set display")
+    return set(items)
 
 
 def _reducer(function: Callable[..., Any]) -> Callable[..., Any]:

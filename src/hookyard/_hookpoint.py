@@ -27,6 +27,7 @@ from ._budget import (
     BudgetExhausted,
     enter_nested,
     exhaust_ticks,
+    interpreter_limit,
     leave_nested,
     thread_budget,
     wake_monitor,
@@ -325,12 +326,11 @@ def _failure(script: LoadedScript, phase: str, exc: BaseException, budget: Budge
     line = script_line(exc, script.path)
     where = f"{script.path}:{line}" if line else script.path
     spent: BudgetExhausted | None
+    limit = interpreter_limit(exc)
     if isinstance(exc, BudgetExhausted):
         spent = budget.reason or exc
-    elif isinstance(exc, RecursionError):
-        spent = budget.exhaust("depth", "recursion too deep (RecursionError)")
-    elif isinstance(exc, MemoryError):
-        spent = budget.exhaust("size", "out of memory (MemoryError)")
+    elif limit is not None:
+        spent = budget.exhaust(limit.limit, limit.detail)
     else:
         spent = budget.failure()
     if spent is not None:

@@ -7,6 +7,7 @@ version serving.
 
 from __future__ import annotations
 
+import difflib
 import dis
 import hashlib
 import inspect
@@ -183,6 +184,22 @@ def compile_source(source: str, filename: str) -> types.CodeType | list[tuple[in
     return code
 
 
+def _near_hook_name(namespace: dict[str, Any]) -> tuple[str, str] | None:
+    """A function of the script named like a hook (``pre_create``, ``Post``, ``on_error``,
+    ``prehook``), and the hook it was probably meant to be."""
+    for name, value in namespace.items():
+        if not isinstance(value, types.FunctionType) or value.__globals__ is not namespace:
+            continue
+        words = re.split(r"[_\W]+|(?<=[a-z])(?=[A-Z])", name.lower())
+        for hook in HOOK_NAMES:
+            if hook in words or name.lower().startswith(hook):
+                return name, hook
+        close = difflib.get_close_matches(name.lower(), HOOK_NAMES, n=1, cutoff=0.6)
+        if close:
+            return name, close[0]
+    return None
+
+
 def _definition_line(source: str, name: str) -> int | None:
     """The line of ``def name`` at the start of a line of ``source``, if there is one."""
     match = re.search(rf"^def\s+{re.escape(name)}\b", source, re.MULTILINE)
@@ -251,8 +268,9 @@ def load_source(
         raise
     except BaseException as exc:
         spent = budget.failure() if not isinstance(exc, BudgetExhausted) else exc
-        if isinstance(exc, RecursionError):
-            spent = budget.exhaust("depth", "recursion too deep (RecursionError)")
+        limit = _budget.interpreter_limit(exc)
+        if limit is not None and not isinstance(exc, BudgetExhausted):
+            spent = budget.exhaust(limit.limit, limit.detail)
         line = script_line(exc, path)
         if spent is not None:
             return LoadFailure(path, line, f"LimitExceeded: {spent.detail} while loading", version)
@@ -281,6 +299,16 @@ def load_source(
             )
         hooks[hook] = value
     if not hooks:
+        near = _near_hook_name(namespace)
+        if near is not None:
+            name, hook = near
+            return LoadFailure(
+                path,
+                _definition_line(source, name),
+                f"script defines none of pre, post, error: did you mean {hook}? ({name} is "
+                f"not a hook name; the point, {point!r}, comes from the folder)",
+                version,
+            )
         return LoadFailure(path, None, "script defines none of pre, post, error", version)
     return LoadedScript(
         point=point,

@@ -157,6 +157,8 @@ GUARDED_ATTRIBUTES = frozenset(
         "args",
         "items",
         "popitem",
+        # one C call of n log n comparisons
+        "sort",
         # size: methods whose result can be far larger than their input
         "join",
         "replace",

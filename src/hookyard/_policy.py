@@ -861,6 +861,15 @@ class HookPolicy(RestrictingNodeTransformer):
             node.value = _located(_call("_getiter_", node.value), node.value)
         return node
 
+    def visit_Set(self, node: ast.Set) -> Any:
+        node = cast(ast.Set, super().visit_Set(node))
+        if any(isinstance(element, ast.Starred) for element in node.elts):
+            # `{*keys}` builds the set in one C call: colliding hashes checked first
+            new = ast.Call(func=_name("_set_"), args=node.elts, keywords=[])
+            copy_locations(new, node)
+            return new
+        return node
+
     def visit_Dict(self, node: ast.Dict) -> Any:
         node = self.node_contents_visit(node)
         # `{**m}`: a key of None marks unpacking, which copies m in C.

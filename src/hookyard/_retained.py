@@ -16,7 +16,7 @@ import contextlib
 import types
 from typing import Any
 
-from ._guards import ScriptMeta
+from ._guards import ScriptMeta, hash_spread_ok
 from ._names import is_reserved
 
 __all__ = ["clear_kept", "kept_size"]
@@ -47,10 +47,17 @@ def kept_size(namespace: dict[str, Any], limit: int) -> int:
             total += len(ob) // _CHARS_PER_ITEM + 1
         elif cls is dict:
             total += len(ob) + 1
+            if not hash_spread_ok(ob.keys()):
+                # colliding keys (more than 64 distinct values sharing a hash): over the
+                # limit whatever the size -- built a few per call they cost each call
+                # little, but one comparison or copy of them is a single quadratic C call
+                return limit + 1
             stack.extend(ob.keys())
             stack.extend(ob.values())
         elif cls in (list, tuple, set, frozenset):
             total += len(ob) + 1
+            if cls in (set, frozenset) and not hash_spread_ok(ob):
+                return limit + 1
             stack.extend(ob)
         elif cls is int:
             total += ob.bit_length() // 64 + 1

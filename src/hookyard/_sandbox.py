@@ -368,6 +368,7 @@ def script_globals(
         "_genexp_": _budget.ScriptGenerator,
         "_generator_": _budget.generator_function,
         "_tuple_": _guards.tuple_display,
+        "_set_": _guards.safe_set_display,
         "_args_": _nesting.check_items,
         "_deep_": _budget.too_deep,
         "_check_": _budget.check,

@@ -1,0 +1,306 @@
+"""Ordinary Python works in hook scripts (issue 14; DESIGN.md "Ordinary Python works").
+
+Each case is a small script a hook author would write, run in both modes; the result is
+what plain Python gives. Where a construct adds surface, tests/test_escape_*.py holds the
+attacks on it.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import pytest
+
+import hookyard
+from tests.conftest import BOTH_MODES, MakeEngine
+
+pytestmark = BOTH_MODES
+
+POINT = """
+class Point:
+    __match_args__ = ("x", "y")
+
+    def __init__(self, x, y):
+        self.x = x
+        self._y = y
+
+    @property
+    def y(self):
+        return self._y
+
+    def __repr__(self):
+        return f"Point({self.x}, {self.y})"
+
+    def __eq__(self, other):
+        return isinstance(other, Point) and (self.x, self.y) == (other.x, other.y)
+
+    def __hash__(self):
+        return hash((self.x, self.y))
+
+    def __lt__(self, other):
+        return (self.x, self.y) < (other.x, other.y)
+
+    def __len__(self):
+        return 2
+
+    def __iter__(self):
+        yield self.x
+        yield self.y
+
+    def __contains__(self, value):
+        return value in (self.x, self.y)
+
+    def __getitem__(self, index):
+        return (self.x, self.y)[index]
+
+    def __add__(self, other):
+        return Point(self.x + other.x, self.y + other.y)
+
+    @staticmethod
+    def origin():
+        return Point(0, 0)
+
+    @classmethod
+    def of(cls, pair):
+        return cls(*pair)
+"""
+
+# source of `post(rv)` bodies (after POINT), and what they return
+CASES: dict[str, tuple[str, Any]] = {
+    "private helper names": (
+        "_SEEN = set()\ndef _helper(x):\n    _SEEN.add(x)\n    return x * 2\n"
+        "def post(rv):\n    return [_helper(21), sorted(_SEEN)]\n",
+        [42, [21]],
+    ),
+    "special methods": (
+        POINT + "def post(rv):\n    p = Point(1, 2)\n"
+        "    return [repr(p), p == Point(1, 2), p != Point(2, 1), 2 in p, list(p), len(p),\n"
+        "            p[1], str(p + p), hash(p) == hash(Point(1, 2)), sorted([Point(2, 0), p])[0].x]\n",
+        ["Point(1, 2)", True, True, True, [1, 2], 2, 2, "Point(2, 4)", True, 1],
+    ),
+    "special methods from the engine's side": (
+        POINT + "def post(rv):\n    p = Point(3, 4)\n    log.info('%s and %r', p, [p])\n"
+        "    return [f'{p}', '{}'.format(p), {p: 1}[Point(3, 4)], p in {Point(3, 4)}]\n",
+        ["Point(3, 4)", "Point(3, 4)", 1, True],
+    ),
+    "staticmethod, classmethod, property": (
+        POINT + "def post(rv):\n    return [Point.origin().x, Point.of((4, 5)).y, Point(1, 9).y]\n",
+        [0, 5, 9],
+    ),
+    "super": (
+        POINT + "class Point3(Point):\n    def __init__(self, x, y, z):\n"
+        "        super().__init__(x, y)\n        self.z = z\n"
+        "    def __repr__(self):\n        return super().__repr__() + f'+{self.z}'\n"
+        "def post(rv):\n    return repr(Point3(1, 2, 3))\n",
+        "Point(1, 2)+3",
+    ),
+    "exception subclasses": (
+        "class Refused(ValueError):\n    def __init__(self, what, code):\n"
+        "        super().__init__(f'{what} refused')\n        self.code = code\n"
+        "def post(rv):\n    try:\n        raise Refused('size', 7)\n"
+        "    except ValueError as error:\n        return [str(error), error.code, error.args]\n",
+        ["size refused", 7, ("size refused",)],
+    ),
+    "context managers": (
+        "class Ctx:\n    def __init__(self):\n        self.log = []\n"
+        "    def __enter__(self):\n        self.log.append('in')\n        return self\n"
+        "    def __exit__(self, *exc):\n        self.log.append('out')\n        return False\n"
+        "def post(rv):\n    with Ctx() as c:\n        c.log.append('body')\n    return c.log\n",
+        ["in", "body", "out"],
+    ),
+    "subclassing built-in types": (
+        "class Tags(list):\n    def add(self, tag):\n        if tag not in self:\n"
+        "            self.append(tag)\n        return self\n"
+        "class Lower(dict):\n    def __setitem__(self, key, value):\n"
+        "        super().__setitem__(key.lower(), value)\n"
+        "    def __missing__(self, key):\n        return 0\n"
+        "def post(rv):\n    d = Lower()\n    d['A'] = 1\n"
+        "    return [list(Tags(['x']).add('y').add('x')), dict(d), d['zz'], isinstance(d, dict)]\n",
+        [["x", "y"], {"a": 1}, 0, True],
+    ),
+    "match": (
+        POINT
+        + "def kind(v):\n    match v:\n        case Point(0, 0):\n            return 'origin'\n"
+        "        case Point(x, 0):\n            return f'on x at {x}'\n"
+        "        case {'k': [first, *rest]}:\n            return (first, rest)\n"
+        "        case str() | bytes():\n            return 'text'\n"
+        "        case int(n) if n > 9:\n            return 'big'\n"
+        "        case _:\n            return 'other'\n"
+        "def post(rv):\n    return [kind(Point(0, 0)), kind(Point(5, 0)), kind({'k': [1, 2]}),\n"
+        "            kind('s'), kind(10), kind(1.5)]\n",
+        ["origin", "on x at 5", (1, [2]), "text", "big", "other"],
+    ),
+    "nonlocal closures": (
+        "def counter():\n    n = 0\n    def inc():\n        nonlocal n\n        n += 1\n"
+        "        return n\n    return inc\n"
+        "def post(rv):\n    inc = counter()\n    inc()\n    return inc()\n",
+        2,
+    ),
+    "annotations": (
+        "LIMIT: int = 3\nclass Cfg:\n    name: str = 'x'\n"
+        "def double(x: int) -> int:\n    y: int = x * 2\n    return y\n"
+        "def post(rv):\n    return [LIMIT, Cfg.name, double(4)]\n",
+        [3, "x", 8],
+    ),
+    "builtins of ordinary code": (
+        "def post(rv):\n    o = object()\n    return [o is not None, type('x') is str, type(1) is int,\n"
+        "            type([]) == list, isinstance(b'x', bytes), bytes([65, 66]).decode(),\n"
+        "            bytes(3), isinstance(type, type) or callable(type)]\n",
+        [True, True, True, True, True, "AB", b"\x00\x00\x00", True],
+    ),
+    "standard exception classes": (
+        "def post(rv):\n    out = []\n"
+        "    for cls in (IndentationError, UnicodeError, StopIteration, TimeoutError,\n"
+        "                ArithmeticError, LookupError, NotImplementedError, RecursionError):\n"
+        "        try:\n            raise cls('x')\n        except Exception as e:\n"
+        "            out.append(type(e).__name__)\n    return out\n",
+        [
+            "IndentationError",
+            "UnicodeError",
+            "StopIteration",
+            "TimeoutError",
+            "ArithmeticError",
+            "LookupError",
+            "NotImplementedError",
+            "RecursionError",
+        ],
+    ),
+    "unbound methods of built-in types": (
+        "def post(rv):\n    words = ['b', 'A', 'c']\n"
+        "    return [sorted(words, key=str.lower), list(map(str.upper, words)),\n"
+        "            dict.fromkeys('ab', 0), str.join('-', ['x', 'y']), str.maketrans('a', 'b')]\n",
+        [["A", "b", "c"], ["B", "A", "C"], {"a": 0, "b": 0}, "x-y", {97: 98}],
+    ),
+    "str.format": (
+        "def post(rv):\n    n = 3\n    return ['{} items'.format(n), '{0}/{0}'.format('a'),\n"
+        "            '{name}: {v[k]}'.format(name='x', v={'k': 1}), '{:>5}|'.format('ab'),\n"
+        "            '{:.2f}'.format(2.5), '{!r}'.format('q'), '{a}'.format_map({'a': 1})]\n",
+        ["3 items", "a/a", "x: 1", "   ab|", "2.50", "'q'", "1"],
+    ),
+    "dates": (
+        "from datetime import datetime, date, timedelta\n"
+        "def post(rv):\n    d = datetime(2026, 11, 30, 12, 30)\n"
+        "    return [d.strftime('%Y-%m-%d %H:%M'), datetime.strptime('2026-01-02', '%Y-%m-%d').day,\n"
+        "            f'{d:%H:%M}', (d + timedelta(days=1)).date().isoformat(),\n"
+        "            date(2026, 1, 5).strftime('%A')]\n",
+        ["2026-11-30 12:30", 2, "12:30", "2026-12-01", "Monday"],
+    ),
+    "module name": ("def post(rv):\n    return __name__.startswith('hookyard.scripts.')\n", True),
+    "generators and comprehensions": (
+        "def evens(n):\n    for i in range(n):\n        if i % 2 == 0:\n            yield i\n"
+        "def post(rv):\n    g = evens(7)\n    first = next(g)\n"
+        "    return [first, list(g), sum(x * x for x in range(4)), {k: v for k, v in zip('ab', [1, 2])},\n"
+        "            [t for t in enumerate('xy')], any(c.isdigit() for c in 'a1')]\n",
+        [0, [2, 4, 6], 14, {"a": 1, "b": 2}, [(0, "x"), (1, "y")], True],
+    ),
+    "lambdas as keys": (
+        "def post(rv):\n    people = [('b', 2), ('a', 3), ('c', 1)]\n"
+        "    return [sorted(people, key=lambda p: p[1]), max(people, key=lambda p: p[0])]\n",
+        [[("c", 1), ("b", 2), ("a", 3)], ("c", 1)],
+    ),
+    "default reprs without addresses": (
+        "def helper():\n    pass\nclass A:\n    pass\n"
+        "def post(rv):\n    return [repr(helper), str(A()), f'{helper}', '%s' % helper]\n",
+        None,  # checked below: no addresses
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_ordinary_python_construct(make_engine: MakeEngine, name: str) -> None:
+    """Each construct of ordinary Python loads and runs as in plain Python, both modes."""
+    source, expected = CASES[name]
+    engine = make_engine({"p/10-x.py": source})
+    (status,) = engine.status()
+    assert status.ok, status.error
+
+    @engine.hook("p", result="replace", on_error="raise")
+    def host() -> object:
+        return None
+
+    result = host()
+    if expected is None:
+        assert isinstance(result, list) and result
+        assert all(" at 0x" not in text for text in result), result
+        assert result[0].startswith("<function helper")
+    else:
+        assert result == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("def pre(x):\n    return open(x)\n", "open is not available to scripts: no direct I/O"),
+        ("def pre(x):\n    return vars()\n", "vars is not available to scripts"),
+        ("def pre_create(x):\n    pass\n", "did you mean pre"),
+        ("def pre(x):\n    return '{0.real}'.format(x)\n", "attribute access in format strings"),
+        ("class A:\n    def __del__(self):\n        pass\ndef pre():\n    pass\n", "__del__"),
+        ("def pre():\n    return x.__dict__\n", "__dict__"),
+        ("def pre(x):\n    yield x\n", "generator function"),
+    ],
+    ids=["open", "vars", "near name", "format attribute", "__del__", "dunder", "yield"],
+)
+def test_mistakes_are_explained_at_load(make_engine: MakeEngine, source: str, message: str) -> None:
+    """A hook author's mistake is a load error naming file and line with the fix, not a
+    NameError or TypeError on every call."""
+    engine = make_engine({"p/10-x.py": source})
+    (status,) = engine.status()
+    assert not status.ok
+    assert status.error is not None
+    assert "10-x.py:" in status.error
+    assert message in status.error
+
+
+def test_host_datetimes_format_in_scripts(make_engine: MakeEngine) -> None:
+    """strftime/strptime work on values the host handed over (C code importing `time`
+    and `_strptime` through the script's import hook)."""
+    engine = make_engine(
+        {"p/10-x.py": "def post(rv, when):\n    return when.strftime('%d/%m %H:%M')\n"}
+    )
+
+    @engine.hook("p", result="replace", on_error="raise")
+    def host(when: datetime.datetime) -> object:
+        return None
+
+    assert host(datetime.datetime(2026, 5, 4, 3, 2)) == "04/05 03:02"
+
+
+def test_no_near_name_hint_without_a_near_name(make_engine: MakeEngine) -> None:
+    """A script defining no hook function and nothing close says so plainly."""
+    engine = make_engine({"p/10-x.py": "def helper():\n    pass\n"})
+    (status,) = engine.status()
+    assert status.error is not None
+    assert "defines none of pre, post, error" in status.error
+    assert "did you mean" not in status.error
+
+
+def test_a_class_pattern_cannot_read_what_a_guard_must_see(make_engine: MakeEngine) -> None:
+    """`case str(format=f)` would read str.format around the guard: refused at load."""
+    engine = make_engine(
+        {"p/10-x.py": "def pre(x):\n    match x:\n        case str(format=f):\n            pass\n"}
+    )
+    (status,) = engine.status()
+    assert not status.ok
+    assert status.error is not None and '"format" cannot be matched' in status.error
+
+
+def test_limits_still_apply_inside_special_methods(make_engine: MakeEngine) -> None:
+    """A special method that runs away stops at the budget, wherever it was called from."""
+    engine = make_engine(
+        {
+            "p/10-x.py": (
+                "class Spin:\n    def __eq__(self, other):\n        while True:\n"
+                "            pass\ndef pre():\n    return Spin() == 1\n"
+            )
+        },
+        limits=hookyard.Limits(operations=10_000),
+    )
+
+    @engine.hook("p", on_error="raise")
+    def host() -> str:
+        return "served"
+
+    with pytest.raises(hookyard.HookFailed) as caught:
+        host()
+    assert isinstance(caught.value.__cause__, hookyard.LimitExceeded)
