@@ -157,7 +157,7 @@ def test_budget_is_exhausted_between_invocations(make_engine: MakeEngine) -> Non
     assert length_hint(budget._ticks) == 0
     with pytest.raises(StopIteration):
         budget.handle[0]()
-    with pytest.raises(RuntimeError, match="outside a hookyard invocation"):
+    with pytest.raises(_budget.OutsideInvocation, match="outside a hookyard invocation"):
         _budget.current_budget()
 
 

@@ -40,6 +40,7 @@ memory watchdog) exhausts them too and the loop stops at its next iteration.
 from __future__ import annotations
 
 import _thread
+import contextlib
 import itertools
 import logging
 import operator
@@ -425,11 +426,24 @@ def thread_budget() -> Budget:
     return budget
 
 
+class OutsideInvocation(GeneratorExit):
+    """Script code was reached where no invocation runs (a kept generator closed when a
+    reload drops it, a script function called by the host itself): it stops at once.
+
+    A ``GeneratorExit``, so that a generator's cleanup code refused this way ends its
+    ``close()`` quietly instead of on the host's stderr; the engine reports it like any
+    other failure where one is reported.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("script code cannot run outside a hookyard invocation")
+
+
 def current_budget() -> Budget:
     """The budget of the invocation running in this thread (guards charge it)."""
     budget = thread_budget()
     if not budget.serial & 1:
-        raise RuntimeError("script code ran outside a hookyard invocation")
+        raise OutsideInvocation
     return budget
 
 
@@ -477,34 +491,32 @@ class running:  # noqa: N801 - used as a context manager, reads as a verb
 def handle() -> tuple[Any, Any, Any]:
     """What a script function's prologue unpacks: (tick, enter, leave)."""
     try:
-        current: tuple[Any, Any, Any] = _local.handle
+        if _local.budget.serial & 1:
+            current: tuple[Any, Any, Any] = _local.handle
+            return current
     except AttributeError:
-        raise RuntimeError("script code ran outside a hookyard invocation") from None
-    return current
+        pass
+    raise OutsideInvocation
 
 
 def tick() -> None:
     """One operation on this thread's running invocation (a generator's loops)."""
     try:
-        current = _local.handle
-    except AttributeError:
-        raise RuntimeError("script code ran outside a hookyard invocation") from None
-    current[0]()
+        current = handle()[0]
+        current()
+    except StopIteration:
+        # inside a generator a spent tick would become a RuntimeError (PEP 479)
+        raise _no_ticks() from None
 
 
-def _handle_or_refuse() -> tuple[Any, Any, Any]:
-    try:
-        current: tuple[Any, Any, Any] = _local.handle
-    except AttributeError:
-        raise RuntimeError("script code ran outside a hookyard invocation") from None
-    return current
+_handle_or_refuse = handle
 
 
 def _no_ticks() -> BaseException:
     """Why a tick failed: this thread's invocation is spent, or none is running."""
     budget = thread_budget()
     if not budget.serial & 1:
-        return RuntimeError("script code ran outside a hookyard invocation")
+        return OutsideInvocation()
     return budget.failure() or budget.exhaust(
         "operations", f"operations limit ({budget.limits.operations:,}) exceeded"
     )
@@ -584,6 +596,14 @@ class ScriptGenerator:
 
     def close(self) -> None:
         self._generator.close()
+
+    def __del__(self) -> None:
+        # Dropped (a reload, state cleared): close the generator here, where its cleanup
+        # code stops at the `_check_()` that opens every finally/except block when no
+        # invocation runs -- instead of at the interpreter's own finalisation, which would
+        # print that refusal on the host's stderr.
+        with contextlib.suppress(BaseException):  # that refusal, or the script's own error
+            self._generator.close()
 
     def __repr__(self) -> str:
         return "<generator object>"
