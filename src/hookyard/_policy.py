@@ -205,24 +205,45 @@ def _is_straight_line(node: ast.FunctionDef) -> bool:
     )
 
 
-def _names_used_as_values(tree: ast.Module) -> frozenset[str]:
-    """Names read anywhere other than as the callee of a call, deleted, or declared
-    ``global``/``nonlocal``: the functions bound to them can reach code other than a
-    direct call (a sort key, a class attribute, ``state``, a special method...)."""
+def _module_names(tree: ast.Module) -> tuple[frozenset[str], frozenset[str]]:
+    """One walk of the module: (names used as values, names bound anywhere).
+
+    Used as values: read anywhere other than as the callee of a call, deleted, or declared
+    ``global``/``nonlocal`` -- the functions bound to them can be reached other than by a
+    direct call (a sort key, a class attribute, ``state``, a special method...). Bound:
+    assigned, defined, imported, an argument, an ``except`` or ``match`` capture -- such a
+    name is the script's, not a built-in.
+    """
     callees: set[int] = set()
+    loaded: list[ast.Name] = []
     used: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            callees.add(id(node.func))
+    bound: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
-            if isinstance(node.ctx, ast.Del) or (
-                isinstance(node.ctx, ast.Load) and id(node) not in callees
-            ):
-                used.add(node.id)
+            if isinstance(node.ctx, ast.Load):
+                loaded.append(node)
+            else:
+                bound.add(node.id)
+                if isinstance(node.ctx, ast.Del):
+                    used.add(node.id)
+        elif isinstance(node, ast.Call):
+            if isinstance(node.func, ast.Name):
+                callees.add(id(node.func))
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.alias):
+            bound.add((node.asname or node.name).split(".")[0])
         elif isinstance(node, ast.Global | ast.Nonlocal):
             used.update(node.names)
-    return frozenset(used)
+        elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar):
+            if node.name:
+                bound.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            bound.add(node.rest)
+    used.update(name.id for name in loaded if id(name) not in callees)
+    return frozenset(used), frozenset(bound)
 
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
@@ -349,26 +370,6 @@ def _holds_slice_target(target: ast.expr) -> bool:
     )
 
 
-def _bound_names(tree: ast.Module) -> frozenset[str]:
-    """Every name the script binds anywhere (assignment, def, class, import, argument,
-    except, match capture): such a name is the script's, not a built-in."""
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
-            names.add(node.id)
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.add(node.name)
-        elif isinstance(node, ast.arg):
-            names.add(node.arg)
-        elif isinstance(node, ast.alias):
-            names.add((node.asname or node.name).split(".")[0])
-        elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and node.name:
-            names.add(node.name)
-        elif isinstance(node, ast.MatchMapping) and node.rest:
-            names.add(node.rest)
-    return frozenset(names)
-
-
 class HookPolicy(RestrictingNodeTransformer):
     """RestrictedPython's transformer with hookyard's budget and size instrumentation."""
 
@@ -457,8 +458,7 @@ class HookPolicy(RestrictingNodeTransformer):
         self.module_functions = {
             id(child) for child in node.body if isinstance(child, ast.FunctionDef)
         }
-        self.names_used_as_values = _names_used_as_values(node)
-        self.bound_names = _bound_names(node)
+        self.names_used_as_values, self.bound_names = _module_names(node)
         node = cast(ast.Module, super().visit_Module(node))
         position = 0
         for position, child in enumerate(node.body):  # noqa: B007 - position used after
