@@ -698,7 +698,7 @@ def test_static_proof_relies_on_the_real_builtins() -> None:
         if given is not getattr(builtins, name):
             # a guarded stand-in of the type: it builds through the real type, so its
             # results are of that type (what _static relies on)
-            assert isinstance(given, GuardedType) and given.real is getattr(builtins, name)
+            assert isinstance(given, GuardedType) and given._real is getattr(builtins, name)
     budget = _budget.Budget(hookyard.Limits())
     with _budget.running(budget):
         counted = list(script_builtins["enumerate"]("abc", 5))

@@ -139,7 +139,7 @@ def getiter(ob: Any) -> Iterator[Any]:
             budget.loops.append(iterator)
             return iterator
     if cls is _Precharged:
-        return ob.iterator  # type: ignore[no-any-return]
+        return ob._iterator  # type: ignore[no-any-return]
     if cls is list:
         # a list may grow while it is iterated (`for x in l: l.append(x)`): charge what is
         # there now, then one operation per item past it.
@@ -157,7 +157,9 @@ class _Precharged:
     charged as they are made, and it knows how many C iterators it stands on (``depth``:
     ``next()`` recurses through all of them in C, so a chain is bounded, issue 12)."""
 
-    __slots__ = ("depth", "iterator")
+    # private names: a script reading `.iterator` would get the raw C iterator, and could
+    # chain around the depth count
+    __slots__ = ("_depth", "_iterator")
 
     def __init__(self, iterator: Iterator[Any], depth: int = 1) -> None:
         if depth > MAX_NESTING:
@@ -166,14 +168,14 @@ class _Precharged:
                 f"depth limit: iterators chained more than {MAX_NESTING} deep "
                 "(next() on a deeper chain crashes the interpreter)",
             )
-        self.iterator = iterator
-        self.depth = depth
+        self._iterator = iterator
+        self._depth = depth
 
     def __iter__(self) -> _Precharged:
         return self
 
     def __next__(self) -> Any:
-        return next(self.iterator)
+        return next(self._iterator)
 
     def __repr__(self) -> str:
         return "<iterator>"
@@ -184,7 +186,7 @@ _Precharged.__name__ = _Precharged.__qualname__ = "iterator"  # as messages name
 
 def chain_depth(ob: Any) -> int:
     """How many C iterators ``ob`` stands on (0: not one of the guards' iterators)."""
-    return ob.depth if type(ob) is _Precharged else 0
+    return ob._depth if type(ob) is _Precharged else 0
 
 
 def materialize(ob: Any, what: str) -> list[Any]:
@@ -631,7 +633,7 @@ def guarded_getattr(ob: Any, name: Any, default: Any = _MISSING) -> Any:
     if type(name) is not str:
         raise TypeError("attribute name must be a str")
     if type(ob) is GuardedType:
-        ob = ob.real
+        ob = ob._real
     if name.startswith("_") and name != "_":
         return _underscore_attribute(ob, name, default)
     if name in INSPECT_ATTRIBUTES:
@@ -649,6 +651,11 @@ def guarded_getattr(ob: Any, name: Any, default: Any = _MISSING) -> Any:
     if name == "obj" and isinstance(ob, BaseException):
         # AttributeError.obj hands back the object the lookup failed on (CVE-2024-47532)
         raise AttributeError('"obj" of an exception is not available to scripts')
+    if name == "mro" and (isinstance(ob, type) or type(ob) is super):
+        # a class's MRO lists the real built-in types, whose constructors are unguarded:
+        # scripts see them as they see them by name
+        mro = getattr(ob, name)
+        return lambda: [_as_script_type(cls) for cls in mro()]
     if name == "args" and isinstance(ob, BaseException):
         # ValueError(t).args is (t,): one level deeper than t (issue 12, nesting)
         return check_tuple(getattr(ob, name))
@@ -1083,7 +1090,7 @@ def guarded_method_getattr(ob: Any, name: Any, default: Any = _MISSING) -> Any:
     if type(name) is not str:
         raise TypeError("attribute name must be a str")
     if type(ob) is GuardedType:
-        ob = ob.real
+        ob = ob._real
     check = _method_for(ob, name) if not name.startswith("_") else None
     if check is None:
         return guarded_getattr(ob, name, default)
@@ -1398,26 +1405,28 @@ class GuardedType:
     and ``str.join`` is charged); ``isinstance``, ``issubclass``, ``type(x) is str``,
     ``class Tags(list)`` and ``case str():`` all see the real type."""
 
-    __slots__ = ("construct", "real")
+    # private names: `str.real` would hand out the unguarded type
+    __slots__ = ("_construct", "_real")
 
     def __init__(self, real: type, construct: Callable[..., Any]) -> None:
-        object.__setattr__(self, "real", real)
-        object.__setattr__(self, "construct", construct)
+        object.__setattr__(self, "_real", real)
+        object.__setattr__(self, "_construct", construct)
+
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.construct(*args, **kwargs)
+        return self._construct(*args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
-        return guarded_method_getattr(self.real, name)
+        return guarded_method_getattr(self._real, name)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"{self.real.__name__} is read-only")
+        raise AttributeError(f"{self._real.__name__} is read-only")
 
     def __mro_entries__(self, bases: tuple[Any, ...]) -> tuple[type, ...]:
-        return (self.real,)
+        return (self._real,)
 
     def __repr__(self) -> str:
-        return repr(self.real)
+        return repr(self._real)
 
 
 def safe_bytes(source: Any = b"", encoding: Any = None, errors: Any = None) -> bytes:
@@ -1460,13 +1469,20 @@ def safe_type(*args: Any) -> Any:
     if len(args) != 1:
         raise TypeError("type() takes one argument in scripts; use a class statement")
     cls = type(args[0])
-    if issubclass(cls, type) or cls is GuardedType:
+    if cls is GuardedType:
         return safe_type
+    return _as_script_type(cls)
+
+
+def _as_script_type(cls: type) -> Any:
+    """``cls`` as ``type(x)`` would show it to a script."""
     stand_in = STAND_INS.get(cls)
     if stand_in is not None:
         return stand_in
     if cls.__module__.startswith("hookyard._") and not isinstance(cls, ScriptMeta):
         return opaque_type(cls)
+    if issubclass(cls, type):
+        return safe_type
     return cls
 
 
@@ -1476,25 +1492,25 @@ class OpaqueType:
     (``type(zip([]))(...)`` could wrap an endless iterator as already charged) and no
     subclassing."""
 
-    __slots__ = ("real",)
+    __slots__ = ("_real",)
 
     def __init__(self, real: type) -> None:
-        object.__setattr__(self, "real", real)
+        object.__setattr__(self, "_real", real)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        raise TypeError(f"cannot create {self.real.__name__!r} objects in a script")
+        raise TypeError(f"cannot create {self._real.__name__!r} objects in a script")
 
     def __getattr__(self, name: str) -> Any:
-        raise AttributeError(f"{self.real.__name__!r} has no attributes scripts may read")
+        raise AttributeError(f"{self._real.__name__!r} has no attributes scripts may read")
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("read-only")
 
     def __mro_entries__(self, bases: tuple[Any, ...]) -> tuple[type, ...]:
-        raise TypeError(f"{self.real.__name__!r} cannot be subclassed in a script")
+        raise TypeError(f"{self._real.__name__!r} cannot be subclassed in a script")
 
     def __repr__(self) -> str:
-        return f"<class {self.real.__name__!r}>"
+        return f"<class {self._real.__name__!r}>"
 
 
 _OPAQUE: dict[type, OpaqueType] = {}
@@ -1509,7 +1525,7 @@ def opaque_type(cls: type) -> OpaqueType:
 
 # -- built-in types a script class may derive from -----------------------------------------
 _CONSTRUCTORS: dict[type, Callable[..., Any]] = {
-    real: stand_in.construct for real, stand_in in STAND_INS.items()
+    real: stand_in._construct for real, stand_in in STAND_INS.items()
 }
 _MUTABLE_CONTAINERS = (list, dict, set)
 

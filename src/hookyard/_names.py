@@ -159,6 +159,8 @@ GUARDED_ATTRIBUTES = frozenset(
         "popitem",
         # one C call of n log n comparisons
         "sort",
+        # a class's MRO lists the real built-in types (their constructors are unguarded)
+        "mro",
         # size: methods whose result can be far larger than their input
         "join",
         "replace",

@@ -117,6 +117,8 @@ _TYPE_OF_GUARD: dict[Any, type] = {
 def _as_types(spec: Any) -> Any:
     if type(spec) is tuple:
         return tuple(_as_types(item) for item in spec)
+    if type(spec) is _guards.OpaqueType:
+        return spec._real
     return _TYPE_OF_GUARD.get(spec, spec)
 
 
