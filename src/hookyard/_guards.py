@@ -1003,6 +1003,12 @@ def _check_copy(budget: Budget, ob: Any, args: tuple[Any, ...], kw: dict[str, An
     budget.charge_size(len(ob), f"{type(ob).__name__} copy")
 
 
+def _check_from_bytes(budget: Budget, n: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> None:
+    data = _arg(args, kw, 0, "bytes", b"")
+    if isinstance(data, bytes | bytearray):
+        budget.charge_bits(len(data) * 8, "int.from_bytes")
+
+
 def _check_to_bytes(budget: Budget, n: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> None:
     length = as_index(_arg(args, kw, 0, "length", 1))
     if length is not None:
@@ -1051,6 +1057,7 @@ _METHOD_CHECKS.update(
         (set, "copy"): _check_copy,
         (frozenset, "copy"): _check_copy,
         (int, "to_bytes"): _check_to_bytes,
+        (int, "from_bytes"): _check_from_bytes,
     }
 )
 for _set_type in (set, frozenset):
@@ -1099,13 +1106,19 @@ def guarded_method_getattr(ob: Any, name: Any, default: Any = _MISSING) -> Any:
         return method
     raw = getattr(ob, name)
     if isinstance(ob, type):
+        if getattr(raw, "__self__", None) is ob:
+            # a class method (dict.fromkeys, int.from_bytes): bound to the class already,
+            # its arguments checked as given, keywords included
+
+            def checked_class(*args: Any, **kwargs: Any) -> Any:
+                return _run_checked(check, raw, current_budget(), ob, args, kwargs)
+
+            return checked_class
 
         def checked_unbound(*args: Any, **kwargs: Any) -> Any:
             if not args:
-                return raw(*args, **kwargs)
+                return raw(*args, **kwargs)  # no self: the method's own TypeError
             budget = current_budget()
-            if name == "fromkeys":
-                return _run_checked(check, raw, budget, ob, args, kwargs)
 
             def bound(*rest: Any, **kw: Any) -> Any:
                 return raw(args[0], *rest, **kw)

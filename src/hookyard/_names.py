@@ -183,6 +183,7 @@ GUARDED_ATTRIBUTES = frozenset(
         "rsplit",
         "splitlines",
         "to_bytes",
+        "from_bytes",
         "copy",
         # iterate an argument in C: bounded by the budget
         "extend",

@@ -144,6 +144,10 @@ class ScriptLog:
     def __init__(self, logger: logging.Logger) -> None:
         object.__setattr__(self, "_logger", logger)
 
+    def _listening(self, level: int) -> bool:
+        logger: logging.Logger = object.__getattribute__(self, "_logger")
+        return logger.isEnabledFor(level)
+
     def _emit(self, level: int, message: Any, args: tuple[Any, ...]) -> None:
         logger: logging.Logger = object.__getattribute__(self, "_logger")
         if not logger.isEnabledFor(level):
@@ -177,27 +181,33 @@ class ScriptLog:
 
 
 class _PrintCollector:
-    """RestrictedPython's ``_print_``: ``print(...)`` in a script logs one INFO line."""
+    """RestrictedPython's ``_print_``: ``print(...)`` in a script logs one INFO line.
 
-    __slots__ = ("_log", "_text")
+    Like ``log.info``, a line nobody listens to is neither formatted nor charged to
+    ``Limits.output`` (issue 18); a heard one is charged once, its size (``sep`` repeated
+    between many items included) checked before it is joined.
+    """
+
+    __slots__ = ("_log",)
 
     def __init__(self, log: ScriptLog) -> None:
         self._log = log
-        self._text: list[str] = []
 
     def _call_print(
         self, *objects: Any, sep: Any = " ", end: Any = "\n", file: Any = None, flush: bool = False
     ) -> None:
         if file is not None:
             raise TypeError("print(file=...) is not available to scripts")
+        if not self._log._listening(logging.INFO):
+            return
         parts = [_guards.safe_str(item) for item in objects]
-        text = str(sep if sep is not None else " ").join(parts)
-        current_budget().charge_output(len(text) + 1)
-        self._text.append(text + str(end if end is not None else "\n"))
-        self._log._emit(logging.INFO, text, ())
+        separator = " " if sep is None else _guards.safe_str(sep)
+        size = sum(map(len, parts)) + len(separator) * max(len(parts) - 1, 0)
+        current_budget().charge_size(size, "printed line")
+        self._log._emit(logging.INFO, separator.join(parts), ())
 
     def __call__(self) -> str:
-        return "".join(self._text)
+        return ""  # `printed` is refused at compile time; nothing is collected
 
 
 def _print_factory(log: ScriptLog) -> Callable[[Any], _PrintCollector]:
