@@ -243,6 +243,7 @@ class Budget:
         "reason",
         "refill",
         "serial",
+        "setstate_ends",
     )
 
     def __init__(
@@ -257,6 +258,8 @@ class Budget:
         self._leave = slots.append
         # refill one iterator in place (where __setstate__ can rewind), or renew it
         self.refill = REFILL if refill is None else refill
+        # whether one __setstate__ empties the tick iterator (call_script's fast end)
+        self.setstate_ends = SETSTATE != "consume"
         if self.refill and SETSTATE != "absolute":
             raise ValueError("this interpreter cannot rewind a range iterator: renew instead")
         if self.refill:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, NoReturn, Protocol
 
 from ._budget import (
+    _TICKS,
     MONITOR,
     Budget,
     BudgetExhausted,
@@ -273,7 +274,10 @@ def call_script(
     finally:
         # Budget.end, inlined: not running, every later tick fails, no loop kept alive
         budget.serial = serial + 2
-        exhaust_ticks(budget._ticks)
+        if budget.setstate_ends:
+            budget._ticks.__setstate__(_TICKS)
+        else:
+            exhaust_ticks(budget._ticks)
         if budget.loops:
             budget.loops.clear()
         if budget.depths:
