@@ -14,18 +14,25 @@ Design choices (see docs/isolation.md for the long form):
   multiprocessing's ``fork``), an empty environment, ``close_fds``, ``/`` as working
   directory and a session of their own. multiprocessing's pickle-based machinery (and its
   forkserver, which any local process can feed pickles to on 3.11) is avoided entirely.
-- **Plain data on the wire.** Frames of JSON with tagged plain data (``_wire``); the host
-  parses whatever a worker says as data only. Exceptions cross as type name + message.
+- **Plain data on the wire.** Frames of MessagePack with our extension types (``_wire``);
+  the host parses whatever a worker says as data only. Exceptions cross as type name +
+  message.
 - **One worker per script, N scripts per worker.** Each script version lives in exactly one
   worker (the least loaded slot when it is loaded), so its ``state`` is one dict, as
   in-process. A call holds its script's worker for the duration of one hook function
   (calls to scripts in different workers run in parallel; calls to one script take turns).
 - **Hard limits.** Each worker has RLIMIT_AS, a per-request RLIMIT_CPU window, no file
-  writes, processes, core dumps or extra fds; the host gives each request
-  ``Limits.seconds + grace`` of the worker's time (time spent in host ``api`` functions
-  does not count) and SIGKILLs a worker past it. A killed or crashed worker is replaced by
-  a fresh one (a spare is kept started) that loads its scripts again on demand: **their
-  ``state`` starts empty**, as after an edit.
+  writes, processes, core dumps or extra fds, never above the hard limits the host itself
+  inherited; the host gives each request ``Limits.seconds + grace`` of the worker's time
+  (time spent in host ``api`` functions does not count) and SIGKILLs a worker past it. A
+  killed or crashed worker is replaced by a fresh one (a spare is kept started) that loads
+  its scripts again on demand: **their ``state`` starts empty**, as after an edit.
+- **Kernel confinement** (``_confine``, Linux): namespaces, Landlock and a seccomp
+  allow-list; ``confine="auto"`` applies what the kernel offers and warns once about the
+  rest, ``"require"`` refuses to make the engine without all of it.
+- **Checked when the engine is made.** One worker is started at once, so limits the
+  machine cannot honour and missing confinement are errors from ``HookEngine(...)``,
+  never scripts that silently fail to load.
 """
 
 from __future__ import annotations
@@ -35,8 +42,10 @@ import itertools
 import json
 import logging
 import os
+import resource
 import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -48,22 +57,31 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ._budget import Limits
-from ._copy import to_script
+from ._confine import LAYERS
+from ._copy import to_host, to_script
 from ._hookpoint import ScriptFailure
 from ._loader import HOOK_NAMES, FileRules, LoadedScript, LoadFailure, read_source
 from ._wire import (
     ProtocolError,
-    decode,
     describe_exception,
     encode,
+    encode_call,
     frame,
     frame_length,
     parse,
     rebuild_described,
 )
-from .errors import BoundaryError, LimitExceeded
+from .errors import BoundaryError, HookError, LimitExceeded
 
-__all__ = ["ProcessIsolation", "RemoteScript", "WorkerPool", "process_options"]
+__all__ = [
+    "Layer",
+    "ProcessIsolation",
+    "RemoteScript",
+    "WorkerPool",
+    "process_options",
+    "sandbox_check",
+    "sandbox_table",
+]
 
 logger = logging.getLogger("hookyard")
 
@@ -77,6 +95,9 @@ _BOOT = (
 )
 _TEXT_LIMIT = 64 * 1024  # characters of a log line or failure message taken from a worker
 _MiB = 1024 * 1024
+_CONFINE = ("auto", "require", "off")
+# Kernel confinement exists on Linux only; elsewhere "auto" would warn at every engine.
+_DEFAULT_CONFINE = "auto" if sys.platform.startswith("linux") else "off"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,6 +115,11 @@ class ProcessIsolation:
     - ``user``/``group``: run workers as this user/group (the host must be privileged to
       switch); recommended when the host runs as root, where RLIMIT_NPROC does not apply.
     - ``startup``: seconds a new worker may take to start.
+    - ``confine``: kernel confinement of each worker (Linux: namespaces, Landlock,
+      seccomp; see docs/isolation.md). ``"auto"`` (the default on Linux) applies what the
+      kernel offers and logs once, at WARNING, what it could not; ``"require"`` makes
+      ``HookEngine(...)`` raise ``HookError`` when a layer is missing; ``"off"`` is for
+      debugging.
     """
 
     workers: int = 2
@@ -105,8 +131,13 @@ class ProcessIsolation:
     user: str | int | None = None
     group: str | int | None = None
     startup: float = 30.0
+    confine: str = _DEFAULT_CONFINE
 
     def __post_init__(self) -> None:
+        if self.confine not in _CONFINE:
+            raise ValueError(
+                f"ProcessIsolation.confine must be 'auto', 'require' or 'off', not {self.confine!r}"
+            )
         for name in ("workers", "cpu_lifetime", "max_message"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -141,7 +172,7 @@ def process_options(isolation: object) -> ProcessIsolation | None:
 class _Spec:
     """What a worker needs to load one script version (again, after a replacement)."""
 
-    __slots__ = ("key", "logger", "path", "point", "source", "version")
+    __slots__ = ("key", "logger", "path", "point", "source", "threshold", "version")
 
     def __init__(
         self, key: int, path: str, point: str, source: str, version: str, log: logging.Logger
@@ -152,6 +183,7 @@ class _Spec:
         self.source = source
         self.version = version
         self.logger = log
+        self.threshold = logging.NOTSET  # see _threshold
 
 
 class _Slot:
@@ -310,11 +342,17 @@ class _Worker:
         buffer = self.buffer
         end = 0.0
         while True:
-            if len(buffer) >= 4:
+            have = len(buffer)
+            if have >= 4:
                 size = frame_length(buffer)
                 if size > self.max_message:
                     raise ProtocolError(f"a message of {size:,} bytes is over max_message")
-                if len(buffer) >= 4 + size:
+                if have >= 4 + size:
+                    if have == 4 + size:  # the usual case: exactly one message waiting
+                        with memoryview(buffer) as view:
+                            message = parse(view[4:])
+                        buffer.clear()
+                        return message
                     payload = bytes(buffer[4 : 4 + size])
                     del buffer[: 4 + size]
                     return parse(payload)
@@ -331,7 +369,10 @@ class _Worker:
                 chunk = b""
             if not chunk:
                 raise self._gone()
-            buffer += chunk
+            if buffer:
+                buffer += chunk
+            else:
+                buffer[:] = chunk
 
     # -- ending -----------------------------------------------------------------------------
     def _gone(self) -> _Gone:
@@ -428,7 +469,10 @@ class WorkerPool:
         api: Mapping[str, Callable[..., Any]],
         modules: tuple[str, ...],
         limits: Limits,
+        selftest: int | None = None,
     ) -> None:
+        """``selftest``: a port this process listens on, for ``sandbox_check`` (which
+        starts its one worker itself)."""
         self.options = options
         self.limits = limits
         self._functions = dict(api)
@@ -436,24 +480,42 @@ class WorkerPool:
         paths = [os.path.abspath(str(p)) if str(p) else os.getcwd() for p in sys.path]
         package = os.path.dirname(os.path.abspath(__file__))
         self.argv = [sys.executable, "-I", "-S", "-B", "-c", _BOOT, json.dumps(paths), package]
-        init = {
+        # CPU seconds one request may need: its budget and the grace, rounded up
+        cpu_floor = int(self._deadline) + 2
+        _check_inherited_cpu(cpu_floor)
+        self.init = {
             "api": sorted(self._functions),
             "modules": list(modules),
             "limits": {f.name: getattr(limits, f.name) for f in fields(limits)},
             "memory": options.memory,
-            # CPU seconds one request may need: its budget and the grace, rounded up
-            "cpu_floor": int(self._deadline) + 2,
+            "cpu_floor": cpu_floor,
             "cpu_lifetime": options.cpu_lifetime,
             "max_message": options.max_message,
+            "confine": options.confine,
         }
-        self.init_frame = frame(["init", init])
+        if selftest is not None:
+            self.init["selftest"] = {"port": selftest, "file": os.path.realpath(sys.executable)}
+        self.init_frame = frame(["init", self.init])
         self._slots = [_Slot() for _ in range(options.workers)]
         self._spare: list[_Worker] = []  # zero or one started worker, waiting
         self._spare_lock = threading.Lock()
         self._keys = itertools.count(1)
         self._closed = False
+        self._warned = False  # confine="auto": what it could not apply, logged once
         weakref.finalize(self, _kill_all, self._slots, self._spare)
         _POOLS.add(self)
+        if selftest is not None:
+            return
+        # One worker now, so that a limit the machine cannot honour or a missing
+        # confinement layer is an error here, not scripts failing to load later (issue 13).
+        try:
+            self._slots[0].worker = self._start()
+        except _Gone as gone:
+            self.close()
+            raise HookError(
+                f"process isolation: a worker could not be started: it {gone.detail}"
+                f"{_inherited_memory_note(options.memory)}"
+            ) from None
 
     # -- loading ----------------------------------------------------------------------------
     def load(
@@ -522,7 +584,7 @@ class WorkerPool:
                     spec.point,
                     spec.source,
                     spec.version,
-                    _threshold(spec.logger),
+                    _threshold(spec),
                 ]
             ),
         )
@@ -555,14 +617,7 @@ class WorkerPool:
             raise ScriptFailure("error", text, RuntimeError(text))
         # encoded before taking the worker; BoundaryError here means "not run" (as inline)
         message = frame(
-            [
-                "call",
-                key,
-                phase,
-                encode(args, exceptions=True),
-                encode(kwargs),
-                _threshold(spec.logger),
-            ]
+            ["call", key, phase, encode_call(args, kwargs, exceptions=True), _threshold(spec)]
         )
         if not self._acquire(slot):
             text = (
@@ -604,7 +659,7 @@ class WorkerPool:
                 raise ProtocolError("operations must be an int >= 0 or null")
             _local.operations = ops
             if kind == "ok" and len(reply) == 3:
-                return decode(reply[1])
+                return reply[1]
             if kind == "fail" and len(reply) == 9:
                 raise _remote_failure(reply[:8])
             if kind == "unsendable" and len(reply) == 4:
@@ -668,18 +723,26 @@ class WorkerPool:
         )
 
     def _api(self, worker: _Worker, reply: list[Any]) -> None:
-        if len(reply) != 4 or type(reply[1]) is not str:
-            raise ProtocolError("an api call is [name, args, kwargs]")
+        if len(reply) != 3 or type(reply[1]) is not str:
+            raise ProtocolError("an api call is [name, [args, kwargs]]")
         function = self._functions.get(reply[1])
-        args = decode(reply[2])
-        kwargs = decode(reply[3])
+        arguments = reply[2]
         if (
             function is None
-            or type(args) is not tuple
-            or type(kwargs) is not dict
-            or not all(type(k) is str for k in kwargs)
+            or type(arguments) is not list
+            or len(arguments) != 2
+            or type(arguments[0]) is not list
+            or type(arguments[1]) is not dict
+            or not all(type(k) is str for k in arguments[1])
         ):
             raise ProtocolError(f"an invalid api call ({reply[1][:40]!r})")
+        try:
+            # what reaches a host function is plain data within MAX_NESTING whatever a
+            # compromised worker sent (an honest one sends exactly that)
+            args = to_host(arguments[0])
+            kwargs = to_host(arguments[1])
+        except BoundaryError as exc:
+            raise ProtocolError(f"invalid api arguments ({exc})") from None
         answer: list[Any]
         try:
             result = function(*args, **kwargs)
@@ -758,9 +821,31 @@ class WorkerPool:
             assert worker is not None
             worker.stop(kill=True)
             raise _Gone(f"did not start properly ({exc})") from None
-        if reply[0] != "ready":
+        if reply[0] != "ready" or len(reply) != 4:
             worker.stop(kill=True)
             raise _Gone("did not start properly")
+        try:
+            layers = _layers(reply[2])
+        except ProtocolError as exc:
+            worker.stop(kill=True)
+            raise _Gone(f"did not start properly ({exc})") from None
+        missing = [layer for layer in layers if not layer.active]
+        if missing and self.options.confine == "require":
+            worker.stop(kill=True)
+            raise HookError(
+                "process isolation: confine='require', but this machine lacks "
+                + "; ".join(f"{layer.name} ({layer.detail})" for layer in missing)
+                + ". Run `hookyard sandbox-check` for details; confine='auto' runs "
+                "workers with the layers the kernel offers."
+            )
+        if missing and self.options.confine == "auto" and not self._warned:
+            self._warned = True
+            logger.warning(
+                "hookyard process isolation: kernel confinement incomplete here, workers "
+                "run without %s (scripts stay under RestrictedPython, budgets and rlimits; "
+                "confine='require' refuses to start, confine='off' silences this)",
+                "; ".join(f"{layer.name}: {layer.detail}" for layer in missing),
+            )
         return worker
 
     def _broken(self, slot: _Slot, worker: _Worker, detail: str) -> _Gone:
@@ -845,11 +930,171 @@ def _forget_workers_in_child() -> None:
 os.register_at_fork(after_in_child=_forget_workers_in_child)
 
 
-def _threshold(log: logging.Logger) -> int:
-    """The lowest level ``log`` would emit now (sent so the worker drops the rest)."""
+# A level no one logs at, asked of a script's logger once its threshold is worked out: its
+# answer sits in the logger's cache until logging clears that cache, which it does for
+# every logger whenever any level (or logging.disable) changes.
+_MARK = 1
+
+
+def _threshold(spec: _Spec) -> int:
+    """The lowest level the script's logger would emit now (the worker drops the rest).
+
+    Worked out again only after logging cleared its caches: the effective level walks
+    the logger hierarchy, and this runs on every call.
+    """
+    log = spec.logger
     if log.disabled:
         return logging.CRITICAL + 1
-    return max(log.getEffectiveLevel(), log.manager.disable + 1)
+    cache = getattr(log, "_cache", None)
+    if cache is not None and _MARK in cache:
+        return spec.threshold
+    log.isEnabledFor(_MARK)  # first: a change from here on clears it again
+    threshold = max(log.getEffectiveLevel(), log.manager.disable + 1)
+    spec.threshold = threshold
+    return threshold
+
+
+# -- limits and layers ----------------------------------------------------------------------
+def _check_inherited_cpu(cpu_floor: int) -> None:
+    """Refuse to make workers that could not give one request its CPU time (issue 13).
+
+    A worker inherits the host's hard RLIMIT_CPU (``ulimit -t``, systemd ``LimitCPU=``, a
+    container's rlimits) and can never raise it; the window it opens for a request is
+    ``2 * cpu_floor`` seconds, plus about a second to start.
+    """
+    hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
+    need = 2 * cpu_floor + 1
+    if hard != resource.RLIM_INFINITY and hard < need:
+        raise HookError(
+            f"process isolation cannot honour its limits here: this process's hard CPU "
+            f"limit is {hard} s (ulimit -t, systemd LimitCPU=, the container's rlimits) and "
+            f"workers inherit it, but a worker needs at least {need} s to give one call "
+            f"Limits.seconds + ProcessIsolation.grace (+2 s) of CPU time; raise that limit "
+            f"or lower Limits.seconds / ProcessIsolation.grace"
+        )
+
+
+def _inherited_memory_note(memory: int) -> str:
+    """Why a worker may not even start: the address space it inherited."""
+    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+    if hard == resource.RLIM_INFINITY:
+        return ""
+    return (
+        f" (this process's hard address-space limit, which workers inherit and cannot "
+        f"raise, is {hard:,} bytes: ulimit -v, systemd LimitAS=; ProcessIsolation.memory "
+        f"asks for {memory:,})"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    """One confinement layer of a worker: applied or not, why, and its proofs.
+
+    ``proofs`` (``hookyard sandbox-check`` only): (call tried, outcome, refused) for each
+    forbidden call made from unrestricted code inside the worker once the layer was on.
+    """
+
+    name: str
+    active: bool
+    detail: str
+    proofs: tuple[tuple[str, str, bool], ...] = ()
+
+    @property
+    def proven(self) -> bool:
+        """Active, and every forbidden call after it was applied was refused."""
+        calls = [proof for proof in self.proofs if not proof[0].startswith("before:")]
+        return self.active and bool(calls) and all(refused for _, _, refused in calls)
+
+
+def _layers(report: Any) -> list[Layer]:
+    """The worker's ready report as Layers (it is parsed like anything a worker says)."""
+    if type(report) is not dict:
+        raise ProtocolError("a confinement report is a dict")
+    layers = []
+    for name in LAYERS:
+        entry = report.get(name, [False, "not applied (confine='off')"])
+        if (
+            type(entry) is not list
+            or len(entry) not in (2, 3)
+            or type(entry[0]) is not bool
+            or type(entry[1]) is not str
+        ):
+            raise ProtocolError(f"a malformed report for {name}")
+        proofs = []
+        for proof in entry[2] if len(entry) == 3 and type(entry[2]) is list else ():
+            if type(proof) is not list or len(proof) != 3:
+                raise ProtocolError("a malformed proof")
+            what, outcome, refused = proof
+            if type(what) is not str or type(outcome) is not str or type(refused) is not bool:
+                raise ProtocolError("a malformed proof")
+            proofs.append((what[:200], outcome[:200], refused))
+        layers.append(Layer(name, entry[0], entry[1][:_TEXT_LIMIT], tuple(proofs)))
+    return layers
+
+
+def sandbox_check(options: ProcessIsolation | None = None) -> list[Layer]:
+    """Start one worker that proves each confinement layer; its layers, in order.
+
+    The worker makes forbidden calls from its own unrestricted code as it applies each
+    layer (open a file, connect to a port this process listens on, raise a hard limit,
+    create a socket, fork, exec, signal this process) and reports what happened.
+    """
+    options = options or ProcessIsolation(spare=False, confine="auto")
+    if options.confine == "off":
+        options = ProcessIsolation(
+            **{f.name: getattr(options, f.name) for f in fields(options)} | {"confine": "auto"}
+        )
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        port = listener.getsockname()[1]
+        pool = WorkerPool(options, api={}, modules=(), limits=Limits(), selftest=port)
+        try:
+            worker = _Worker(pool)
+            try:
+                reply = worker.receive(options.startup)
+            except (_Timeout, _Gone, ProtocolError) as exc:
+                raise HookError(f"sandbox-check: the worker did not start ({exc!r})") from None
+            finally:
+                worker.stop(kill=True)
+        finally:
+            pool.close()
+    if reply[0] != "ready" or len(reply) != 4:
+        raise HookError("sandbox-check: the worker did not start properly")
+    return _layers(reply[2])
+
+
+def sandbox_table(layers: list[Layer], *, require: bool) -> tuple[str, bool]:
+    """``hookyard sandbox-check``'s table, and whether the check passed.
+
+    It fails when a layer says it is active but a forbidden call got through, and, with
+    ``require``, when a layer is missing.
+    """
+    rows = [("layer", "active", "proof")]
+    ok = True
+    for layer in layers:
+        if layer.proven:
+            active = "yes"
+        elif layer.active:
+            active = "FAILED"  # applied, yet a forbidden call got through
+            ok = False
+        else:
+            active = "no"
+            ok = ok and not require
+        proofs = [f"{what}: {outcome}" for what, outcome, _ in layer.proofs]
+        rows.append((layer.name, active, layer.detail))
+        rows.extend(("", "", f"  {line}") for line in proofs)
+    width = [max(len(row[i]) for row in rows) for i in range(2)]
+    lines = [f"{a:<{width[0]}}  {b:<{width[1]}}  {c}".rstrip() for a, b, c in rows]
+    missing = [layer.name for layer in layers if not layer.active]
+    if missing:
+        lines.append(
+            f"this machine lacks: {', '.join(missing)} (see the reasons above); workers run "
+            "with the other layers (confine='auto') or refuse to start (confine='require')"
+        )
+    else:
+        lines.append("every layer is active and refused its forbidden calls")
+    return "\n".join(lines), ok
 
 
 def _failure(spec: _Spec, phase: str, gone: _Gone) -> ScriptFailure:
