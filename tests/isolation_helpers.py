@@ -8,10 +8,8 @@ there do not list it).
 
 from __future__ import annotations
 
-import fcntl
 import os
 import signal
-import stat
 
 
 def segfault() -> None:
@@ -46,15 +44,22 @@ def send_message(message: list[object], then_exit: bool = True) -> None:
     """Send ``message`` on the worker's channel to the host (a compromised worker lying)."""
     from hookyard._wire import frame
 
-    data = frame(list(message))
+    send_frame(frame(list(message)), then_exit)
+
+
+def send_frame(data: bytes, then_exit: bool = True) -> None:
+    """Write ``data`` as it is to the host's end of the channel (a forged frame).
+
+    The channel's write end is the first fd past 0-2 that takes a write: the others are
+    its read end and /proc/self/statm, both read-only (fcntl and fstat are refused under
+    the seccomp filter, so this cannot ask).
+    """
     for fd in range(3, 16):
         try:
-            flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+            os.write(fd, data)
         except OSError:
             continue
-        if flags & os.O_ACCMODE == os.O_WRONLY and stat.S_ISFIFO(os.fstat(fd).st_mode):
-            os.write(fd, data)
-            break
+        break
     if then_exit:
         os._exit(0)
 
