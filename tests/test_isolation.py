@@ -322,8 +322,10 @@ def _ext(code: int, fields: object) -> msgspec.msgpack.Ext:
     ("lie", "expected"),
     [
         # an exception object where only plain data may come back
-        (_forged(["ok", _ext(_wire.EXCEPTION, ["SystemExit", "SystemExit", "bye"]), 0]),
-         "unknown extension"),
+        (
+            _forged(["ok", _ext(_wire.EXCEPTION, ["SystemExit", "SystemExit", "bye"]), 0]),
+            "unknown extension",
+        ),
         # a type the decoder does not know (no lookup by name, ever)
         (_forged(["ok", msgspec.msgpack.Ext(99, b"cos\nsystem\n"), 0]), "unknown extension"),
         # an api function the host never offered

@@ -140,8 +140,7 @@ def test_an_address_space_too_small_to_start_a_worker_is_an_error_when_the_engin
     # the host lowers its own hard limit after it started (it needs more than its worker)
     host = HOST.replace(
         "options = ",
-        "import resource; resource.setrlimit(resource.RLIMIT_AS, (40 * 1024**2,) * 2)\n"
-        "options = ",
+        "import resource; resource.setrlimit(resource.RLIMIT_AS, (40 * 1024**2,) * 2)\noptions = ",
         1,
     )
     hooks = write_scripts(tmp_path / "hooks", {"create/10-name.py": SCRIPT})
@@ -156,4 +155,7 @@ def test_an_address_space_too_small_to_start_a_worker_is_an_error_when_the_engin
     assert done.returncode == 0, done.stderr
     error = json.loads(done.stdout)["error"]
     assert "a worker could not be started" in error
-    assert f"hard address-space limit, which workers inherit and cannot raise, is {40 * 1024**2:,}" in error
+    assert (
+        f"hard address-space limit, which workers inherit and cannot raise, is {40 * 1024**2:,}"
+        in error
+    )

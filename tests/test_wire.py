@@ -17,8 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hookyard import BoundaryError
-from hookyard import _wire
+from hookyard import BoundaryError, _wire
 from hookyard._copy import MAX_NESTING
 from hookyard._wire import (
     ProtocolError,
@@ -360,7 +359,7 @@ def test_what_a_reader_builds_is_plain_data_only() -> None:
     tuple_, pairs, moment, graph = message[1]
     assert tuple_ == (1,)
     assert pairs == {frozenset({1}): 2}
-    assert moment == datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+    assert moment == datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
     assert graph[0][0] is graph
 
 

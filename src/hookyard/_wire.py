@@ -280,22 +280,18 @@ _NATIVE_KEYS = frozenset({str, float, bool, bytes, type(None)})
 
 
 class _Prepare:
-    """A tree of plain data as msgpack-ready data; _Shared when a container recurs."""
+    """A tree of plain data as msgpack-ready data; _Shared when a container recurs.
+
+    The hot path of every worker call (issue 13): a list or dict whose items all travel
+    natively is handed to msgspec as it is, checked by one type test per item; only
+    containers holding something else are copied, with that item replaced.
+    """
 
     __slots__ = ("exceptions", "seen")
 
     def __init__(self, exceptions: bool) -> None:
         self.seen: set[int] = set()
         self.exceptions = exceptions
-
-    def _enter(self, x: Any, depth: int) -> None:
-        if depth >= MAX_NESTING:
-            raise _TooDeep
-        key = id(x)
-        seen = self.seen
-        if key in seen:
-            raise _Shared
-        seen.add(key)
 
     def value(self, x: Any, depth: int) -> Any:
         cls = type(x)
@@ -304,7 +300,12 @@ class _Prepare:
         if cls is dict:
             return self.mapped(x, depth)
         if cls is tuple or cls is set or cls is frozenset:
-            self._enter(x, depth)
+            if depth >= MAX_NESTING:
+                raise _TooDeep
+            key = id(x)
+            if key in self.seen:
+                raise _Shared
+            self.seen.add(key)
             code = TUPLE if cls is tuple else SET if cls is set else FROZENSET
             return Ext(code, _packb(self.items(x, depth + 1)))
         atom = _atom(x)
@@ -313,63 +314,89 @@ class _Prepare:
         return _foreign(x, self.exceptions)
 
     def items(self, x: Any, depth: int) -> list[Any]:
-        as_is = _AS_IS
         out: list[Any] = []
         append = out.append
         for item in x:
             cls = type(item)
-            if cls in as_is or (cls is str and item.isascii()):
+            if (cls is str and item.isascii()) or cls in _AS_IS:
                 append(item)
             else:
                 append(self.value(item, depth))
         return out
 
     def listed(self, x: list[Any], depth: int) -> Any:
-        self._enter(x, depth)
+        if depth >= MAX_NESTING:
+            raise _TooDeep
+        key = id(x)
+        seen = self.seen
+        if key in seen:
+            raise _Shared
+        seen.add(key)
         depth += 1
-        as_is = _AS_IS
         out = None
-        index = 0
+        index = -1
         for item in x:
+            index += 1
             cls = type(item)
-            if not (
-                cls in as_is
-                or (cls is str and item.isascii())
-                or (cls is int and _LOW <= item < _HIGH)
-            ):
+            if cls is str:
+                if item.isascii():
+                    continue
+            elif cls is int:
+                if _LOW <= item < _HIGH:
+                    continue
+            elif cls in _AS_IS:
+                continue
+            if cls is dict:
+                new = self.mapped(item, depth)
+            elif cls is list:
+                new = self.listed(item, depth)
+            else:
                 new = self.value(item, depth)
-                if new is not item:
-                    if out is None:
-                        out = x.copy()
-                    out[index] = new
-            index += 1  # noqa: SIM113 - a counter is cheaper than enumerate's tuples here
+            if new is not item:
+                if out is None:
+                    out = x.copy()
+                out[index] = new
         return x if out is None else out
 
     def mapped(self, x: dict[Any, Any], depth: int) -> Any:
-        self._enter(x, depth)
+        if depth >= MAX_NESTING:
+            raise _TooDeep
+        key = id(x)
+        seen = self.seen
+        if key in seen:
+            raise _Shared
+        seen.add(key)
         depth += 1
-        as_is = _AS_IS
-        keys = _NATIVE_KEYS
         out = None
         for key, item in x.items():
             cls = type(key)
-            if not (
-                (cls is str and (key.isascii() or _text(key) is key))
-                or (cls in keys and cls is not str)
-                or (cls is int and _LOW <= key < _HIGH)
-            ):
+            if cls is str:
+                if not key.isascii() and _text(key) is not key:
+                    return self.pairs(x, out, key, depth)
+            elif cls is int:
+                if not _LOW <= key < _HIGH:
+                    return self.pairs(x, out, key, depth)
+            elif cls not in _NATIVE_KEYS:
                 return self.pairs(x, out, key, depth)
             cls = type(item)
-            if not (
-                cls in as_is
-                or (cls is str and item.isascii())
-                or (cls is int and _LOW <= item < _HIGH)
-            ):
+            if cls is str:
+                if item.isascii():
+                    continue
+            elif cls is int:
+                if _LOW <= item < _HIGH:
+                    continue
+            elif cls in _AS_IS:
+                continue
+            if cls is dict:
+                new = self.mapped(item, depth)
+            elif cls is list:
+                new = self.listed(item, depth)
+            else:
                 new = self.value(item, depth)
-                if new is not item:
-                    if out is None:
-                        out = x.copy()
-                    out[key] = new
+            if new is not item:
+                if out is None:
+                    out = x.copy()
+                out[key] = new
         return x if out is None else out
 
     def pairs(self, x: dict[Any, Any], out: dict[Any, Any] | None, first: Any, depth: int) -> Any:

@@ -261,8 +261,15 @@ class _Server:
     # -- serving ----------------------------------------------------------------------------
     def serve(self, report: _confine.Report, limits: dict[str, int]) -> None:
         self.channel.send(["ready", os.getpid(), report, limits])
+        receive = self.channel.receive
+        call = self._call
+        dispatch = self.dispatch
         while True:
-            self.dispatch(self.channel.receive())
+            message = receive()
+            if message[0] == "call":
+                call(message)
+            else:
+                dispatch(message)
 
     def dispatch(self, message: list[Any]) -> None:
         kind = message[0]
@@ -281,7 +288,7 @@ class _Server:
 
     def _call(self, message: list[Any]) -> None:
         _, key, phase, arguments, level = message
-        if not self._arm_cpu():
+        if time.monotonic() >= self.cpu_checked_until and not self._arm_cpu():
             self.channel.send(["retire"])
             os._exit(0)
         script = self.scripts.get(key)
