@@ -349,11 +349,6 @@ class _Worker:
                 if size > self.max_message:
                     raise ProtocolError(f"a message of {size:,} bytes is over max_message")
                 if have >= 4 + size:
-                    if have == 4 + size:  # the usual case: exactly one message waiting
-                        with memoryview(buffer) as view:
-                            message = parse(view[4:])
-                        buffer.clear()
-                        return message
                     payload = bytes(buffer[4 : 4 + size])
                     del buffer[: 4 + size]
                     return parse(payload)
@@ -368,10 +363,10 @@ class _Worker:
                 chunk = b""
             if not chunk:
                 raise self._gone()
-            if buffer:
-                buffer += chunk
-            else:
-                buffer[:] = chunk
+            size = len(chunk) - 4
+            if not buffer and int.from_bytes(chunk[:4], "big") == size <= self.max_message:
+                return parse(memoryview(chunk)[4:])  # the usual case: one whole message
+            buffer += chunk
 
     # -- ending -----------------------------------------------------------------------------
     def _gone(self) -> _Gone:

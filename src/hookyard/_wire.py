@@ -129,25 +129,36 @@ _packb = Encoder().encode
 # -- frames ---------------------------------------------------------------------------------
 def frame(message: list[Any]) -> bytes:
     """One message (its values already ``encode``d) as bytes on the wire: length, payload."""
-    try:
-        data = _packb(message)
-    except UnicodeEncodeError:
-        # a str with lone surrogates that ``encode`` let through as a plain str (message
-        # text, an exception's message): replaced, since only values must cross exactly
-        data = _packb(_scrub(message))
-    return len(data).to_bytes(_HEADER, "big") + data
+    return len(data := _pack(message)).to_bytes(_HEADER, "big") + data
 
 
 def frame_length(header: bytes | bytearray) -> int:
     return int.from_bytes(header[:_HEADER], "big")
 
 
-def _scrub(x: Any) -> Any:
-    if type(x) is str:
-        return x.encode("utf-8", "replace").decode("utf-8")
-    if type(x) is list:
-        return [_scrub(item) for item in x]
-    return x
+def _pack(x: Any) -> bytes:
+    try:
+        return _packb(x)
+    except (UnicodeEncodeError, OverflowError):
+        # ``encode`` checks types only, at C speed; a str with lone surrogates or an int
+        # past 64 bits (rare) is found here, and the value sent the careful way
+        return _packb(_careful(x))
+
+
+def _careful(x: Any) -> Any:
+    """``x`` (plain data, already prepared) with every str and int made sendable."""
+    cls = type(x)
+    if cls is str:
+        return _text(x)
+    if cls is int:
+        return _int(x)
+    if cls is list or cls is tuple:
+        return [_careful(item) for item in x]
+    if cls is dict:
+        if all(_careful(key) is key for key in x):
+            return {key: _careful(item) for key, item in x.items()}
+        return Ext(PAIRS, _packb([_careful(y) for pair in x.items() for y in pair]))
+    return x  # float, bool, None, bytes, an Ext
 
 
 # -- encoding -------------------------------------------------------------------------------
@@ -157,13 +168,8 @@ def encode(value: Any, *, exceptions: bool = False) -> Any:
     ``exceptions=True`` (host to worker only) lets exception objects through as type name
     and message.
     """
-    cls = type(value)
-    if cls is str or cls is float or cls is bool or cls is bytes or value is None:
-        if cls is str and not value.isascii():
-            return _text(value)
-        return value
-    if cls is int and _LOW <= value < _HIGH:
-        return value
+    if type(value) in _SCALARS:
+        return value  # (frame packs a surrogate str or a big int the careful way)
     prepare = _Prepare(exceptions)
     try:
         return prepare.value(value, 0)
@@ -172,7 +178,7 @@ def encode(value: Any, *, exceptions: bool = False) -> Any:
     except _Shared:
         pass
     try:
-        return Ext(GRAPH, _packb(_Graph(exceptions).value(value, 0)))
+        return Ext(GRAPH, _pack(_Graph(exceptions).value(value, 0)))
     except _TooDeep:
         raise BoundaryError(_NESTED_TOO_DEEPLY) from None
 
@@ -185,16 +191,16 @@ def encode_call(
     One preparation for both, so a value shared between arguments stays shared; the
     argument list itself is not one of a value's levels (as ``_copy.arguments_to_script``).
     """
-    listed = list(args)
     try:
         prepare = _Prepare(exceptions)
-        return [prepare.listed(listed, -1), prepare.mapped(kwargs, -1)]
+        # (msgspec sends a tuple as an array, which arrives as a list)
+        return [prepare.listed(args, -1), prepare.mapped(kwargs, -1) if kwargs else kwargs]
     except _TooDeep:
         raise BoundaryError(_NESTED_TOO_DEEPLY) from None
     except _Shared:
         pass
     try:
-        return Ext(GRAPH, _packb(_Graph(exceptions).value([listed, kwargs], -2)))
+        return Ext(GRAPH, _pack(_Graph(exceptions).value([list(args), kwargs], -2)))
     except _TooDeep:
         raise BoundaryError(_NESTED_TOO_DEEPLY) from None
 
@@ -279,12 +285,20 @@ _AS_IS = frozenset({float, bool, bytes, type(None)})
 _NATIVE_KEYS = frozenset({str, float, bool, bytes, type(None)})
 
 
+# Types msgspec sends natively and the reader rebuilds as the same type. Containers of only
+# these are handed over as they are, after one C-level scan of their items' types (a str
+# with lone surrogates or an int past 64 bits then fails to pack, and ``_pack`` goes the
+# careful way).
+_SCALARS = frozenset({str, int, float, bool, bytes, type(None)})
+
+
 class _Prepare:
     """A tree of plain data as msgpack-ready data; _Shared when a container recurs.
 
-    The hot path of every worker call (issue 13): a list or dict whose items all travel
-    natively is handed to msgspec as it is, checked by one type test per item; only
-    containers holding something else are copied, with that item replaced.
+    The hot path of every worker call (issue 13): a list or dict whose items (and keys)
+    are all scalars is handed to msgspec as it is, checked by ``set(map(type, x))`` in C;
+    only containers holding something else are walked here, and copied only where an
+    item must be replaced (a tuple, a date...).
     """
 
     __slots__ = ("exceptions", "seen")
@@ -307,24 +321,19 @@ class _Prepare:
                 raise _Shared
             self.seen.add(key)
             code = TUPLE if cls is tuple else SET if cls is set else FROZENSET
-            return Ext(code, _packb(self.items(x, depth + 1)))
+            return Ext(code, _pack(self.listed_items(x, depth + 1)))
         atom = _atom(x)
         if atom is not _NOT_ATOM:
             return atom
         return _foreign(x, self.exceptions)
 
-    def items(self, x: Any, depth: int) -> list[Any]:
-        out: list[Any] = []
-        append = out.append
-        for item in x:
-            cls = type(item)
-            if (cls is str and item.isascii()) or cls in _AS_IS:
-                append(item)
-            else:
-                append(self.value(item, depth))
-        return out
+    def listed_items(self, x: Any, depth: int) -> Any:
+        """The items of a tuple or set, prepared (as a list, or ``x`` itself)."""
+        if set(map(type, x)) <= _SCALARS:
+            return x if type(x) is tuple else list(x)
+        return [item if type(item) in _SCALARS else self.value(item, depth) for item in x]
 
-    def listed(self, x: list[Any], depth: int) -> Any:
+    def listed(self, x: list[Any] | tuple[Any, ...], depth: int) -> Any:
         if depth >= MAX_NESTING:
             raise _TooDeep
         key = id(x)
@@ -332,19 +341,16 @@ class _Prepare:
         if key in seen:
             raise _Shared
         seen.add(key)
+        if set(map(type, x)) <= _SCALARS:
+            return x
         depth += 1
+        scalars = _SCALARS
         out = None
         index = -1
         for item in x:
             index += 1
             cls = type(item)
-            if cls is str:
-                if item.isascii():
-                    continue
-            elif cls is int:
-                if _LOW <= item < _HIGH:
-                    continue
-            elif cls in _AS_IS:
+            if cls in scalars:
                 continue
             if cls is dict:
                 new = self.mapped(item, depth)
@@ -354,7 +360,7 @@ class _Prepare:
                 new = self.value(item, depth)
             if new is not item:
                 if out is None:
-                    out = x.copy()
+                    out = list(x)
                 out[index] = new
         return x if out is None else out
 
@@ -367,25 +373,15 @@ class _Prepare:
             raise _Shared
         seen.add(key)
         depth += 1
+        scalars = _SCALARS
+        if not set(map(type, x)) <= scalars:
+            return self.pairs(x, depth)  # a key msgpack cannot carry as itself
+        if set(map(type, x.values())) <= scalars:
+            return x
         out = None
         for key, item in x.items():
-            cls = type(key)
-            if cls is str:
-                if not key.isascii() and _text(key) is not key:
-                    return self.pairs(x, out, key, depth)
-            elif cls is int:
-                if not _LOW <= key < _HIGH:
-                    return self.pairs(x, out, key, depth)
-            elif cls not in _NATIVE_KEYS:
-                return self.pairs(x, out, key, depth)
             cls = type(item)
-            if cls is str:
-                if item.isascii():
-                    continue
-            elif cls is int:
-                if _LOW <= item < _HIGH:
-                    continue
-            elif cls in _AS_IS:
+            if cls in scalars:
                 continue
             if cls is dict:
                 new = self.mapped(item, depth)
@@ -399,20 +395,11 @@ class _Prepare:
                 out[key] = new
         return x if out is None else out
 
-    def pairs(self, x: dict[Any, Any], out: dict[Any, Any] | None, first: Any, depth: int) -> Any:
-        """``x`` as alternating keys and values: a key from ``first`` on is not native."""
-        done = x if out is None else out  # the items before ``first``, already prepared
-        flat: list[Any] = []
-        late = False
-        for key, item in x.items():
-            late = late or key is first
-            if late:
-                flat.append(self.value(key, depth))
-                flat.append(self.value(item, depth))
-            else:
-                flat.append(key)
-                flat.append(done[key])
-        return Ext(PAIRS, _packb(flat))
+    def pairs(self, x: dict[Any, Any], depth: int) -> Any:
+        """``x`` as alternating keys and values (a tuple, frozenset or date key...)."""
+        value = self.value
+        flat = [value(y, depth) for pair in x.items() for y in pair]
+        return Ext(PAIRS, _pack(flat))
 
 
 def _foreign(x: Any, exceptions: bool) -> Any:

@@ -88,11 +88,6 @@ class _Channel:
             if have >= 4:
                 size = frame_length(buffer)
                 if have >= 4 + size:
-                    if have == 4 + size:  # the usual case: exactly one message waiting
-                        with memoryview(buffer) as view:
-                            message = parse(view[4:], exceptions=True)
-                        buffer.clear()
-                        return message
                     payload = bytes(buffer[4 : 4 + size])
                     del buffer[: 4 + size]
                     return parse(payload, exceptions=True)
@@ -102,10 +97,9 @@ class _Channel:
             chunk = os.read(self.rfd, min(max(want, 1 << 16), 1 << 22))
             if not chunk:
                 os._exit(0)  # the host closed the channel: nothing left to do
-            if not buffer:
-                buffer[:] = chunk
-            else:
-                buffer += chunk
+            if not buffer and int.from_bytes(chunk[:4], "big") == len(chunk) - 4:
+                return parse(memoryview(chunk)[4:], exceptions=True)  # one whole message
+            buffer += chunk
 
 
 class _Counts:
