@@ -464,6 +464,5 @@ def prepare(warm: Iterable[Callable[[], object]] = ()) -> None:
         with contextlib.suppress(ImportError):
             importlib.import_module(module)
     time.localtime()
-    time.strptime("2000", "%Y")
     for step in warm:
         step()
