@@ -635,13 +635,41 @@ class WorkerPool:
         except BoundaryError as exc:
             raise _not_run(spec, phase, exc) from None
         message = frame(["call", key, phase, arguments, _threshold(spec)])
-        if not self._acquire(slot):
-            text = (
-                f"{spec.path}: {phase}: LimitExceeded: its worker stayed busy for "
-                f"{self._deadline:g} s (a call nested in an api function waits at most that)"
-            )
-            raise ScriptFailure("limit", text, LimitExceeded(text, limit="seconds"))
+        # _acquire and _release, inlined (the hot path)
+        depth = _local.depth
+        if depth:
+            # nested in an api call while holding a worker: never wait forever (two
+            # threads each nesting into the other's worker would deadlock)
+            if not slot.lock.acquire(timeout=self._deadline):
+                text = (
+                    f"{spec.path}: {phase}: LimitExceeded: its worker stayed busy for "
+                    f"{self._deadline:g} s (a call nested in an api function waits at most "
+                    "that)"
+                )
+                raise ScriptFailure("limit", text, LimitExceeded(text, limit="seconds"))
+        else:
+            slot.lock.acquire()
+        _local.depth = depth + 1
         try:
+            worker = slot.worker
+            if worker is not None and not slot.pending and key in worker.loaded:
+                # the usual case: a live worker that has the script, and an "ok" answer
+                try:
+                    reply = self._converse(slot, worker, message)
+                except _Retired:
+                    pass  # the loop below starts a fresh worker
+                except _Gone as gone:
+                    raise _failure(spec, phase, gone) from None
+                else:
+                    ops = reply[-1]
+                    if (
+                        reply[0] == "ok"
+                        and len(reply) == 3
+                        and (ops is None or (type(ops) is int and ops >= 0))
+                    ):
+                        _local.operations = ops
+                        return reply[1]
+                    return self._outcome(slot, worker, spec, phase, reply)
             for _ in range(3):
                 try:
                     worker = slot.worker
@@ -664,7 +692,8 @@ class WorkerPool:
             text = f"{spec.path}: {phase}: not run: no worker would run it"
             raise ScriptFailure("error", text, RuntimeError(text))
         finally:
-            self._release(slot)
+            _local.depth = depth
+            slot.lock.release()
 
     def _outcome(
         self, slot: _Slot, worker: _Worker, spec: _Spec, phase: str, reply: list[Any]
