@@ -46,7 +46,7 @@ def pid() -> int:
 
 def send_message(message: list[object], then_exit: bool = True) -> None:
     """Send ``message`` on the worker's channel to the host (a compromised worker lying)."""
-    from hookyard._wire import frame
+    from hookyard._wire_encode import frame
 
     send_frame(frame(list(message)), then_exit)
 

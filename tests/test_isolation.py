@@ -22,7 +22,7 @@ import pytest
 
 import hookyard
 from hookyard import _wire
-from hookyard._isolation import _exit_detail
+from hookyard._process import exit_detail as _exit_detail
 from tests.conftest import BOTH_MODES, MakeEngine
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="process isolation is POSIX-only")

@@ -19,16 +19,8 @@ from hypothesis import strategies as st
 
 from hookyard import BoundaryError, _wire
 from hookyard._copy import MAX_NESTING
-from hookyard._wire import (
-    ProtocolError,
-    Unsendable,
-    encode,
-    encode_call,
-    frame,
-    frame_length,
-    parse,
-    rebuild_described,
-)
+from hookyard._wire import ProtocolError, Unsendable, frame_length, parse, rebuild_described
+from hookyard._wire_encode import encode, encode_call, frame
 
 
 def through_the_wire(value: Any, *, exceptions: bool = False) -> Any:

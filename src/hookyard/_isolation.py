@@ -43,9 +43,6 @@ import itertools
 import json
 import logging
 import os
-import resource
-import select
-import signal
 import socket
 import subprocess
 import sys
@@ -58,21 +55,19 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ._budget import Limits
-from ._confine import LAYERS
 from ._copy import arguments_to_script, to_host, to_script
 from ._hookpoint import NotRun, ScriptFailure
+from ._layers import Layer, check_inherited_cpu, inherited_memory_note, sandbox_table
+from ._layers import layers as _layers
 from ._loader import HOOK_NAMES, FileRules, LoadedScript, LoadFailure, read_source
+from ._process import Gone, Retired, Timeout, Worker
 from ._wire import (
     ProtocolError,
     Unsendable,
     describe_exception,
-    encode,
-    encode_call,
-    frame,
-    frame_length,
-    parse,
     rebuild_described,
 )
+from ._wire_encode import encode, encode_call, frame
 from .errors import BoundaryError, HookError, LimitExceeded
 
 __all__ = [
@@ -197,7 +192,7 @@ class _Slot:
         # Reentrant: a host api function may call another hooked function whose script
         # lives in the same worker; the worker serves that nested call while it waits.
         self.lock = threading.RLock()
-        self.worker: _Worker | None = None
+        self.worker: Worker | None = None
         self.specs: dict[int, _Spec] = {}
         # keys of RemoteScripts that are gone: unloaded at the slot's next use. A list
         # because RemoteScript.__del__ may run in any thread (list.append is atomic).
@@ -246,202 +241,6 @@ class _RemoteHook:
         return _local.operations
 
 
-# -- one worker process -------------------------------------------------------------------
-class _Gone(Exception):
-    """The worker cannot serve any more (already stopped and reaped by whoever raises)."""
-
-    def __init__(self, detail: str, limit: str = "") -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.limit = limit  # "seconds" or "cpu" when a hard limit stopped it
-
-
-class _Timeout(Exception):
-    """The worker did not answer in time (it is still running: kill it)."""
-
-
-class _Retired(Exception):
-    """The worker is near its CPU lifetime and exited instead of serving the request."""
-
-
-_DEVNULL = subprocess.DEVNULL
-_PIPE = subprocess.PIPE
-
-
-class _Worker:
-    """The host's handle on one worker process. Used only by the thread holding its slot."""
-
-    __slots__ = (
-        "buffer",
-        "dead",
-        "loaded",
-        "max_message",
-        "pid",
-        "poller",
-        "proc",
-        "rfd",
-        "wfd",
-    )
-
-    def __init__(self, pool: WorkerPool) -> None:
-        options = pool.options
-        self.proc = subprocess.Popen(  # our own interpreter, fixed arguments
-            pool.argv,
-            stdin=_PIPE,
-            stdout=_PIPE,
-            stderr=_PIPE,  # startup errors only: the worker points fd 2 at /dev/null once up
-            env={},  # nothing of the host's environment (secrets, proxies, PYTHON*)
-            cwd="/",
-            close_fds=True,
-            start_new_session=True,  # no SIGINT from the host's terminal
-            user=options.user,
-            group=options.group,
-            bufsize=0,
-        )
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.pid = self.proc.pid
-        self.wfd = self.proc.stdin.fileno()
-        self.rfd = self.proc.stdout.fileno()
-        os.set_blocking(self.wfd, False)  # a worker that stops reading cannot block the host
-        self.poller = select.poll()
-        self.poller.register(self.rfd, select.POLLIN)
-        self.buffer = bytearray()
-        self.loaded: set[int] = set()
-        self.max_message = options.max_message
-        self.dead = False
-        self.send(pool.init_frame, options.startup)
-
-    # -- frames ---------------------------------------------------------------------------
-    def send(self, data: bytes, timeout: float) -> None:
-        if self.dead:
-            raise _Gone("was replaced while a nested call ran")
-        try:
-            written = os.write(self.wfd, data)
-        except BlockingIOError:
-            written = 0
-        except OSError:
-            raise self._gone() from None
-        if written == len(data):
-            return
-        view = memoryview(data)[written:]
-        end = time.monotonic() + timeout
-        while view:
-            left = end - time.monotonic()
-            if left <= 0:
-                raise _Timeout
-            if select.select([], [self.wfd], [], left)[1]:
-                try:
-                    view = view[os.write(self.wfd, view) :]
-                except BlockingIOError:
-                    pass
-                except OSError:
-                    raise self._gone() from None
-
-    def receive(self, end: float) -> list[Any]:
-        """The next message; _Timeout at ``end`` (``time.monotonic()``), _Gone at end of file."""
-        if self.dead:
-            raise _Gone("was replaced while a nested call ran")
-        buffer = self.buffer
-        while True:
-            have = len(buffer)
-            if have >= 4:
-                size = frame_length(buffer)
-                if size > self.max_message:
-                    raise ProtocolError(f"a message of {size:,} bytes is over max_message")
-                if have >= 4 + size:
-                    payload = bytes(buffer[4 : 4 + size])
-                    del buffer[: 4 + size]
-                    return parse(payload)
-            left = end - time.monotonic()
-            if left <= 0:
-                raise _Timeout
-            if not self.poller.poll(left * 1000.0):
-                continue
-            try:
-                chunk = os.read(self.rfd, 1 << 16)
-            except OSError:
-                chunk = b""
-            if not chunk:
-                raise self._gone()
-            size = len(chunk) - 4
-            if not buffer and int.from_bytes(chunk[:4], "big") == size <= self.max_message:
-                return parse(memoryview(chunk)[4:])  # the usual case: one whole message
-            buffer += chunk
-
-    # -- ending -----------------------------------------------------------------------------
-    def _gone(self) -> _Gone:
-        """The worker closed its end: reap it and say why it ended."""
-        self.dead = True
-        try:
-            code = self.proc.wait(timeout=5.0)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            code = self.proc.wait()
-        detail, limit = _exit_detail(code, self._stderr_tail())
-        self._close_fds()
-        return _Gone(detail, limit)
-
-    def _stderr_tail(self) -> str:
-        stream = self.proc.stderr
-        if stream is None:
-            return ""
-        try:
-            os.set_blocking(stream.fileno(), False)
-            data = stream.read(4096) or b""
-        except (OSError, ValueError):
-            return ""
-        lines = data.decode("utf-8", "replace").strip().splitlines()
-        return lines[-1][:300] if lines else ""
-
-    def kill(self) -> None:
-        """Signal only (safe from any thread); the slot's holder reaps and closes."""
-        self.dead = True
-        with contextlib.suppress(OSError):
-            self.proc.kill()
-
-    def stop(self, *, kill: bool) -> None:
-        """End the worker and release its fds (slot holder only)."""
-        self.dead = True
-        if kill:
-            self.kill()
-        self._close_fds()  # end of file: an idle worker exits at once
-        try:
-            self.proc.wait(timeout=2.0)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            try:
-                self.proc.wait(timeout=5.0)
-            except subprocess.TimeoutExpired:  # pragma: no cover - unkillable (D state)
-                logger.error("hookyard worker %d does not exit", self.pid)
-
-    def _close_fds(self) -> None:
-        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-            if stream is not None:
-                with contextlib.suppress(OSError):
-                    stream.close()
-
-    def forget(self) -> None:
-        """In a forked child of the host: let go of the parent's worker, touching nothing."""
-        self.dead = True
-        self._close_fds()
-
-
-def _exit_detail(code: int, stderr: str) -> tuple[str, str]:
-    if code < 0:
-        number = -code
-        try:
-            name = signal.Signals(number).name
-        except ValueError:
-            name = f"signal {number}"
-        if number == signal.SIGXCPU:
-            return "CPU time limit exceeded (SIGXCPU): the worker was replaced", "cpu"
-        if number == signal.SIGKILL:
-            return "was killed (SIGKILL: out of memory?) and replaced", ""
-        return f"crashed ({name}) and was replaced", ""
-    tail = f": {stderr}" if stderr else ""
-    return f"exited with status {code}{tail} and was replaced", ""
-
-
 # -- the pool -------------------------------------------------------------------------------
 class _Local(threading.local):
     depth = 0  # conversations with workers this thread is inside (nested via api calls)
@@ -476,7 +275,7 @@ class WorkerPool:
         self.argv = [sys.executable, "-I", "-S", "-B", "-c", _BOOT, json.dumps(paths), package]
         # CPU seconds one request may need: its budget and the grace, rounded up
         cpu_floor = int(self._deadline) + 2
-        _check_inherited_cpu(cpu_floor)
+        check_inherited_cpu(cpu_floor)
         self.init = {
             "api": sorted(self._functions),
             "modules": list(modules),
@@ -491,7 +290,7 @@ class WorkerPool:
             self.init["selftest"] = {"port": selftest, "file": os.path.realpath(sys.executable)}
         self.init_frame = frame(["init", self.init])
         self._slots = [_Slot() for _ in range(options.workers)]
-        self._spare: list[_Worker] = []  # zero or one started worker, waiting
+        self._spare: list[Worker] = []  # zero or one started worker, waiting
         self._spare_lock = threading.Lock()
         self._keys = itertools.count(1)
         self._closed = False
@@ -504,11 +303,11 @@ class WorkerPool:
         # confinement layer is an error here, not scripts failing to load later (issue 13).
         try:
             self._slots[0].worker = self._start()
-        except _Gone as gone:
+        except Gone as gone:
             self.close()
             raise HookError(
                 f"process isolation: a worker could not be started: it {gone.detail}"
-                f"{_inherited_memory_note(options.memory)}"
+                f"{inherited_memory_note(options.memory)}"
             ) from None
 
     # -- loading ----------------------------------------------------------------------------
@@ -569,9 +368,9 @@ class WorkerPool:
             try:
                 worker = self._worker(slot)
                 return self._load_into(slot, worker, spec)
-            except _Retired:
+            except Retired:
                 continue
-            except _Gone as gone:
+            except Gone as gone:
                 if gone.limit:
                     message = f"LimitExceeded: {gone.detail} while loading"
                 else:
@@ -579,9 +378,7 @@ class WorkerPool:
                 return LoadFailure(spec.path, None, message, spec.version)
         return LoadFailure(spec.path, None, "no worker would load it", spec.version)
 
-    def _load_into(
-        self, slot: _Slot, worker: _Worker, spec: _Spec
-    ) -> tuple[str, ...] | LoadFailure:
+    def _load_into(self, slot: _Slot, worker: Worker, spec: _Spec) -> tuple[str, ...] | LoadFailure:
         reply = self._converse(
             slot,
             worker,
@@ -656,9 +453,9 @@ class WorkerPool:
                 # the usual case: a live worker that has the script, and an "ok" answer
                 try:
                     reply = self._converse(slot, worker, message)
-                except _Retired:
+                except Retired:
                     pass  # the loop below starts a fresh worker
-                except _Gone as gone:
+                except Gone as gone:
                     raise _failure(spec, phase, gone) from None
                 else:
                     ops = reply[-1]
@@ -684,9 +481,9 @@ class WorkerPool:
                             )
                             raise ScriptFailure("error", text, RuntimeError(text))
                     reply = self._converse(slot, worker, message)
-                except _Retired:
+                except Retired:
                     continue
-                except _Gone as gone:
+                except Gone as gone:
                     raise _failure(spec, phase, gone) from None
                 return self._outcome(slot, worker, spec, phase, reply)
             text = f"{spec.path}: {phase}: not run: no worker would run it"
@@ -696,7 +493,7 @@ class WorkerPool:
             slot.lock.release()
 
     def _outcome(
-        self, slot: _Slot, worker: _Worker, spec: _Spec, phase: str, reply: list[Any]
+        self, slot: _Slot, worker: Worker, spec: _Spec, phase: str, reply: list[Any]
     ) -> Any:
         kind = reply[0]
         try:
@@ -716,11 +513,11 @@ class WorkerPool:
             raise _failure(spec, phase, self._broken(slot, worker, str(exc))) from None
 
     # -- one conversation ------------------------------------------------------------------
-    def _converse(self, slot: _Slot, worker: _Worker, message: bytes) -> list[Any]:
+    def _converse(self, slot: _Slot, worker: Worker, message: bytes) -> list[Any]:
         """Send a request; serve the worker's log lines and api calls until it answers.
 
         The worker gets ``Limits.seconds + grace`` of its own time: the clock stops while
-        a host api function runs. Raises _Gone (the worker is dropped) or _Retired.
+        a host api function runs. Raises Gone (the worker is dropped) or Retired.
         """
         deadline = self._deadline
         try:
@@ -738,20 +535,20 @@ class WorkerPool:
                     self._api(worker, reply)
                     end += time.monotonic() - started  # the worker's clock stops meanwhile
                 elif kind == "retire":
-                    raise _Retired
+                    raise Retired
                 else:
                     return reply
-        except _Timeout:
+        except Timeout:
             self._drop(slot, worker, kill=True, why="stopped at its deadline")
-            raise _Gone(
+            raise Gone(
                 f"time limit ({self.limits.seconds:g} s) exceeded: the worker was stopped "
                 f"after {self._deadline:g} s and replaced",
                 "seconds",
             ) from None
-        except _Retired:
+        except Retired:
             self._drop(slot, worker, kill=False, why="retired (CPU lifetime)")
             raise
-        except _Gone as gone:
+        except Gone as gone:
             self._drop(slot, worker, kill=True, why=gone.detail)
             raise
         except ProtocolError as exc:
@@ -772,7 +569,7 @@ class WorkerPool:
             min(max(reply[2], logging.DEBUG), logging.CRITICAL), "%s", reply[3][:_TEXT_LIMIT]
         )
 
-    def _api(self, worker: _Worker, reply: list[Any]) -> None:
+    def _api(self, worker: Worker, reply: list[Any]) -> None:
         if len(reply) != 3 or type(reply[1]) is not str:
             raise ProtocolError("an api call is [name, [args, kwargs]]")
         function = self._functions.get(reply[1])
@@ -824,7 +621,7 @@ class WorkerPool:
         _local.depth -= 1
         slot.lock.release()
 
-    def _worker(self, slot: _Slot) -> _Worker:
+    def _worker(self, slot: _Slot) -> Worker:
         """The slot's worker, started if needed, with dropped scripts unloaded."""
         worker = slot.worker
         if worker is None:
@@ -841,44 +638,44 @@ class WorkerPool:
             if gone:
                 try:
                     worker.send(frame(["unload", gone]), self._deadline)
-                except (_Timeout, _Gone):
+                except (Timeout, Gone):
                     self._drop(slot, worker, kill=True)
                     return self._worker(slot)
         return worker
 
-    def _start(self) -> _Worker:
+    def _start(self) -> Worker:
         worker = None
         with self._spare_lock:
             if self._spare:
                 worker = self._spare.pop()
         try:
             if worker is None:
-                worker = _Worker(self)
+                worker = Worker(self)
             if self.options.spare and not self._closed:
                 with self._spare_lock:
                     if not self._spare:
-                        self._spare.append(_Worker(self))
+                        self._spare.append(Worker(self))
             reply = worker.receive(time.monotonic() + self.options.startup)
-        except _Timeout:
+        except Timeout:
             assert worker is not None  # set before anything can time out
             worker.stop(kill=True)
-            raise _Gone(f"did not start within {self.options.startup:g} s") from None
+            raise Gone(f"did not start within {self.options.startup:g} s") from None
         except OSError as exc:
             if worker is not None:
                 worker.stop(kill=True)
-            raise _Gone(f"could not be started ({exc})") from None
+            raise Gone(f"could not be started ({exc})") from None
         except ProtocolError as exc:
             assert worker is not None
             worker.stop(kill=True)
-            raise _Gone(f"did not start properly ({exc})") from None
+            raise Gone(f"did not start properly ({exc})") from None
         if reply[0] != "ready" or len(reply) != 4:
             worker.stop(kill=True)
-            raise _Gone("did not start properly")
+            raise Gone("did not start properly")
         try:
             layers = _layers(reply[2])
         except ProtocolError as exc:
             worker.stop(kill=True)
-            raise _Gone(f"did not start properly ({exc})") from None
+            raise Gone(f"did not start properly ({exc})") from None
         missing = [layer for layer in layers if not layer.active]
         if missing and self.options.confine == "require":
             worker.stop(kill=True)
@@ -898,11 +695,11 @@ class WorkerPool:
             )
         return worker
 
-    def _broken(self, slot: _Slot, worker: _Worker, detail: str) -> _Gone:
+    def _broken(self, slot: _Slot, worker: Worker, detail: str) -> Gone:
         self._drop(slot, worker, kill=True, why=f"stopped: it broke the protocol ({detail})")
-        return _Gone(f"broke the protocol ({detail}) and was replaced")
+        return Gone(f"broke the protocol ({detail}) and was replaced")
 
-    def _drop(self, slot: _Slot, worker: _Worker, *, kill: bool, why: str = "") -> None:
+    def _drop(self, slot: _Slot, worker: Worker, *, kill: bool, why: str = "") -> None:
         worker.stop(kill=kill)
         if slot.worker is not worker:
             return
@@ -958,7 +755,7 @@ class WorkerPool:
         self._spare_lock = threading.Lock()
 
 
-def _kill_all(slots: list[_Slot], spare: list[_Worker]) -> None:
+def _kill_all(slots: list[_Slot], spare: list[Worker]) -> None:
     """At exit (or when the pool is collected): no worker outlives its host.
 
     SIGKILL, then reap: a worker may be stuck in C, and an exiting host must not leave
@@ -1004,84 +801,6 @@ def _threshold(spec: _Spec) -> int:
     return threshold
 
 
-# -- limits and layers ----------------------------------------------------------------------
-def _check_inherited_cpu(cpu_floor: int) -> None:
-    """Refuse to make workers that could not give one request its CPU time (issue 13).
-
-    A worker inherits the host's hard RLIMIT_CPU (``ulimit -t``, systemd ``LimitCPU=``, a
-    container's rlimits) and can never raise it; the window it opens for a request is
-    ``2 * cpu_floor`` seconds, plus about a second to start.
-    """
-    hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
-    need = 2 * cpu_floor + 1
-    if hard != resource.RLIM_INFINITY and hard < need:
-        raise HookError(
-            f"process isolation cannot honour its limits here: this process's hard CPU "
-            f"limit is {hard} s (ulimit -t, systemd LimitCPU=, the container's rlimits) and "
-            f"workers inherit it, but a worker needs at least {need} s to give one call "
-            f"Limits.seconds + ProcessIsolation.grace (+2 s) of CPU time; raise that limit "
-            f"or lower Limits.seconds / ProcessIsolation.grace"
-        )
-
-
-def _inherited_memory_note(memory: int) -> str:
-    """Why a worker may not even start: the address space it inherited."""
-    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
-    if hard == resource.RLIM_INFINITY:
-        return ""
-    return (
-        f" (this process's hard address-space limit, which workers inherit and cannot "
-        f"raise, is {hard:,} bytes: ulimit -v, systemd LimitAS=; ProcessIsolation.memory "
-        f"asks for {memory:,})"
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class Layer:
-    """One confinement layer of a worker: applied or not, why, and its proofs.
-
-    ``proofs`` (``hookyard sandbox-check`` only): (call tried, outcome, refused) for each
-    forbidden call made from unrestricted code inside the worker once the layer was on.
-    """
-
-    name: str
-    active: bool
-    detail: str
-    proofs: tuple[tuple[str, str, bool], ...] = ()
-
-    @property
-    def proven(self) -> bool:
-        """Active, and every forbidden call after it was applied was refused."""
-        calls = [proof for proof in self.proofs if not proof[0].startswith("before:")]
-        return self.active and bool(calls) and all(refused for _, _, refused in calls)
-
-
-def _layers(report: Any) -> list[Layer]:
-    """The worker's ready report as Layers (it is parsed like anything a worker says)."""
-    if type(report) is not dict:
-        raise ProtocolError("a confinement report is a dict")
-    layers = []
-    for name in LAYERS:
-        entry = report.get(name, [False, "not applied (confine='off')"])
-        if (
-            type(entry) is not list
-            or len(entry) not in (2, 3)
-            or type(entry[0]) is not bool
-            or type(entry[1]) is not str
-        ):
-            raise ProtocolError(f"a malformed report for {name}")
-        proofs = []
-        for proof in entry[2] if len(entry) == 3 and type(entry[2]) is list else ():
-            if type(proof) is not list or len(proof) != 3:
-                raise ProtocolError("a malformed proof")
-            what, outcome, refused = proof
-            if type(what) is not str or type(outcome) is not str or type(refused) is not bool:
-                raise ProtocolError("a malformed proof")
-            proofs.append((what[:200], outcome[:200], refused))
-        layers.append(Layer(name, entry[0], entry[1][:_TEXT_LIMIT], tuple(proofs)))
-    return layers
-
-
 def sandbox_check(options: ProcessIsolation | None = None) -> list[Layer]:
     """Start one worker that proves each confinement layer; its layers, in order.
 
@@ -1100,10 +819,10 @@ def sandbox_check(options: ProcessIsolation | None = None) -> list[Layer]:
         port = listener.getsockname()[1]
         pool = WorkerPool(options, api={}, modules=(), limits=Limits(), selftest=port)
         try:
-            worker = _Worker(pool)
+            worker = Worker(pool)
             try:
                 reply = worker.receive(time.monotonic() + options.startup)
-            except (_Timeout, _Gone, ProtocolError) as exc:
+            except (Timeout, Gone, ProtocolError) as exc:
                 raise HookError(f"sandbox-check: the worker did not start ({exc!r})") from None
             finally:
                 worker.stop(kill=True)
@@ -1112,39 +831,6 @@ def sandbox_check(options: ProcessIsolation | None = None) -> list[Layer]:
     if reply[0] != "ready" or len(reply) != 4:
         raise HookError("sandbox-check: the worker did not start properly")
     return _layers(reply[2])
-
-
-def sandbox_table(layers: list[Layer], *, require: bool) -> tuple[str, bool]:
-    """``hookyard sandbox-check``'s table, and whether the check passed.
-
-    It fails when a layer says it is active but a forbidden call got through, and, with
-    ``require``, when a layer is missing.
-    """
-    rows = [("layer", "active", "proof")]
-    ok = True
-    for layer in layers:
-        if layer.proven:
-            active = "yes"
-        elif layer.active:
-            active = "FAILED"  # applied, yet a forbidden call got through
-            ok = False
-        else:
-            active = "no"
-            ok = ok and not require
-        proofs = [f"{what}: {outcome}" for what, outcome, _ in layer.proofs]
-        rows.append((layer.name, active, layer.detail))
-        rows.extend(("", "", f"  {line}") for line in proofs)
-    width = [max(len(row[i]) for row in rows) for i in range(2)]
-    lines = [f"{a:<{width[0]}}  {b:<{width[1]}}  {c}".rstrip() for a, b, c in rows]
-    missing = [layer.name for layer in layers if not layer.active]
-    if missing:
-        lines.append(
-            f"this machine lacks: {', '.join(missing)} (see the reasons above); workers run "
-            "with the other layers (confine='auto') or refuse to start (confine='require')"
-        )
-    else:
-        lines.append("every layer is active and refused its forbidden calls")
-    return "\n".join(lines), ok
 
 
 def _converted(spec: _Spec, phase: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -1162,7 +848,7 @@ def _not_run(spec: _Spec, phase: str, exc: BoundaryError) -> NotRun:
     return NotRun("error", message, BoundaryError(message))
 
 
-def _failure(spec: _Spec, phase: str, gone: _Gone) -> ScriptFailure:
+def _failure(spec: _Spec, phase: str, gone: Gone) -> ScriptFailure:
     if gone.limit:
         message = f"{spec.path}: {phase}: LimitExceeded: {gone.detail}"
         return ScriptFailure("limit", message, LimitExceeded(message, limit=gone.limit))

@@ -46,13 +46,11 @@ from ._wire import (
     ProtocolError,
     Unsendable,
     describe_exception,
-    encode,
-    encode_call,
-    frame,
     frame_length,
     parse,
     rebuild_described,
 )
+from ._wire_encode import encode, encode_call, frame
 from .errors import BoundaryError
 
 __all__ = ["main"]
