@@ -8,10 +8,12 @@ there do not list it).
 
 from __future__ import annotations
 
-import fcntl
+import ctypes
+import errno
 import os
+import resource
 import signal
-import stat
+import socket
 
 
 def segfault() -> None:
@@ -44,17 +46,24 @@ def pid() -> int:
 
 def send_message(message: list[object], then_exit: bool = True) -> None:
     """Send ``message`` on the worker's channel to the host (a compromised worker lying)."""
-    from hookyard._wire import frame
+    from hookyard._wire_encode import frame
 
-    data = frame(list(message))
+    send_frame(frame(list(message)), then_exit)
+
+
+def send_frame(data: bytes, then_exit: bool = True) -> None:
+    """Write ``data`` as it is to the host's end of the channel (a forged frame).
+
+    The channel's write end is the first fd past 0-2 that takes a write: the others are
+    its read end and /proc/self/statm, both read-only (fcntl and fstat are refused under
+    the seccomp filter, so this cannot ask).
+    """
     for fd in range(3, 16):
         try:
-            flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+            os.write(fd, data)
         except OSError:
             continue
-        if flags & os.O_ACCMODE == os.O_WRONLY and stat.S_ISFIFO(os.fstat(fd).st_mode):
-            os.write(fd, data)
-            break
+        break
     if then_exit:
         os._exit(0)
 
@@ -69,3 +78,54 @@ def try_fork() -> str:
         os._exit(0)
     os.waitpid(child, 0)
     return "forked"
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_PTRACE_SEIZE = 0x4206
+_PTRACE_DETACH = 17
+
+
+def _ptrace_host() -> None:
+    # SEIZE, not ATTACH: were it allowed, the host would not be stopped (then detach)
+    if _libc.ptrace(_PTRACE_SEIZE, os.getppid(), None, None) != 0:
+        number = ctypes.get_errno()
+        raise OSError(number, os.strerror(number))
+    _libc.ptrace(_PTRACE_DETACH, os.getppid(), None, None)
+
+
+def _fork() -> None:
+    child = os.fork()
+    if child == 0:
+        os._exit(0)
+    os.waitpid(child, 0)
+
+
+def _connect(port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(5.0)
+        sock.connect(("127.0.0.1", port))
+
+
+def attempt(what: str, port: int = 0) -> str:
+    """Make one forbidden call from unrestricted code, as an escaped script could:
+    "refused: ERRNO" or "done"."""
+    calls = {
+        "open": lambda: os.close(os.open(os.__file__, os.O_RDONLY)),
+        "write": lambda: os.close(os.open("/tmp/hookyard-escape", os.O_WRONLY | os.O_CREAT)),
+        "socket": lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM).close(),
+        "connect": lambda: _connect(port),
+        "fork": _fork,
+        "exec": lambda: os.execv("/bin/true", ["true"]),
+        "signal host": lambda: os.kill(os.getppid(), 0),
+        "ptrace host": _ptrace_host,
+        "raise a hard limit": lambda: resource.setrlimit(
+            resource.RLIMIT_NOFILE, (16, resource.RLIM_INFINITY)
+        ),
+    }
+    try:
+        calls[what]()
+    except OSError as exc:
+        return f"refused: {errno.errorcode.get(exc.errno or 0, exc.errno)}"
+    except ValueError:  # how the resource module reports EPERM
+        return "refused: EPERM"
+    return "done"

@@ -48,9 +48,9 @@ REPR_IN_LOG_LINE = (
     "class R:\n    def __repr__(self):\n        while True:\n            pass\n"
     "def pre(*a):\n    log.error('%r', R())\n    api.leak('logged')\n"
 )
-STR_IN_PRINT = (
+STR_IN_FORMATTING = (
     "class S:\n    def __str__(self):\n        return str(S())\n"
-    "def pre(*a):\n    print(S())\n    api.leak('printed')\n"
+    "def pre(*a):\n    api.leak('%s' % S())\n"
 )
 FORMAT_SPIN = (
     "class F:\n    def __format__(self, spec):\n        while True:\n            pass\n"
@@ -146,6 +146,27 @@ def test_special_methods_the_engine_calls_are_charged_to_the_call(
     (event,) = [e for e in events if e.phase == "pre"]
     assert event.outcome == "ok"
     assert event.operations is not None and event.operations > 5000
+
+
+def test_print_of_a_runaway_str_is_budgeted(
+    make_engine: MakeEngine, hook_log: pytest.LogCaptureFixture
+) -> None:
+    """Where a print is heard (the script's logger at INFO), the __str__ it formats runs
+    under the budget and stops inside it."""
+    engine = make_engine(
+        {
+            "p/10-x.py": "class S:\n    def __str__(self):\n        return str(S())\ndef pre():\n    print(S())\n"
+        },
+        limits=LIMITS,
+    )
+
+    @engine.hook("p", on_error="raise")
+    def host() -> str:
+        return "served"
+
+    with pytest.raises(hookyard.HookFailed) as caught:
+        host()
+    assert isinstance(caught.value.__cause__, hookyard.LimitExceeded)
 
 
 def test_a_kept_generator_cleans_up_without_running_unbudgeted(

@@ -17,10 +17,12 @@ import sys
 import threading
 from pathlib import Path
 
+import msgspec
 import pytest
 
 import hookyard
-from hookyard._isolation import _exit_detail
+from hookyard import _wire
+from hookyard._process import exit_detail as _exit_detail
 from tests.conftest import BOTH_MODES, MakeEngine
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="process isolation is POSIX-only")
@@ -306,30 +308,47 @@ def test_script_that_hangs_at_load_is_reported_and_the_others_serve(
     assert fine.ok
 
 
+def _forged(message: list[object]) -> bytes:
+    """A frame as a compromised worker would write it (any bytes it likes)."""
+    data = msgspec.msgpack.encode(message)
+    return len(data).to_bytes(4, "big") + data
+
+
+def _ext(code: int, fields: object) -> msgspec.msgpack.Ext:
+    return msgspec.msgpack.Ext(code, msgspec.msgpack.encode(fields))
+
+
 @pytest.mark.parametrize(
     ("lie", "expected"),
     [
         # an exception object where only plain data may come back
-        (["ok", ["X", "SystemExit", "SystemExit", "bye"], 0], "broke the protocol"),
+        (
+            _forged(["ok", _ext(_wire.EXCEPTION, ["SystemExit", "SystemExit", "bye"]), 0]),
+            "unknown extension",
+        ),
         # a type the decoder does not know (no lookup by name, ever)
-        (["ok", ["pickle", "cos\nsystem\n"], 0], "unknown tag"),
+        (_forged(["ok", msgspec.msgpack.Ext(99, b"cos\nsystem\n"), 0]), "unknown extension"),
         # an api function the host never offered
-        (["api", "open", ["t", "/etc/passwd"], ["d"]], "invalid api call"),
+        (_forged(["api", "open", [["/etc/passwd"], {}]]), "invalid api call"),
         # a reference to nothing
-        (["ok", ["l", ["r", 7]], 0], "reference to nothing"),
+        (_forged(["ok", _ext(_wire.GRAPH, ["l", ["r", 7]]), 0]), "reference to nothing"),
+        # api arguments nested past what may cross
+        (_forged(["api", "meet", [[[[[[]]]] * 30], {}]]), "invalid api call"),
+        # not a message at all
+        (b"\x00\x00\x00\x03\xc1\xc1\xc1", "broke the protocol"),
     ],
 )
 def test_compromised_worker_cannot_make_the_host_build_anything_but_plain_data(
-    make_engine: MakeEngine, lie: list[object], expected: str
+    make_engine: MakeEngine, lie: bytes, expected: str
 ) -> None:
     """A worker that sends forged messages is stopped and replaced; the host only ever parses plain data."""
     engine = make_engine(
         {
             "p/10-liar.py": f"""
-                from tests.isolation_helpers import send_message
+                from tests.isolation_helpers import send_frame
                 def post(rv, lie):
                     if lie:
-                        send_message({lie!r})
+                        send_frame({lie!r})
                     return "honest"
             """
         },
@@ -343,6 +362,7 @@ def test_compromised_worker_cannot_make_the_host_build_anything_but_plain_data(
 
     with pytest.raises(hookyard.HookFailed) as caught:
         host(True)
+    assert "broke the protocol" in str(caught.value)
     assert expected in str(caught.value)
     assert host(False) == "honest"
 
@@ -404,7 +424,9 @@ def test_worker_runs_with_nothing_of_the_host(make_engine: MakeEngine, tmp_path:
         assert str(secret) not in targets.values()
         assert {targets[0], targets[1], targets[2]} == {"/dev/null"}
         assert sorted(fd for fd, target in targets.items() if target.startswith("pipe:")) == [3, 4]
-        assert len(targets) == 5
+        # and the memory watchdog's /proc/self/statm, opened before the file system closed
+        assert targets[5] == "/proc/self/statm" or targets[5].endswith("/statm")
+        assert len(targets) == 6
         limits = {
             line[:26].strip(): line[26:].split()[:2]
             for line in (proc / "limits").read_text().splitlines()[1:]
@@ -433,30 +455,27 @@ def test_workers_can_run_as_an_unprivileged_user(make_engine: MakeEngine) -> Non
     except KeyError:
         pytest.skip("no 'nobody' user")
     runnable = _open_to_others(Path(sys.executable).resolve())
-    engine = make_engine(
-        {
-            "p/10-fork.py": """
-                from tests.isolation_helpers import pid, try_fork
-                def post(rv):
-                    return [pid(), try_fork()]
-            """
-        },
-        modules=HELPERS,
-        isolation=hookyard.ProcessIsolation(user=nobody.pw_uid, group=nobody.pw_gid, spare=False),
-    )
+    scripts = {
+        "p/10-fork.py": """
+            from tests.isolation_helpers import pid, try_fork
+            def post(rv):
+                return [pid(), try_fork()]
+        """
+    }
+    options = hookyard.ProcessIsolation(user=nobody.pw_uid, group=nobody.pw_gid, spare=False)
+    if not runnable:
+        # this interpreter cannot be run by that user (a private home, say): making the
+        # engine fails with the reason, rather than a host serving without its scripts
+        # (test_isolation_confine runs an interpreter that user can run)
+        with pytest.raises(hookyard.HookError, match="a worker could not be started"):
+            make_engine(scripts, modules=HELPERS, isolation=options)
+        return
+    engine = make_engine(scripts, modules=HELPERS, isolation=options)
 
     @engine.hook("p", result="replace", on_error="raise")
     def host() -> object:
         return None
 
-    if not runnable:
-        # this interpreter cannot be run by that user (a private home, say): the load
-        # fails with a clear reason and the host keeps serving without the script
-        (status,) = engine.status()
-        assert not status.ok
-        assert "the worker could not be started" in (status.error or "")
-        assert host() is None
-        return
     worker, forked = host()
     assert os.stat(f"/proc/{worker}").st_uid == nobody.pw_uid
     assert forked.startswith("refused")

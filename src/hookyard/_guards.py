@@ -1425,7 +1425,6 @@ class GuardedType:
         object.__setattr__(self, "_real", real)
         object.__setattr__(self, "_construct", construct)
 
-
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._construct(*args, **kwargs)
 

@@ -163,6 +163,12 @@ class ScriptFailure(Exception):  # internal; becomes HookFailed/HookVetoed
         self.reason = reason
 
 
+class NotRun(ScriptFailure):
+    """Internal: the script did not run (its arguments cannot cross): neither a call nor a
+    failure in its counters, in-process (``_boundary_failure``) as in a worker
+    (``_isolation``, which copies while it encodes, issue 13)."""
+
+
 _FREE_CALL = 16  # operations a budget-free call counts towards re-measuring kept data
 
 
@@ -294,6 +300,9 @@ def _call_remote(
     record.calls += 1
     try:
         return function(*args, **kwargs)
+    except NotRun:
+        record.calls -= 1
+        raise
     except ScriptFailure:
         record.failures += 1
         raise
@@ -357,7 +366,7 @@ def _failure(script: LoadedScript, phase: str, exc: BaseException, budget: Budge
 def _boundary_failure(script: LoadedScript, phase: str, exc: BoundaryError) -> ScriptFailure:
     """The host handed a script a value that cannot cross: the script does not run."""
     message = f"{script.path}: {phase}: not run: {exc}"
-    return ScriptFailure("error", message, BoundaryError(message))
+    return NotRun("error", message, BoundaryError(message))
 
 
 def _failed(
@@ -457,7 +466,8 @@ def run_pre(
         if observer is not None:
             function = meter = _Meter(function)
         try:
-            if shared:
+            if shared or script.remote:
+                # (a worker's copy is the one its wire encoding makes: _isolation)
                 call_script(script, function, "pre", args, kwargs)
             else:
                 try:
@@ -537,7 +547,7 @@ def run_post(
         try:
             # result and arguments are copied together, so a result that is (or holds)
             # one of the arguments keeps that shape in the script's copy too
-            if shared and type(result) in ATOMS:
+            if script.remote or (shared and type(result) in ATOMS):
                 value = call_script(script, function, "post", (result, *args), kwargs)
             else:
                 try:

@@ -2,32 +2,41 @@
 
 Started by ``_isolation`` as ``python -I -S -B -c BOOT <sys.path as JSON>`` with an empty
 environment, ``/`` as its working directory, in a session of its own, with only its
-channel open (stdin/stdout pipes; stderr is /dev/null). It then:
+channel open (stdin/stdout pipes; stderr carries start-up errors). It then:
 
 1. moves the channel off fds 0/1 (so a stray write to ``sys.stdout`` cannot corrupt it),
-2. reads its ``init`` message, builds the same ``SandboxPolicy`` the host would (the same
-   guarded builtins, module facades and budgets: defence in depth, RestrictedPython still
-   compiles every script), with ``api`` functions that forward to the host,
-3. locks itself down (``lock_down``: rlimits on address space, CPU, file size, processes,
-   open files and core dumps; every other fd closed), says ``ready``, and serves.
+2. reads its ``init`` message and, unless confinement is off, enters a user and network
+   namespace of its own while it still has one thread (``_confine``),
+3. builds the same ``SandboxPolicy`` the host would (the same guarded builtins, module
+   facades and budgets: defence in depth, RestrictedPython still compiles every script),
+   with ``api`` functions that forward to the host; every allowed module is imported now,
+4. locks itself down (``lock_down``): every other fd closed, what would be loaded from
+   disk later loaded now, Landlock, its two threads started (the budget monitor and the
+   host watch), rlimits never above the ones it inherited, stderr to /dev/null, and the
+   seccomp filter last; then says ``ready`` with what it could apply, and serves.
 
-It runs requests one at a time, on one thread (plus the budget monitor). While a hook
-function waits for an ``api`` answer it also serves requests nested inside that api call
-(an api function that calls another hooked function), exactly as in-process calls nest.
-The worker trusts the host; everything it sends back is parsed by the host as plain data.
+It runs requests one at a time, on one thread (plus the budget monitor and the host
+watch, which ends the worker when its host is gone). While a hook function waits for an
+``api`` answer it also serves requests nested inside that api call (an api function that
+calls another hooked function), exactly as in-process calls nest. The worker trusts the
+host; everything it sends back is parsed by the host as plain data.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
 import os
 import resource
+import select
 import signal
+import socket
+import threading
 import time
 from typing import Any
 
-from . import _budget
+from . import _budget, _confine
 from ._budget import Limits
 from ._hookpoint import ScriptFailure, _Meter, call_script
 from ._loader import HOOK_NAMES, LoadedScript, LoadFailure, load_source
@@ -36,19 +45,18 @@ from ._sandbox import SandboxPolicy
 from ._wire import (
     ProtocolError,
     Unsendable,
-    decode,
     describe_exception,
-    encode,
-    frame,
     frame_length,
     parse,
     rebuild_described,
 )
+from ._wire_encode import encode, encode_call, frame
 from .errors import BoundaryError
 
 __all__ = ["main"]
 
 _OPEN_FILES = 16  # RLIMIT_NOFILE: the channel plus what a lazy stdlib import may need
+_HOST_CHECK = 1.0  # seconds between the host watch's getppid() checks
 
 
 class _Channel:
@@ -65,25 +73,30 @@ class _Channel:
         self.send_frame(frame(message))
 
     def send_frame(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self.wfd, view) :]
+        written = os.write(self.wfd, data)
+        if written < len(data):
+            view = memoryview(data)[written:]
+            while view:
+                view = view[os.write(self.wfd, view) :]
 
     def receive(self) -> list[Any]:
         buffer = self.buffer
         while True:
-            if len(buffer) >= 4:
+            have = len(buffer)
+            if have >= 4:
                 size = frame_length(buffer)
-                if len(buffer) >= 4 + size:
+                if have >= 4 + size:
                     payload = bytes(buffer[4 : 4 + size])
                     del buffer[: 4 + size]
-                    return parse(payload)
-                want = 4 + size - len(buffer)
+                    return parse(payload, exceptions=True)
+                want = 4 + size - have
             else:
-                want = 4 - len(buffer)
+                want = 4 - have
             chunk = os.read(self.rfd, min(max(want, 1 << 16), 1 << 22))
             if not chunk:
-                raise SystemExit(0)  # the host closed the channel: nothing left to do
+                os._exit(0)  # the host closed the channel: nothing left to do
+            if not buffer and int.from_bytes(chunk[:4], "big") == len(chunk) - 4:
+                return parse(memoryview(chunk)[4:], exceptions=True)  # one whole message
             buffer += chunk
 
 
@@ -131,33 +144,67 @@ class _Server:
         self.depth = 0  # requests in progress (more than one when nested in an api call)
         self.max_message = int(init["max_message"])
         self.memory = int(init["memory"])
+        self.confine = str(init["confine"])
         # CPU seconds one request may need (its budget plus the host's grace), and the
         # hard cap for the worker's life; see _arm_cpu.
         self.cpu_floor = int(init["cpu_floor"])
         self.cpu_hard = math.ceil(time.process_time()) + int(init["cpu_lifetime"])
         self.cpu_soft = 0
+        # the monotonic time until which the armed CPU window needs no look (see _arm_cpu)
+        self.cpu_checked_until = 0.0
+        self.parent = os.getppid()
 
     # -- set-up -----------------------------------------------------------------------------
-    def lock_down(self) -> None:
-        """Drop what the worker does not need before any script runs."""
-        # The budget monitor must exist before RLIMIT_NPROC forbids new threads.
-        _budget.wake_monitor()
+    def lock_down(self, report: _confine.Report, proofs: _Proofs | None) -> dict[str, int]:
+        """Drop what the worker does not need before any script runs.
+
+        Fills ``report`` with the confinement layers it applied (or why not); returns the
+        limits in force. The order matters: see the module docstring and ``_confine``.
+        """
         # subprocess already closed every inherited fd but 0-2; close anything opened since
         low, high = sorted((self.channel.rfd, self.channel.wfd))
         os.closerange(3, low)
         os.closerange(low + 1, high)
         soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
         os.closerange(high + 1, soft if 0 < soft < 1 << 20 else 1 << 20)
-        limit = resource.setrlimit
-        limit(resource.RLIMIT_CORE, (0, 0))  # a crash leaves no core file behind
-        limit(resource.RLIMIT_FSIZE, (0, 0))  # no file writes (Python ignores SIGXFSZ: EFBIG)
-        limit(resource.RLIMIT_NOFILE, (_OPEN_FILES, _OPEN_FILES))
+        # the memory watchdog's /proc/self/statm, libgcc_s, codecs, lazy imports: now
+        _confine.prepare([_budget._resident_size])
+        confined = self.confine != "off"
+        if confined:
+            if proofs is not None:
+                proofs.before_landlock()
+            layers, _ = _confine.apply_landlock()
+            report.update(layers)
+            if proofs is not None:
+                proofs.after_landlock()
+        # The threads, after Landlock (its domain covers threads started later) and before
+        # RLIMIT_NPROC forbids new ones.
+        _budget.wake_monitor()
+        threading.Thread(target=self._watch_host, name="hookyard-host", daemon=True).start()
+        limits = self._limit()
+        os.dup2(0, 2)  # stderr carried start-up errors to the host; from here on, /dev/null
+        if confined:
+            report["seccomp"] = list(_confine.apply_seccomp())
+            if proofs is not None:
+                proofs.after_seccomp()
+        return limits
+
+    def _limit(self) -> dict[str, int]:
+        """Set the worker's rlimits, never above the hard limits it inherited (issue 13)."""
+        lower = _lower
+        lower(resource.RLIMIT_CORE, 0)  # a crash leaves no core file behind
+        lower(resource.RLIMIT_FSIZE, 0)  # no file writes (Python ignores SIGXFSZ: EFBIG)
+        lower(resource.RLIMIT_NOFILE, _OPEN_FILES)
         # No new processes or threads. Not enforced for root (or CAP_SYS_RESOURCE): run
-        # the host, or the workers (ProcessIsolation.user), as an unprivileged user.
-        limit(resource.RLIMIT_NPROC, (0, 0))
-        if self.memory:
-            limit(resource.RLIMIT_AS, (self.memory, self.memory))
+        # the host, or the workers (ProcessIsolation.user), as an unprivileged user; the
+        # seccomp filter refuses them anyway where the kernel has it.
+        lower(resource.RLIMIT_NPROC, 0)
+        memory = lower(resource.RLIMIT_AS, self.memory) if self.memory else 0
+        hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
+        if hard != resource.RLIM_INFINITY:
+            self.cpu_hard = min(self.cpu_hard, hard)
         self._arm_cpu()
+        return {"memory": memory, "cpu": self.cpu_hard}
 
     def _arm_cpu(self) -> bool:
         """Give the coming request its CPU window; False when the worker must retire.
@@ -167,24 +214,54 @@ class _Server:
         request can use more than ``2 * cpu_floor`` CPU seconds (SIGXCPU ends the worker).
         The hard limit never moves (a process cannot raise it again); a worker near it
         retires and the host starts a fresh one.
+
+        Reading the process's CPU time costs a system call, so it is read only once the
+        wall clock says it may matter: the worker's three threads cannot use more than
+        three CPU seconds per second, so for ``cpu_floor / 3`` seconds after a look at
+        least ``cpu_floor`` are still left under the soft limit.
         """
-        used = time.process_time()
-        if self.cpu_soft - used >= self.cpu_floor:
+        now = time.monotonic()
+        if now < self.cpu_checked_until:
             return True
-        soft = math.ceil(used) + 2 * self.cpu_floor
-        if soft > self.cpu_hard:
-            if self.depth == 0:
-                return False
-            soft = self.cpu_hard  # nested inside a request: never retire half-way
-        resource.setrlimit(resource.RLIMIT_CPU, (soft, self.cpu_hard))
-        self.cpu_soft = soft
+        used = time.process_time()
+        left = self.cpu_soft - used
+        if left < self.cpu_floor:
+            soft = math.ceil(used) + 2 * self.cpu_floor
+            if soft > self.cpu_hard:
+                if self.depth == 0:
+                    return False
+                soft = self.cpu_hard  # nested inside a request: never retire half-way
+            resource.setrlimit(resource.RLIMIT_CPU, (soft, self.cpu_hard))
+            self.cpu_soft = soft
+            left = soft - used
+        self.cpu_checked_until = now + max(left - self.cpu_floor, 0) / 3
         return True
 
-    # -- serving ----------------------------------------------------------------------------
-    def serve(self) -> None:
-        self.channel.send(["ready", os.getpid()])
+    def _watch_host(self) -> None:
+        """End the worker once its host is gone, even while a script runs (issue 13).
+
+        The host holds the write end of the worker's request pipe, so the kernel reports a
+        hang-up on the read end the moment the host exits, however it died; a changed
+        parent (the worker was re-parented) is the backstop.
+        """
+        poller = select.poll()
+        poller.register(self.channel.rfd, 0)  # POLLHUP and POLLERR are always reported
         while True:
-            self.dispatch(self.channel.receive())
+            if poller.poll(_HOST_CHECK * 1000) or os.getppid() != self.parent:
+                os._exit(0)
+
+    # -- serving ----------------------------------------------------------------------------
+    def serve(self, report: _confine.Report, limits: dict[str, int]) -> None:
+        self.channel.send(["ready", os.getpid(), report, limits])
+        receive = self.channel.receive
+        call = self._call
+        dispatch = self.dispatch
+        while True:
+            message = receive()
+            if message[0] == "call":
+                call(message)
+            else:
+                dispatch(message)
 
     def dispatch(self, message: list[Any]) -> None:
         kind = message[0]
@@ -197,15 +274,15 @@ class _Server:
                 self.scripts.pop(key, None)
                 self.loggers.pop(key, None)
         elif kind == "exit":
-            raise SystemExit(0)
+            os._exit(0)
         else:
             raise ProtocolError(f"unknown request {kind!r}")
 
     def _call(self, message: list[Any]) -> None:
-        _, key, phase, args, kwargs, level = message
-        if not self._arm_cpu():
+        _, key, phase, arguments, level = message
+        if time.monotonic() >= self.cpu_checked_until and not self._arm_cpu():
             self.channel.send(["retire"])
-            raise SystemExit(0)
+            os._exit(0)
         script = self.scripts.get(key)
         function = getattr(script, phase, None) if phase in HOOK_NAMES else None
         if script is None or function is None:
@@ -222,13 +299,12 @@ class _Server:
             self.channel.send(reply)
             return
         self.loggers[key].threshold = level
-        arguments = decode(args, exceptions=True)
-        keywords = decode(kwargs)
+        args, kwargs = arguments
         # the meter counts the budget operations the call used, for the host's audit trail
         meter = _Meter(function)
         self.depth += 1
         try:
-            value = call_script(script, meter, phase, arguments, keywords)
+            value = call_script(script, meter, phase, tuple(args), kwargs)
         except ScriptFailure as failure:
             reply = [
                 "fail",
@@ -271,7 +347,7 @@ class _Server:
         _, key, path, point, source, version, level = message
         if not self._arm_cpu():
             self.channel.send(["retire"])
-            raise SystemExit(0)
+            os._exit(0)
         logger = _ForwardLogger(f"hookyard.script.{point}.{_stem(path)}", key, self.channel)
         logger.threshold = level
         self.depth += 1
@@ -296,12 +372,12 @@ class _Server:
         def forward(*args: Any, **kwargs: Any) -> Any:
             # _sandbox's api wrapper has already copied the arguments to plain data and
             # will copy the answer again; this only carries them.
-            channel.send(["api", name, encode(args), encode(kwargs)])
+            channel.send(["api", name, encode_call(args, kwargs)])
             while True:
                 message = channel.receive()
                 kind = message[0]
                 if kind == "ret":
-                    return decode(message[1])
+                    return message[1]
                 if kind == "err":
                     raise rebuild_described(message[1], message[2], message[3])
                 if kind == "refused":
@@ -314,9 +390,104 @@ class _Server:
         return forward
 
 
+def _lower(which: int, wanted: int) -> int:
+    """Set rlimit ``which`` to ``wanted``, or to the inherited hard limit if that is lower.
+
+    A process may lower its hard limits but never raise them (issue 13: a host started
+    under ``ulimit -v`` or systemd's ``LimitAS=`` made every worker fail to start).
+    """
+    hard = resource.getrlimit(which)[1]
+    if hard != resource.RLIM_INFINITY and wanted > hard:
+        wanted = hard
+    resource.setrlimit(which, (wanted, wanted))
+    return wanted
+
+
 def _stem(path: str) -> str:
     name = path.rsplit("/", 1)[-1]
     return name[:-3] if name.endswith(".py") else name
+
+
+class _Proofs:
+    """``hookyard sandbox-check``: forbidden calls from this (unrestricted) worker code.
+
+    Each layer is proved by calls that it alone refuses, made right after it is applied
+    (and, where that shows something, right before): the host compares the outcomes.
+    Every entry is [what was tried, what happened, refused?].
+    """
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.port = int(options["port"])  # the host listens on 127.0.0.1:port
+        self.file = str(options["file"])  # a file the worker could read unconfined
+        self.proofs: dict[str, list[list[Any]]] = {}
+
+    def _record(self, layer: str, what: str, attempt: Any) -> None:
+        try:
+            outcome = attempt()
+        except OSError as exc:
+            name = errno.errorcode.get(exc.errno or 0, "?")
+            self.proofs.setdefault(layer, []).append([what, f"{exc.strerror} ({name})", True])
+        else:
+            self.proofs.setdefault(layer, []).append([what, str(outcome), False])
+
+    def _connect(self) -> str:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.settimeout(5.0)
+            sock.connect(("127.0.0.1", self.port))
+        return "connected"
+
+    def _open(self) -> str:
+        os.close(os.open(self.file, os.O_RDONLY))
+        return "opened"
+
+    def after_namespaces(self) -> None:
+        def raise_hard() -> str:
+            soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            try:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard + 1))
+            except ValueError:  # how the resource module reports EPERM
+                raise PermissionError(errno.EPERM, os.strerror(errno.EPERM)) from None
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+            return "raised (a capability of the host's namespace)"
+
+        self._record("namespaces", "raise the hard RLIMIT_NOFILE", raise_hard)
+        self._record("namespaces", f"connect to 127.0.0.1:{self.port} (host)", self._connect)
+
+    def before_landlock(self) -> None:
+        self._record("landlock-fs", f"before: open {self.file}", self._open)
+
+    def after_landlock(self) -> None:
+        self._record("landlock-fs", f"open {self.file}", self._open)
+        self._record("landlock-net", f"connect to 127.0.0.1:{self.port}", self._connect)
+
+    def after_seccomp(self) -> None:
+        def make_socket() -> str:
+            socket.socket(socket.AF_INET, socket.SOCK_STREAM).close()
+            return "created"
+
+        def fork() -> str:
+            child = os.fork()
+            if child == 0:  # pragma: no cover - only where the filter is missing
+                os._exit(0)
+            os.waitpid(child, 0)
+            return "forked"
+
+        def execute() -> str:
+            # a path that does not exist: the filter refuses before the kernel looks, and
+            # where nothing refuses, ENOENT shows the call reached it (and the worker stays)
+            os.execv("/nonexistent/hookyard-sandbox-check", ["hookyard-sandbox-check"])
+            return "executed"  # pragma: no cover - execv does not return
+
+        def signal_parent() -> str:
+            os.kill(os.getppid(), 0)
+            return "signalled"
+
+        layer = "seccomp"
+        self._record(layer, f"open {self.file}", self._open)
+        self._record(layer, "socket(AF_INET, SOCK_STREAM)", make_socket)
+        self._record(layer, "fork()", fork)
+        self._record(layer, "execve(...)", execute)
+        self._record(layer, "kill(host, 0)", signal_parent)
 
 
 def main() -> None:
@@ -332,7 +503,18 @@ def main() -> None:
     message = channel.receive()
     if message[0] != "init" or type(message[1]) is not dict:
         raise SystemExit("hookyard worker: expected an init message")
-    server = _Server(channel, message[1])
-    server.lock_down()
-    os.dup2(0, 2)  # stderr carried startup errors to the host; from here on, /dev/null
-    server.serve()
+    init = message[1]
+    selftest = init.get("selftest")
+    proofs = _Proofs(selftest) if type(selftest) is dict else None
+    report: _confine.Report = {}
+    if init["confine"] != "off":
+        # first, while this is the only thread (CLONE_NEWUSER refuses a threaded process)
+        report["namespaces"] = list(_confine.unshare_namespaces())
+        if proofs is not None:
+            proofs.after_namespaces()
+    server = _Server(channel, init)
+    limits = server.lock_down(report, proofs)
+    if proofs is not None:
+        for layer, entries in proofs.proofs.items():
+            report.setdefault(layer, [False, "not applied"]).append(entries)
+    server.serve(report, limits)

@@ -492,7 +492,36 @@ def _parser() -> argparse.ArgumentParser:
         "--interval", type=float, default=1.0, help="seconds between rounds (default: 1)"
     )
     demo.set_defaults(handler=_demo)
+
+    sandbox = commands.add_parser(
+        "sandbox-check",
+        help="start a worker and prove each kernel confinement layer",
+        description="Start a process-isolation worker that, as it confines itself, makes "
+        "forbidden calls from its own unrestricted code (open a file, connect to a port "
+        "this command listens on, raise a hard limit, create a socket, fork, exec, signal "
+        "this process) and reports what the kernel did. Prints one row per layer: active, "
+        "and the proof. Exit 1 when a layer claims to be active but a forbidden call got "
+        "through, or with --require when a layer is missing.",
+    )
+    sandbox.add_argument(
+        "--require", action="store_true", help="exit 1 unless every layer is active and proven"
+    )
+    sandbox.set_defaults(handler=_sandbox_check)
     return parser
+
+
+def _sandbox_check(args: argparse.Namespace) -> int:
+    from ._isolation import sandbox_check, sandbox_table
+    from .errors import HookError
+
+    try:
+        layers = sandbox_check()
+    except HookError as exc:
+        print(f"hookyard sandbox-check: {exc}", file=sys.stderr)
+        return EXIT_FINDINGS
+    text, ok = sandbox_table(layers, require=args.require)
+    print(text)
+    return EXIT_OK if ok else EXIT_FINDINGS
 
 
 def main(argv: Sequence[str] | None = None) -> int:
