@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -259,3 +261,154 @@ class Callers:
             assert all(value in rank for value in sequence), f"gap or stray result: {sequence}"
             ranks = [rank[value] for value in sequence]
             assert ranks == sorted(ranks), f"a version went backwards: {sequence}"
+
+
+# -- fleet deliveries: each reproduces a real tool's sequence of system calls ------------
+def chain(tag: str) -> str:
+    """A script whose ``post`` appends ``|tag`` to the result: a point's scripts chain in
+    file order, so a call's result names every version it ran ("none|a1|b1")."""
+    return f'def post(rv, *args, **kwargs):\n    return rv + "|{tag}"\n'
+
+
+def _tree(files: dict[str, str]) -> set[str]:
+    """Every relative path of ``files`` and of the folders on the way to them."""
+    paths = set()
+    for relative in files:
+        parts = relative.split("/")
+        paths.update("/".join(parts[: i + 1]) for i in range(len(parts)))
+    return paths
+
+
+class ConfigMapVolume:
+    """A ConfigMap or Secret volume, written the way the kubelet's AtomicWriter writes it
+    (kubernetes ``pkg/volume/util/atomic_writer.go``, ``Write``): the payload in a new
+    ``..<timestamp>.<random>`` folder, a ``..data_tmp`` symlink to it renamed over
+    ``..data``, user-visible ``<name> -> ..data/<name>`` links for new top-level names,
+    old top-level names removed, the old data folder removed. ``pause`` (optional) runs
+    between the steps, so a test can act in the middle of a write."""
+
+    def __init__(self, target: Path, pause: Callable[[str], None] | None = None) -> None:
+        self.target = target
+        self.pause = pause or (lambda step: None)
+        target.mkdir(parents=True, exist_ok=True)
+
+    def write(self, payload: dict[str, str], mode: int = 0o644) -> None:
+        data = self.target / "..data"
+        old = os.readlink(data) if os.path.islink(data) else ""
+        remove: set[str] = set()
+        if old:
+            old_dir = self.target / old
+            current = {
+                str(path.relative_to(old_dir)) for path in old_dir.rglob("*") if path != old_dir
+            }
+            remove = current - _tree(payload)
+            unchanged = all(
+                (old_dir / name).is_file() and (old_dir / name).read_text() == text
+                for name, text in payload.items()
+            )
+            if unchanged and not remove:
+                return  # the kubelet writes nothing when nothing changed
+        stamp = time.strftime("..%Y_%m_%d_%H_%M_%S.", time.gmtime())
+        fresh = Path(tempfile.mkdtemp(prefix=stamp, dir=self.target))
+        fresh.chmod(0o755)
+        for name, text in payload.items():
+            path = fresh / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_inplace(path, text)
+            path.chmod(mode)
+        self.pause("written")
+        os.symlink(fresh.name, self.target / "..data_tmp")
+        os.rename(self.target / "..data_tmp", data)
+        self.pause("swapped")
+        for name in payload:
+            top = name.split("/")[0]
+            if not os.path.lexists(self.target / top):
+                os.symlink(f"..data/{top}", self.target / top)
+        for name in sorted(remove, reverse=True):
+            if "/" not in name:
+                os.remove(self.target / name)
+        if old:
+            shutil.rmtree(self.target / old)
+
+
+class GitSync:
+    """A git-sync volume (kubernetes/git-sync ``main.go``): each revision checked out in
+    ``<root>/.worktrees/<hash>``, published by a ``tmp-link`` symlink renamed over the
+    ``link``, the old worktree removed after (``--stale-worktree-timeout`` 0)."""
+
+    def __init__(self, root: Path, link: str = "repo") -> None:
+        self.root = root
+        self.link = root / link
+        (root / ".git").mkdir(parents=True, exist_ok=True)
+
+    def sync(self, files: dict[str, str]) -> None:
+        digest = hashlib.sha1(repr(sorted(files.items())).encode()).hexdigest()
+        worktree = self.root / ".worktrees" / digest
+        worktree.mkdir(parents=True)
+        write_inplace(worktree / ".git", f"gitdir: ../../.git/worktrees/{digest}\n")
+        for name, text in files.items():
+            path = worktree / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_inplace(path, text)
+        old = os.readlink(self.link) if os.path.islink(self.link) else ""
+        os.symlink(os.path.relpath(worktree, self.root), self.root / "tmp-link")
+        os.rename(self.root / "tmp-link", self.link)
+        if old:
+            shutil.rmtree(self.root / old)
+
+
+class Releases:
+    """``releases/<n>`` folders and a ``current`` link switched atomically (``ln -s
+    releases/<n> current.tmp && mv -T current.tmp current``); old releases are kept."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.current = base / "current"
+        self.count = 0
+
+    def deploy(self, files: dict[str, str]) -> None:
+        self.count += 1
+        release = self.base / "releases" / str(self.count)
+        for name, text in files.items():
+            path = release / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_inplace(path, text)
+        os.symlink(f"releases/{self.count}", self.base / "current.tmp")
+        os.rename(self.base / "current.tmp", self.current)
+
+
+def rsync_delay_updates(dest: Path, files: dict[str, str]) -> None:
+    """``rsync -a --delay-updates --delete-after SRC/ DEST/`` as its processes touch DEST
+    (rsync ``receiver.c``, ``util1.c``): new folders made first; each changed file written
+    to a ``.<name>.XXXXXX`` temp file beside it, then renamed into ``.~tmp~/<name>``; at the
+    end every held file renamed into place, ``rmdir .~tmp~`` tried after each (it works
+    after the last); then files and folders not in the source deleted."""
+    wanted = _tree(files)
+    for relative in sorted(wanted):
+        if relative not in files:
+            (dest / relative).mkdir(parents=True, exist_ok=True)
+    held = []
+    for relative, text in sorted(files.items()):
+        path = dest / relative
+        if path.is_file() and path.read_text() == text:
+            continue  # quick check: unchanged
+        handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.chmod(temp, 0o644)
+        holding = path.parent / ".~tmp~"
+        holding.mkdir(mode=0o700, exist_ok=True)
+        os.rename(temp, holding / path.name)
+        held.append(path)
+    for path in held:
+        os.rename(path.parent / ".~tmp~" / path.name, path)
+        try:
+            os.rmdir(path.parent / ".~tmp~")
+        except OSError:
+            pass  # not empty yet
+    for path in sorted(dest.rglob("*"), reverse=True):
+        if str(path.relative_to(dest)) not in wanted:
+            if path.is_dir():
+                path.rmdir()
+            else:
+                path.unlink()

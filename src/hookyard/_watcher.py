@@ -1,6 +1,6 @@
-"""Watch the hook directory: watchdog events -> the engine's loads, graces and rescans.
+"""Watch the hook directory: watchdog events -> the engine's loads, graces and generations.
 
-Why it is built this way (issue 3, DESIGN.md guarantee 4):
+Why it is built this way (issue 3, issue 15, DESIGN.md guarantee 4):
 
 - **No debounce.** On Linux the watcher loads a script on the kernel's close-after-write
   (``IN_CLOSE_WRITE`` -> ``FileClosedEvent``) and on renames into place (``IN_MOVED_TO`` ->
@@ -12,6 +12,20 @@ Why it is built this way (issue 3, DESIGN.md guarantee 4):
   only if nothing has taken its place. Editors that rename the original away and then write
   or rename the new file in (vim, emacs, JetBrains "safe write") therefore look like a plain
   replace to callers: they see the old version until the new one is loaded.
+- **Generations.** Fleets deliver whole directories by swapping a symlink: a Kubernetes
+  ConfigMap or Secret volume renames ``..data_tmp`` over ``..data`` (kubelet
+  ``atomic_writer.go``), git-sync renames ``tmp-link`` over its worktree link, a deploy
+  switches ``current -> releases/N``. No script file changes; what a name resolves to does.
+  Every event on an entry directly in the hook directory (``..data``, ``create ->
+  ..data/create``) makes the watcher compare the directory's layout (``_layout``) with the
+  one it last saw; the entries that now lead elsewhere are loaded as one generation: every
+  script read, then swapped in together, and files the swap removed dropped in the same
+  swap (no grace: the swap was atomic, nothing is mid-save). The directories above the hook
+  directory whose entries lead to it (``anchors``) are watched too, so a swapped link
+  above it is noticed at once instead of at the next health check. rsync
+  ``--delay-updates`` puts each new file in a ``.~tmp~`` folder beside it and renames them
+  all into place at the end, removing ``.~tmp~`` after the last: renames out of ``.~tmp~``
+  are held and the point loaded as one generation when ``.~tmp~`` goes.
 - **Nothing raises into watchdog.** watchdog's dispatcher thread dies on the first
   exception out of a handler (``BaseObserver.run`` catches only ``queue.Empty``), so every
   entry point here catches, logs and carries on.
@@ -20,9 +34,10 @@ Why it is built this way (issue 3, DESIGN.md guarantee 4):
   grace when their files are really gone), and the watch is re-established as soon as the
   directory can be watched again, followed by a full rescan.
 
-Threads: watchdog's emitter (plus, for inotify, its reader thread) produces events; its
+Threads: watchdog's emitters (plus, for inotify, their reader threads) produce events; its
 dispatcher thread calls ``ReloadHandler.dispatch``; one ``Timers`` thread runs grace
-expiries, watch retries and health checks. ``Watcher.stop`` joins all of them.
+expiries, held generations, watch retries and health checks. ``Watcher.stop`` joins all of
+them.
 """
 
 from __future__ import annotations
@@ -32,31 +47,41 @@ import os
 import stat
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
 from watchdog.events import (
     DirCreatedEvent,
     DirDeletedEvent,
+    DirModifiedEvent,
     DirMovedEvent,
     FileAttribEvent,
     FileClosedEvent,
+    FileClosedNoWriteEvent,
     FileCreatedEvent,
     FileDeletedEvent,
     FileModifiedEvent,
     FileMovedEvent,
+    FileOpenedEvent,
     FileSystemEvent,
     FileSystemEventHandler,
+    FileSystemMovedEvent,
 )
+from watchdog.observers.api import BaseObserver
+from watchdog.observers.polling import PollingEmitter
 
 from ._engine import is_point_name, is_script_name
+from ._layout import Layout, anchors
 from ._timers import Timers
 
 __all__ = [
     "HEALTH_INTERVAL",
+    "HOLD_MAX",
+    "HOLD_SETTLE",
     "POLL_INTERVAL",
     "RETRY_INTERVAL",
+    "RSYNC_HOLD",
     "ReloadHandler",
     "Sink",
     "WatchTarget",
@@ -81,12 +106,21 @@ logging.getLogger("watchdog.observers.inotify").addFilter(_StopRace())
 # deploy that recreates the directory wants its scripts back quickly, and a failed attempt
 # costs one stat() call.
 RETRY_INTERVAL = 0.1
-# While watching, check this often that the directory is still the one watched and that
-# watchdog's threads are alive (inotify does not report the directory itself being renamed
-# away or replaced by a rename, so this is how a swapped-in directory is picked up).
+# While watching, check this often that the directory is still the one watched, that its
+# layout is the one last seen and that watchdog's threads are alive: the safety net behind
+# the anchors (a link swapped deeper in a symlink's target is seen here).
 HEALTH_INTERVAL = 0.5
 # PollingObserver interval when ``polling=True`` (watchdog's own default is 1 s).
 POLL_INTERVAL = 0.5
+# rsync --delay-updates' holding folder (rsync options.c: partial_dir = ".~tmp~"); rsync
+# rmdirs it after each rename at the end of a transfer, which succeeds after the last.
+RSYNC_HOLD = ".~tmp~"
+# After the holding folder goes, rsync's --delete-after pass follows within milliseconds:
+# files it deletes within this window leave in the same generation (seconds).
+HOLD_SETTLE = 0.025
+# Renames out of a holding folder that stays (an rsync killed mid-way) go live this long
+# after the last one (seconds).
+HOLD_MAX = 1.0
 
 
 class WatchTarget(Protocol):
@@ -95,11 +129,15 @@ class WatchTarget(Protocol):
     @property
     def directory(self) -> Path: ...
 
-    def _watch_load(self, path: str, *, retry_only: bool = False) -> None: ...
+    def _layout(self) -> Layout: ...
+
+    def _watch_load(self, paths: Iterable[str], *, retry_only: bool = False) -> None: ...
 
     def _watch_expire(self, path: str) -> None: ...
 
-    def _watch_rescan(self, point: str | None = None) -> list[str]: ...
+    def _watch_generation(
+        self, points: Collection[str] | None, *, drop: bool | Callable[[str], bool]
+    ) -> list[str]: ...
 
     def _watch_files(self, point: str | None = None) -> list[str]: ...
 
@@ -107,15 +145,23 @@ class WatchTarget(Protocol):
 class Sink(Protocol):
     """What the handler reports, already classified (``Watcher`` implements it)."""
 
-    def load(self, path: str) -> None: ...
+    def load(self, paths: list[str]) -> None: ...
+
+    def batch(self, loads: list[str], deleted: set[str]) -> None: ...
 
     def retry(self, path: str) -> None: ...
 
     def vanished(self, path: str) -> None: ...
 
-    def folder_appeared(self, path: str) -> None: ...
+    def staged(self, path: str) -> None: ...
 
-    def folder_vanished(self, path: str) -> None: ...
+    def holding(self, point: str) -> None: ...
+
+    def released(self, point: str) -> None: ...
+
+    def linked_changed(self, point: str) -> None: ...
+
+    def entries_changed(self, hints: dict[str, str]) -> None: ...
 
     def root_vanished(self) -> None: ...
 
@@ -133,8 +179,40 @@ def _text(path: str | bytes) -> str:
     return path if isinstance(path, str) else os.fsdecode(path)
 
 
+class _BatchEnd(FileSystemEvent):
+    """Queued after the events of one poll: what one poll saw is loaded as one."""
+
+    event_type = "hookyard-batch-end"
+
+
+class _BatchingPollingEmitter(PollingEmitter):
+    """watchdog's PollingEmitter, marking where each poll's events end."""
+
+    def queue_events(self, timeout: float) -> None:
+        self._queued = False
+        super().queue_events(timeout)
+        if self._queued:
+            super().queue_event(_BatchEnd(self.watch.path))
+
+    def queue_event(self, event: FileSystemEvent) -> None:
+        self._queued = True
+        super().queue_event(event)
+
+
+class _BatchingPoller(BaseObserver):
+    """A PollingObserver whose polls end with a ``_BatchEnd``."""
+
+    def __init__(self, *, timeout: float) -> None:
+        super().__init__(_BatchingPollingEmitter, timeout=timeout)
+
+
+# Events that change nothing at the top of the directory (a point folder's own mtime
+# changes with every file written in it).
+_QUIET = (DirModifiedEvent, FileOpenedEvent, FileClosedNoWriteEvent)
+
+
 class ReloadHandler(FileSystemEventHandler):
-    """Turns watchdog events into sink calls; knows which paths are scripts and folders.
+    """Turns watchdog events into sink calls; knows which paths are scripts.
 
     ``close_events`` says the observer reports close-after-write (inotify): then a script is
     loaded when its writer closes it, never on a bare modification or creation, so a
@@ -142,8 +220,15 @@ class ReloadHandler(FileSystemEventHandler):
     or creation is all there is to go on.
 
     ``watched`` is the path the observer really watches when it differs from ``root`` (the
-    hook directory is a symlink): event paths are translated back to ``root``, the name the
-    engine knows its files by.
+    hook directory is a symlink); ``links`` maps the resolved folders of symlinked point
+    folders (a ConfigMap's ``create -> ..data/create``) to ``root/<point>``. Event paths are
+    translated back to the names the engine knows its files by. A change seen through such
+    a link reloads its point whole: the event may be older than the generation the link
+    now leads to (the kubelet writes the next data folder while the last swap is handled).
+
+    ``batching``: script loads wait for the observer's ``_BatchEnd`` and go together, with
+    the deletions the same poll saw in their points (a poll sees a whole delivery at once
+    and must not publish it file by file).
     """
 
     def __init__(
@@ -153,16 +238,25 @@ class ReloadHandler(FileSystemEventHandler):
         *,
         close_events: bool,
         watched: str | None = None,
+        batching: bool = False,
         is_linked: Callable[[str], bool] = _is_linked,
     ) -> None:
         super().__init__()
         self.root = root
         self.watched = watched if watched is not None else root
+        self.links: dict[str, str] = {}
         self.sink = sink
         self.close_events = close_events
+        self.batching = batching
+        self.active = True  # False once its observer is being replaced
+        self._loads: list[str] = []
+        self._deleted: set[str] = set()
+        self._through_link: set[str] = set()  # paths this event reached through a link
         self._is_linked = is_linked
 
     def dispatch(self, event: FileSystemEvent) -> None:
+        if not self.active:
+            return
         try:
             self.route(event)
         except Exception:  # never kill watchdog's dispatcher thread (see module docstring)
@@ -170,9 +264,16 @@ class ReloadHandler(FileSystemEventHandler):
 
     # -- classification -------------------------------------------------------------------
     def local(self, path: str | bytes) -> str:
-        """An event path under the name the engine uses for the directory."""
+        """An event path under the name the engine uses for it."""
         text = _text(path)
-        if self.watched != self.root and text:
+        if not text:
+            return text
+        for real, name in self.links.items():
+            if text == real or text.startswith(real + os.sep):
+                local = name + text[len(real) :]
+                self._through_link.add(local)
+                return local
+        if self.watched != self.root:
             if text == self.watched:
                 return self.root
             if text.startswith(self.watched + os.sep):
@@ -187,58 +288,141 @@ class ReloadHandler(FileSystemEventHandler):
         grand, point = os.path.split(parent)
         return grand == self.root and is_point_name(point) and is_script_name(name)
 
-    def folder(self, path: str) -> bool:
-        """``<root>/<point>``: a hook point's folder."""
+    def top(self, path: str) -> str | None:
+        """The name of an entry directly in the root, or None."""
         if not path:
-            return False
+            return None
         parent, name = os.path.split(path)
-        return parent == self.root and is_point_name(name)
+        return name if parent == self.root else None
+
+    def held(self, path: str) -> str | None:
+        """``<root>/<point>/.~tmp~(/...)``: the point whose rsync holding folder this is."""
+        relative = path[len(self.root) + 1 :] if path.startswith(self.root + os.sep) else ""
+        parts = relative.split(os.sep)
+        if len(parts) >= 2 and parts[1] == RSYNC_HOLD and is_point_name(parts[0]):
+            return parts[0]
+        return None
 
     # -- routing --------------------------------------------------------------------------
     def route(self, event: FileSystemEvent) -> None:
+        if isinstance(event, _BatchEnd):
+            loads, deleted = self._loads, self._deleted
+            self._loads, self._deleted = [], set()
+            if loads:
+                self.sink.batch(loads, deleted)
+            return
+        self._through_link.clear()
         src = self.local(event.src_path)
+        dest = self.local(event.dest_path) if isinstance(event, FileSystemMovedEvent) else ""
+        if isinstance(event, DirDeletedEvent) and src == self.root:
+            self.sink.root_vanished()
+            return
+        self.route_top(event, src, dest)
         if isinstance(event, FileMovedEvent):
             # watchdog pairs IN_MOVED_FROM/IN_MOVED_TO by cookie; with full events an
             # unpaired half has an empty other side (moved in from, or out to, elsewhere).
-            dest = self.local(event.dest_path)
             if self.script(src):
-                self.sink.vanished(src)
+                self.vanished(src)
             if self.script(dest):
-                self.sink.load(dest)  # a rename is atomic: the content is complete
+                if self.held(src) is not None:
+                    self.sink.staged(dest)  # rsync --delay-updates: one of a batch
+                else:
+                    self.load(dest)  # a rename is atomic: the content is complete
         elif isinstance(event, FileClosedEvent):
             if self.script(src):
-                self.sink.load(src)
+                self.load(src)
         elif isinstance(event, FileModifiedEvent):
             if not self.close_events and self.script(src):
-                self.sink.load(src)
+                self.load(src)
         elif isinstance(event, FileCreatedEvent):
             # With close events, a new regular file is still being written: its close will
             # load it. A symlink or hard link (ln, ln -s) gets no close and is complete.
             if self.script(src) and (not self.close_events or self._is_linked(src)):
-                self.sink.load(src)
+                self.load(src)
         elif isinstance(event, FileDeletedEvent):
             if self.script(src):
-                self.sink.vanished(src)
+                self.vanished(src)
         elif isinstance(event, FileAttribEvent):
             # chmod/chown may make a refused file loadable (or refused); content is not
             # re-read for a serving script, to keep IN_ATTRIB mid-write from tearing it.
             if self.script(src):
                 self.sink.retry(src)
-        elif isinstance(event, DirMovedEvent):
-            dest = self.local(event.dest_path)
-            if self.folder(src):
-                self.sink.folder_vanished(src)
-            if self.folder(dest):
-                self.sink.folder_appeared(dest)
         elif isinstance(event, DirCreatedEvent):
-            if self.folder(src):
-                self.sink.folder_appeared(src)
-        elif isinstance(event, DirDeletedEvent):
-            if src == self.root:
-                self.sink.root_vanished()
-            elif self.folder(src):
-                self.sink.folder_vanished(src)
+            point = self.held(src)
+            if point is not None and os.path.basename(src) == RSYNC_HOLD:
+                self.sink.holding(point)
+        elif isinstance(event, DirDeletedEvent | DirMovedEvent):
+            point = self.held(src)
+            if point is not None and os.path.basename(src) == RSYNC_HOLD:
+                self.sink.released(point)
         # opened, closed-without-write, directory modified/attrib: nothing to do
+
+    def route_top(self, event: FileSystemEvent, src: str, dest: str) -> None:
+        """Entries directly in the root: point folders and the links a delivery swaps.
+
+        Reported with how they changed: ``created`` (mkdir: a folder being filled),
+        ``moved`` (renamed into place: complete), ``gone``, or ``other`` (a link
+        created, replaced or deleted, a poll's view of it): the watcher compares the
+        layout and decides.
+        """
+        if isinstance(event, _QUIET):
+            return
+        hints: dict[str, str] = {}
+        source, target = self.top(src), self.top(dest)
+        if source is not None:
+            if isinstance(event, DirCreatedEvent):
+                hints[source] = "created"
+            elif isinstance(event, DirDeletedEvent | DirMovedEvent):
+                hints[source] = "gone"
+            else:
+                hints[source] = "other"
+        if target is not None:
+            hints[target] = "moved" if isinstance(event, DirMovedEvent) else "other"
+        if hints:
+            self.sink.entries_changed(hints)
+
+    def load(self, path: str) -> None:
+        if path in self._through_link:
+            self.sink.linked_changed(os.path.basename(os.path.dirname(path)))
+        elif self.batching:
+            self._loads.append(path)
+        else:
+            self.sink.load([path])
+
+    def vanished(self, path: str) -> None:
+        if path in self._through_link:
+            self.sink.linked_changed(os.path.basename(os.path.dirname(path)))
+            return
+        if self.batching:
+            self._deleted.add(path)
+        self.sink.vanished(path)
+
+
+class _AnchorHandler(FileSystemEventHandler):
+    """Watches a directory above the root for its entries that lead to the root."""
+
+    def __init__(self, directory: str, names: set[str], changed: Callable[[], None]) -> None:
+        super().__init__()
+        self.directory = directory
+        self.names = names
+        self.changed = changed
+        self.active = True
+
+    def dispatch(self, event: FileSystemEvent) -> None:
+        if not self.active or isinstance(event, (*_QUIET, _BatchEnd)):
+            return
+        try:
+            paths = [_text(event.src_path)]
+            if isinstance(event, FileSystemMovedEvent):
+                paths.append(_text(event.dest_path))
+            if any(
+                os.path.dirname(p) == self.directory and os.path.basename(p) in self.names
+                for p in paths
+                if p
+            ):
+                self.changed()
+        except Exception:  # never kill watchdog's dispatcher thread
+            logger.exception("hookyard watcher failed handling %r (watching goes on)", event)
 
 
 def _inotify_class() -> Any | None:
@@ -253,10 +437,10 @@ def _inotify_class() -> Any | None:
 
 
 class Watcher:
-    """Keeps one watchdog observer on the engine's directory and heals it.
+    """Keeps one watchdog observer on the engine's directory (and its anchors) and heals it.
 
-    ``polling`` picks watchdog's PollingObserver (True: every ``POLL_INTERVAL`` seconds, a
-    number: that interval). ``grace`` is how long a vanished script keeps serving.
+    ``polling`` picks watchdog's polling (True: every ``POLL_INTERVAL`` seconds, a number:
+    that interval). ``grace`` is how long a vanished script keeps serving.
     ``observer_factory`` and ``close_events`` replace the observer (tests inject faults).
     """
 
@@ -273,6 +457,7 @@ class Watcher:
         self.engine = engine
         self.root = os.fspath(engine.directory)
         self.grace = grace
+        self._batching = polling is not False and observer_factory is None
         if observer_factory is None:
             observer_factory, inotify = self._default_factory(polling)
             close_events = inotify if close_events is None else close_events
@@ -282,9 +467,13 @@ class Watcher:
         self.timers = timers if timers is not None else Timers()
         self._lock = threading.Lock()  # guards the fields below
         self._observer: Any = None
-        self._identity: tuple[int, int] | None = None
+        self._anchors: list[_AnchorHandler] = []
+        self._identity: tuple[str, int, int] | None = None  # as in Layout.root
         self._problem: str | None = None  # what is wrong with the watch, as last reported
         self._stopped = False
+        self._held: set[str] = set()  # points where rsync's holding folder is
+        self._layout_lock = threading.Lock()  # one layout comparison at a time
+        self._layout: Layout | None = None
 
     @staticmethod
     def _default_factory(polling: bool | float) -> tuple[Callable[[], Any], bool]:
@@ -299,10 +488,8 @@ class Watcher:
             from watchdog.observers import Observer
 
             return Observer, False  # the platform's native observer: no close events
-        from watchdog.observers.polling import PollingObserver
-
         interval = POLL_INTERVAL if polling is True else float(polling)
-        return (lambda: PollingObserver(timeout=interval)), False
+        return (lambda: _BatchingPoller(timeout=interval)), False
 
     @property
     def watching(self) -> bool:
@@ -332,12 +519,29 @@ class Watcher:
         _discard(observer)
 
     # -- Sink: what the handler reports ---------------------------------------------------
-    def load(self, path: str) -> None:
-        self.timers.cancel(("gone", path))  # a new version is here: not a delete after all
-        self.engine._watch_load(path)
+    def load(self, paths: list[str]) -> None:
+        now = []
+        for path in paths:
+            self.timers.cancel(("gone", path))  # a new version is here: not a delete after all
+            if not self._hold(os.path.basename(os.path.dirname(path))):
+                now.append(path)
+        if now:
+            self.engine._watch_load(now)
+
+    def batch(self, loads: list[str], deleted: set[str]) -> None:
+        """What one poll saw: the points it changed load as one generation each, without
+        the files the same poll saw deleted there (a poll that caught an editor between
+        its rename-away and its write sees no new file in that point: those keep the
+        grace)."""
+        for path in loads:
+            self.timers.cancel(("gone", path))
+        points = sorted({os.path.basename(os.path.dirname(path)) for path in loads})
+        points = [point for point in points if not self._hold(point)]
+        if points:
+            self.expire_later(self.engine._watch_generation(points, drop=deleted.__contains__))
 
     def retry(self, path: str) -> None:
-        self.engine._watch_load(path, retry_only=True)
+        self.engine._watch_load([path], retry_only=True)
 
     def vanished(self, path: str) -> None:
         # The earliest deadline stands: a script stops at most one grace after it was
@@ -346,22 +550,86 @@ class Watcher:
             ("gone", path), self.grace, lambda: self._expire(path), keep_earlier=True
         )
 
-    def folder_appeared(self, path: str) -> None:
-        # Files already in a new folder (mkdir + write before the watch was added, or a
-        # whole folder moved in) get no close event of their own: scan the folder.
-        for gone in self.engine._watch_rescan(os.path.basename(path)):
-            self.vanished(gone)
+    def linked_changed(self, point: str) -> None:
+        """A file changed in a point folder reached through a symlink: reload the point
+        whole from where the link leads now (what is missing gets the grace)."""
+        if not self._hold(point):
+            self.expire_later(self.engine._watch_generation([point], drop=False))
 
-    def folder_vanished(self, path: str) -> None:
-        for file in self.engine._watch_files(os.path.basename(path)):
-            self.vanished(file)
+    def staged(self, path: str) -> None:
+        """rsync renamed a file out of its holding folder: hold it for its generation."""
+        self.timers.cancel(("gone", path))
+        self.holding(os.path.basename(os.path.dirname(path)))
+
+    def holding(self, point: str) -> None:
+        """rsync made a holding folder in ``point``: what changes there waits for it."""
+        with self._lock:
+            self._held.add(point)
+        self._hold(point)
+
+    def _hold(self, point: str) -> bool:
+        """If ``point`` is held, push its fallback release back and say so.
+
+        The fallback: a holding folder that stays (an rsync killed mid-way) must not
+        hold the point's changes for ever; rsync's renames come in a tight loop.
+        """
+        with self._lock:
+            if point not in self._held:
+                return False
+        self.timers.call_later(("hold", point), HOLD_MAX, lambda: self._release(point))
+        return True
+
+    def released(self, point: str) -> None:
+        """rsync removed the holding folder: its renames are done."""
+        with self._lock:
+            if point not in self._held:
+                return
+        self.timers.call_later(("hold", point), HOLD_SETTLE, lambda: self._release(point))
+
+    def entries_changed(self, hints: dict[str, str]) -> None:
+        """Entries at the top of the directory changed: load what now leads elsewhere."""
+        with self._layout_lock:
+            old = self._layout
+            if old is None:
+                return
+            new = self.engine._layout()
+            if new.root != old.root:
+                # The root itself now resolves elsewhere (or is gone): _check decides and
+                # loads it whole. The layout stays as it was until then, so that no
+                # comparison takes the new root's folders for edits of the old one's.
+                self.timers.call_later(("watch",), 0.0, self._check)
+                return
+            self._layout = new
+            self.handler.links = new.links(self.root)
+        whole: list[str] = []
+        for name in sorted(new.changed(old)):
+            before, after = old.points.get(name), new.points.get(name)
+            if after is None:
+                # gone: each script runs out its grace (a folder moved back in time, or
+                # recreated with the same scripts, is a replace, not a delete)
+                for file in self.engine._watch_files(name):
+                    self.vanished(file)
+            elif (
+                hints.get(name) != "moved"
+                and after.kind == "dir"
+                and not after.linked
+                and not (before is not None and before.linked)
+            ):
+                # a plain folder made (or seen anew by a poll): it may still be filling
+                self.expire_later(self.engine._watch_generation([name], drop=False))
+            else:
+                whole.append(name)  # a link swapped, or a folder renamed into place
+        if whole:
+            self.engine._watch_generation(whole, drop=True)
 
     def root_vanished(self) -> None:
-        # Called on watchdog's dispatcher thread: the teardown joins that thread, so it
-        # runs on the timers thread instead.
-        self.timers.call_later(("watch",), 0.0, lambda: self._lost("was deleted"))
+        # The folder watched is gone: deleted, or the old target of a swapped link being
+        # cleaned up (git-sync removes the old worktree right after its swap), which
+        # _check tells apart. Called on watchdog's dispatcher thread: the teardown joins
+        # that thread, so it runs on the timers thread instead.
+        self.timers.call_later(("watch",), 0.0, self._check)
 
-    # -- graces, health, healing (timers thread) --------------------------------------------
+    # -- graces, holds, health, healing (timers thread) -----------------------------------
     def _expire(self, path: str) -> None:
         self.engine._watch_expire(path)
 
@@ -370,8 +638,29 @@ class Watcher:
         for file in files:
             self.vanished(file)
 
-    def _establish(self, *, rescan: bool) -> None:
-        """Start an observer on the directory, or report why not and retry soon."""
+    def _release(self, point: str) -> None:
+        """Load a held point as one generation; the files rsync deleted meanwhile (its
+        ``--delete-after`` pass) leave with it."""
+        with self._lock:
+            self._held.discard(point)
+        if os.path.isdir(os.path.join(self.root, point, RSYNC_HOLD)):
+            logger.info(
+                "hookyard: %s still holds an rsync %s folder after %.1f s; loading it now",
+                os.path.join(self.root, point),
+                RSYNC_HOLD,
+                HOLD_MAX,
+            )
+        self.engine._watch_generation([point], drop=True)
+
+    def _anchor_changed(self) -> None:
+        self.timers.call_later(("watch",), 0.0, self._check)
+
+    def _establish(self, *, rescan: bool | str) -> None:
+        """Start an observer on the directory, or report why not and retry soon.
+
+        ``rescan``: True loads what is on disk with the grace for what is missing;
+        ``"generation"`` (the directory was swapped) drops what is missing at once.
+        """
         with self._lock:
             if self._stopped:
                 return
@@ -385,12 +674,19 @@ class Watcher:
             # A symlinked directory (a release-switching deploy) is watched at its target:
             # watchdog does not follow a symlink it is asked to watch, so new point folders
             # would go unseen. Not follow_symlink=True: that follows every link below too,
-            # and a link loop would never finish walking. A retargeted link changes the
-            # directory's identity, which the health check notices.
+            # and a link loop would never finish walking. The entries above that lead to
+            # it are watched (anchors): a retargeted link is seen at once.
             real = os.path.realpath(self.root)
-            handler = ReloadHandler(self.root, self, close_events=self._close_events, watched=real)
+            handler = ReloadHandler(
+                self.root,
+                self,
+                close_events=self._close_events,
+                watched=real,
+                batching=self._batching,
+            )
             observer = self._factory()
             observer.schedule(handler, real, recursive=True)
+            watched_anchors = self._schedule_anchors(observer)
             observer.start()
         except Exception as exc:
             _discard(observer)
@@ -400,26 +696,51 @@ class Watcher:
         with self._lock:
             stopped = self._stopped
             if not stopped:
+                old_handler, old_anchors = self.handler, self._anchors
                 self.handler = handler
+                self._anchors = watched_anchors
                 self._observer = observer
-                self._identity = (info.st_dev, info.st_ino)
+                self._identity = (real, info.st_dev, info.st_ino)
                 problem, self._problem = self._problem, None
         if stopped:
             _discard(observer)
             return
+        old_handler.active = False
+        for anchor in old_anchors:
+            anchor.active = False
+        with self._layout_lock:
+            self._layout = self.engine._layout()
+            handler.links = self._layout.links(self.root)
         if problem is not None:
             logger.warning("hookyard: watching %s again (it %s)", self.root, problem)
         self.timers.call_later(("watch",), HEALTH_INTERVAL, self._check)
-        if rescan or problem is not None:
+        if rescan == "generation":
+            self.engine._watch_generation(None, drop=True)
+        elif rescan or problem is not None:
             # Whatever changed before the watch was live is found by a rescan; files missing
             # from it get the grace, never an instant drop (a deploy may still be copying).
-            self.expire_later(self.engine._watch_rescan())
+            self.expire_later(self.engine._watch_generation(None, drop=False))
+
+    def _schedule_anchors(self, observer: Any) -> list[_AnchorHandler]:
+        """Watch the entries above the root that lead to it; a failure is no failure of
+        the watch (the health check still sees a swap, later)."""
+        scheduled = []
+        for directory, names in sorted(anchors(self.root).items()):
+            anchor = _AnchorHandler(directory, names, self._anchor_changed)
+            try:
+                observer.schedule(anchor, directory, recursive=False)
+            except Exception as exc:
+                logger.debug("hookyard: cannot watch %s for link swaps: %s", directory, exc)
+                continue
+            scheduled.append(anchor)
+        return scheduled
 
     def _retry(self) -> None:
         self._establish(rescan=True)
 
     def _check(self) -> None:
-        """Periodic: the directory is still the one watched and watchdog's threads live."""
+        """Periodic: the directory is still the one watched, its layout the one last seen,
+        and watchdog's threads live."""
         with self._lock:
             observer, identity = self._observer, self._identity
         if observer is None:
@@ -427,7 +748,7 @@ class Watcher:
         problem = None
         try:
             info = os.stat(self.root)
-            if (info.st_dev, info.st_ino) != identity:
+            if (os.path.realpath(self.root), info.st_dev, info.st_ino) != identity:
                 problem = "was replaced"
             elif not os.access(self.root, os.R_OK | os.X_OK):
                 problem = "cannot be read (permission denied)"
@@ -439,12 +760,26 @@ class Watcher:
             problem = "lost its watcher thread"
         if problem is None:
             self.timers.call_later(("watch",), HEALTH_INTERVAL, self._check)
+            self.entries_changed({})  # a swap no event reported (a poll between two looks)
         else:
             self._lost(problem)
 
     def _lost(self, problem: str) -> None:
         with self._lock:
             observer, self._observer = self._observer, None
+            self.handler.active = False
+        if problem == "was replaced" and os.path.isdir(self.root):
+            # An atomic swap of the directory or of a link above it (issue 15): the new
+            # directory is complete, so it is loaded whole and what it lacks stops now.
+            # Routine for a deploy: INFO, not a warning.
+            logger.info(
+                "hookyard: hook directory %s was replaced (now %s); loading it whole",
+                self.root,
+                os.path.realpath(self.root),
+            )
+            self._establish(rescan="generation")
+            _discard(observer)  # after: calls were served from the new generation already
+            return
         _discard(observer)
         self._report(problem)
         if not os.path.isdir(self.root):
