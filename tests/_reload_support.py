@@ -6,9 +6,13 @@ predicate polled until a generous deadline). Timing goals live in benchmarks/rel
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -279,102 +283,77 @@ def _tree(files: dict[str, str]) -> set[str]:
     return paths
 
 
-class ConfigMapVolume:
-    """A ConfigMap or Secret volume, written the way the kubelet's AtomicWriter writes it
+def configmap_write(target: Path, payload: dict[str, str], mode: int = 0o644) -> None:
+    """Write a ConfigMap or Secret volume the way the kubelet's AtomicWriter does
     (kubernetes ``pkg/volume/util/atomic_writer.go``, ``Write``): the payload in a new
     ``..<timestamp>.<random>`` folder, a ``..data_tmp`` symlink to it renamed over
     ``..data``, user-visible ``<name> -> ..data/<name>`` links for new top-level names,
-    old top-level names removed, the old data folder removed. ``pause`` (optional) runs
-    between the steps, so a test can act in the middle of a write."""
-
-    def __init__(self, target: Path, pause: Callable[[str], None] | None = None) -> None:
-        self.target = target
-        self.pause = pause or (lambda step: None)
-        target.mkdir(parents=True, exist_ok=True)
-
-    def write(self, payload: dict[str, str], mode: int = 0o644) -> None:
-        data = self.target / "..data"
-        old = os.readlink(data) if os.path.islink(data) else ""
-        remove: set[str] = set()
-        if old:
-            old_dir = self.target / old
-            current = {
-                str(path.relative_to(old_dir)) for path in old_dir.rglob("*") if path != old_dir
-            }
-            remove = current - _tree(payload)
-            unchanged = all(
-                (old_dir / name).is_file() and (old_dir / name).read_text() == text
-                for name, text in payload.items()
-            )
-            if unchanged and not remove:
-                return  # the kubelet writes nothing when nothing changed
-        stamp = time.strftime("..%Y_%m_%d_%H_%M_%S.", time.gmtime())
-        fresh = Path(tempfile.mkdtemp(prefix=stamp, dir=self.target))
-        fresh.chmod(0o755)
-        for name, text in payload.items():
-            path = fresh / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_inplace(path, text)
-            path.chmod(mode)
-        self.pause("written")
-        os.symlink(fresh.name, self.target / "..data_tmp")
-        os.rename(self.target / "..data_tmp", data)
-        self.pause("swapped")
-        for name in payload:
-            top = name.split("/")[0]
-            if not os.path.lexists(self.target / top):
-                os.symlink(f"..data/{top}", self.target / top)
-        for name in sorted(remove, reverse=True):
-            if "/" not in name:
-                os.remove(self.target / name)
-        if old:
-            shutil.rmtree(self.target / old)
+    old top-level names removed, the old data folder removed."""
+    target.mkdir(parents=True, exist_ok=True)
+    data = target / "..data"
+    old = os.readlink(data) if os.path.islink(data) else ""
+    remove: set[str] = set()
+    if old:
+        old_dir = target / old
+        current = {str(path.relative_to(old_dir)) for path in old_dir.rglob("*")}
+        remove = current - _tree(payload)
+        unchanged = all(
+            (old_dir / name).is_file() and (old_dir / name).read_text() == text
+            for name, text in payload.items()
+        )
+        if unchanged and not remove:
+            return  # the kubelet writes nothing when nothing changed
+    stamp = time.strftime("..%Y_%m_%d_%H_%M_%S.", time.gmtime())
+    fresh = Path(tempfile.mkdtemp(prefix=stamp, dir=target))
+    fresh.chmod(0o755)
+    for name, text in payload.items():
+        path = fresh / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_inplace(path, text)
+        path.chmod(mode)
+    os.symlink(fresh.name, target / "..data_tmp")
+    os.rename(target / "..data_tmp", data)
+    for name in payload:
+        top = name.split("/")[0]
+        if not os.path.lexists(target / top):
+            os.symlink(f"..data/{top}", target / top)
+    for name in sorted(remove, reverse=True):
+        if "/" not in name:
+            os.remove(target / name)
+    if old:
+        shutil.rmtree(target / old)
 
 
-class GitSync:
-    """A git-sync volume (kubernetes/git-sync ``main.go``): each revision checked out in
-    ``<root>/.worktrees/<hash>``, published by a ``tmp-link`` symlink renamed over the
+def git_sync(root: Path, files: dict[str, str], link: str = "repo") -> None:
+    """Publish a revision as git-sync does (kubernetes/git-sync ``main.go``): checked out
+    in ``<root>/.worktrees/<hash>``, a ``tmp-link`` symlink to it renamed over the
     ``link``, the old worktree removed after (``--stale-worktree-timeout`` 0)."""
-
-    def __init__(self, root: Path, link: str = "repo") -> None:
-        self.root = root
-        self.link = root / link
-        (root / ".git").mkdir(parents=True, exist_ok=True)
-
-    def sync(self, files: dict[str, str]) -> None:
-        digest = hashlib.sha1(repr(sorted(files.items())).encode()).hexdigest()
-        worktree = self.root / ".worktrees" / digest
-        worktree.mkdir(parents=True)
-        write_inplace(worktree / ".git", f"gitdir: ../../.git/worktrees/{digest}\n")
-        for name, text in files.items():
-            path = worktree / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_inplace(path, text)
-        old = os.readlink(self.link) if os.path.islink(self.link) else ""
-        os.symlink(os.path.relpath(worktree, self.root), self.root / "tmp-link")
-        os.rename(self.root / "tmp-link", self.link)
-        if old:
-            shutil.rmtree(self.root / old)
+    digest = hashlib.sha1(repr(sorted(files.items())).encode()).hexdigest()
+    worktree = root / ".worktrees" / digest
+    worktree.mkdir(parents=True)
+    write_inplace(worktree / ".git", f"gitdir: ../../.git/worktrees/{digest}\n")
+    for name, text in files.items():
+        path = worktree / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_inplace(path, text)
+    old = os.readlink(root / link) if os.path.islink(root / link) else ""
+    os.symlink(os.path.relpath(worktree, root), root / "tmp-link")
+    os.rename(root / "tmp-link", root / link)
+    if old:
+        shutil.rmtree(root / old)
 
 
-class Releases:
-    """``releases/<n>`` folders and a ``current`` link switched atomically (``ln -s
+def release_deploy(base: Path, files: dict[str, str]) -> None:
+    """Write ``releases/<n+1>`` and switch ``current`` to it atomically (``ln -s
     releases/<n> current.tmp && mv -T current.tmp current``); old releases are kept."""
-
-    def __init__(self, base: Path) -> None:
-        self.base = base
-        self.current = base / "current"
-        self.count = 0
-
-    def deploy(self, files: dict[str, str]) -> None:
-        self.count += 1
-        release = self.base / "releases" / str(self.count)
-        for name, text in files.items():
-            path = release / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_inplace(path, text)
-        os.symlink(f"releases/{self.count}", self.base / "current.tmp")
-        os.rename(self.base / "current.tmp", self.current)
+    releases = base / "releases"
+    number = len(list(releases.iterdir())) + 1 if releases.is_dir() else 1
+    for name, text in files.items():
+        path = releases / str(number) / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_inplace(path, text)
+    os.symlink(f"releases/{number}", base / "current.tmp")
+    os.rename(base / "current.tmp", base / "current")
 
 
 def rsync_delay_updates(dest: Path, files: dict[str, str]) -> None:
@@ -402,13 +381,35 @@ def rsync_delay_updates(dest: Path, files: dict[str, str]) -> None:
         held.append(path)
     for path in held:
         os.rename(path.parent / ".~tmp~" / path.name, path)
-        try:
+        with contextlib.suppress(OSError):  # not empty yet
             os.rmdir(path.parent / ".~tmp~")
-        except OSError:
-            pass  # not empty yet
     for path in sorted(dest.rglob("*"), reverse=True):
         if str(path.relative_to(dest)) not in wanted:
             if path.is_dir():
                 path.rmdir()
             else:
                 path.unlink()
+
+
+DELIVERIES: dict[str, Callable[[Path, dict[str, str]], None]] = {
+    "configmap": configmap_write,
+    "git-sync": git_sync,
+    "release": release_deploy,
+    "rsync": rsync_delay_updates,
+}
+
+
+def apart(delivery: str, where: Path, files: dict[str, str]) -> None:
+    """Run a delivery in a process of its own, as the real tool runs: its system calls
+    follow each other as fast as the tool's do, not at the pace the host's threads leave
+    this interpreter's lock."""
+    code = (
+        "import json, sys; from pathlib import Path; "
+        "from tests._reload_support import DELIVERIES; "
+        "DELIVERIES[sys.argv[1]](Path(sys.argv[2]), json.loads(sys.argv[3]))"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code, delivery, str(where), json.dumps(files)],
+        check=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )

@@ -21,13 +21,12 @@ import pytest
 import hookyard
 from tests._reload_support import (
     Callers,
-    ConfigMapVolume,
     Events,
-    GitSync,
-    Releases,
+    apart,
     chain,
+    configmap_write,
     make_root,
-    rsync_delay_updates,
+    release_deploy,
     version_of,
     wait_until,
 )
@@ -126,6 +125,11 @@ def check_switch(host: Host, on_p: Callers, on_q: Callers, tmp_path: Path) -> No
 MODES = [pytest.param(False, id="inotify"), pytest.param(0.05, id="polling")]
 
 
+def inside(folder: str, files: dict[str, str]) -> dict[str, str]:
+    """``files`` one folder deeper (the hook directory inside a repository or release)."""
+    return {f"{folder}/{name}": text for name, text in files.items()}
+
+
 # -- Kubernetes ConfigMap / Secret volumes ---------------------------------------------------
 @pytest.mark.parametrize("polling", MODES)
 def test_configmap_update_is_one_generation(tmp_path: Path, polling: Any) -> None:
@@ -133,52 +137,52 @@ def test_configmap_update_is_one_generation(tmp_path: Path, polling: Any) -> Non
     renamed over ``..data``, new links, old links and folder removed) goes live whole: a
     point's changed, added and removed scripts switch together, a removed point stops, a
     new one starts, and the fingerprint is that of any host serving the new files."""
-    volume = ConfigMapVolume(tmp_path / "volume")
-    volume.write(OLD)
-    assert os.path.islink(volume.target / "p") and os.path.islink(volume.target / "..data")
-    host = Host(volume.target, polling=polling)
+    volume = tmp_path / "volume"
+    configmap_write(volume, OLD)
+    assert os.path.islink(volume / "p") and os.path.islink(volume / "..data")
+    host = Host(volume, polling=polling)
     assert host.results() == BEFORE
     with running(host) as (on_p, on_q):
-        volume.write(NEW)
+        apart("configmap", volume, NEW)
         check_switch(host, on_p, on_q, tmp_path)
 
 
 def test_configmap_update_in_process_isolation(tmp_path: Path) -> None:
     """The same ConfigMap update with scripts in worker processes."""
-    volume = ConfigMapVolume(tmp_path / "volume")
-    volume.write(OLD)
-    host = Host(volume.target, isolation=PROCESS)
+    volume = tmp_path / "volume"
+    configmap_write(volume, OLD)
+    host = Host(volume, isolation=PROCESS)
     with running(host) as (on_p, on_q):
-        volume.write(NEW)
+        apart("configmap", volume, NEW)
         check_switch(host, on_p, on_q, tmp_path)
 
 
 def test_configmap_broken_script_keeps_its_last_good_version(tmp_path: Path) -> None:
     """A script that fails to compile in the new generation keeps its last good version
     serving and is reported with ``file:line``, while the rest of the update switches."""
-    volume = ConfigMapVolume(tmp_path / "volume")
-    volume.write(OLD)
-    host = Host(volume.target)
+    volume = tmp_path / "volume"
+    configmap_write(volume, OLD)
+    host = Host(volume)
     with running(host) as (on_p, on_q):
-        volume.write({**NEW, "q/10-x.py": BROKEN})
+        apart("configmap", volume, {**NEW, "q/10-x.py": BROKEN})
         wait_until(lambda: host.call("q") == "none|x1|y2", "the rest of q to switch")
         on_q.__exit__()
         on_q.assert_whole_versions([BEFORE["q"], "none|x1|y2"])
         wait_until(lambda: host.call("p") == AFTER["p"], "p to switch")
     [status] = [s for s in host.engine.status() if s.file.endswith("q/10-x.py")]
     assert not status.ok and status.version == version_of(chain("x1"))
-    assert f"{volume.target / 'q' / '10-x.py'}:2" in (status.error or "")
+    assert f"{volume / 'q' / '10-x.py'}:2" in (status.error or "")
 
 
 def test_configmap_many_updates_in_a_row(tmp_path: Path) -> None:
     """Twenty updates in quick succession: every call sees one whole generation, in order,
     and the last one is what serves."""
-    volume = ConfigMapVolume(tmp_path / "volume")
-    volume.write({"p/10-a.py": chain("a0"), "p/20-b.py": chain("b0")})
-    host = Host(volume.target)
+    volume = tmp_path / "volume"
+    configmap_write(volume, {"p/10-a.py": chain("a0"), "p/20-b.py": chain("b0")})
+    host = Host(volume)
     with running(host) as (on_p, _):
         for n in range(1, 21):
-            volume.write({"p/10-a.py": chain(f"a{n}"), "p/20-b.py": chain(f"b{n}")})
+            configmap_write(volume, {"p/10-a.py": chain(f"a{n}"), "p/20-b.py": chain(f"b{n}")})
         wait_until(lambda: host.call("p") == "none|a20|b20", "the last update to serve")
         on_p.__exit__()
         on_p.assert_whole_versions([f"none|a{n}|b{n}" for n in range(21)])
@@ -187,9 +191,9 @@ def test_configmap_many_updates_in_a_row(tmp_path: Path) -> None:
 def test_configmap_swap_during_a_generation_read(tmp_path: Path) -> None:
     """A swap that lands while the engine is reading a generation makes it read again:
     what goes live is one generation, never half of each."""
-    volume = ConfigMapVolume(tmp_path / "volume")
-    volume.write({"p/10-a.py": chain("a1"), "p/20-b.py": chain("b1")})
-    host = Host(volume.target)
+    volume = tmp_path / "volume"
+    configmap_write(volume, {"p/10-a.py": chain("a1"), "p/20-b.py": chain("b1")})
+    host = Host(volume)
     engine = host.engine
     real_read = engine._read
     swapped: list[bool] = []
@@ -198,10 +202,10 @@ def test_configmap_swap_during_a_generation_read(tmp_path: Path) -> None:
         result = real_read(point, path)
         if not swapped:  # the first file read is of generation 2; swap to 3 under it
             swapped.append(True)
-            volume.write({"p/10-a.py": chain("a3"), "p/20-b.py": chain("b3")})
+            configmap_write(volume, {"p/10-a.py": chain("a3"), "p/20-b.py": chain("b3")})
         return result
 
-    volume.write({"p/10-a.py": chain("a2"), "p/20-b.py": chain("b2")})
+    configmap_write(volume, {"p/10-a.py": chain("a2"), "p/20-b.py": chain("b2")})
     engine._read = read_and_swap  # type: ignore[method-assign]
     engine.reload()
     assert host.call("p") == "none|a3|b3"
@@ -210,12 +214,12 @@ def test_configmap_swap_during_a_generation_read(tmp_path: Path) -> None:
 
 def test_mounted_configmap_root_is_a_symlink(tmp_path: Path) -> None:
     """The hook directory given as a symlink to the volume works the same way."""
-    volume = ConfigMapVolume(tmp_path / "volume")
-    volume.write(OLD)
-    (tmp_path / "hooks").symlink_to(volume.target)
+    volume = tmp_path / "volume"
+    configmap_write(volume, OLD)
+    (tmp_path / "hooks").symlink_to(volume)
     host = Host(tmp_path / "hooks")
     with running(host) as (on_p, on_q):
-        volume.write(NEW)
+        apart("configmap", volume, NEW)
         check_switch(host, on_p, on_q, tmp_path)
 
 
@@ -225,22 +229,22 @@ def test_git_sync_link_above_the_hook_directory(tmp_path: Path, polling: Any) ->
     """git-sync publishing a new worktree (``tmp-link`` renamed over its link, the old
     worktree removed) with the hook directory inside the repository: the swap above the
     hook directory is one generation."""
-    sync = GitSync(tmp_path / "git")
-    sync.sync({f"hook_scripts/{name}": text for name, text in OLD.items()})
-    host = Host(sync.link / "hook_scripts", polling=polling)
+    git = tmp_path / "git"
+    apart("git-sync", git, inside("hook_scripts", OLD))
+    host = Host(git / "repo" / "hook_scripts", polling=polling)
     assert host.results() == BEFORE
     with running(host) as (on_p, on_q):
-        sync.sync({f"hook_scripts/{name}": text for name, text in NEW.items()})
+        apart("git-sync", git, inside("hook_scripts", NEW))
         check_switch(host, on_p, on_q, tmp_path)
 
 
 def test_git_sync_link_is_the_hook_directory(tmp_path: Path) -> None:
     """The hook directory is git-sync's link itself."""
-    sync = GitSync(tmp_path / "git")
-    sync.sync(OLD)
-    host = Host(sync.link)
+    git = tmp_path / "git"
+    apart("git-sync", git, OLD)
+    host = Host(git / "repo")
     with running(host) as (on_p, on_q):
-        sync.sync(NEW)
+        apart("git-sync", git, NEW)
         check_switch(host, on_p, on_q, tmp_path)
 
 
@@ -248,23 +252,23 @@ def test_git_sync_link_is_the_hook_directory(tmp_path: Path) -> None:
 @pytest.mark.parametrize("polling", MODES)
 def test_release_switch(tmp_path: Path, polling: Any) -> None:
     """``current -> releases/N`` switched to a new release is one generation."""
-    releases = Releases(tmp_path / "app")
-    releases.deploy(OLD)
-    host = Host(releases.current, polling=polling)
+    app = tmp_path / "app"
+    release_deploy(app, OLD)
+    host = Host(app / "current", polling=polling)
     with running(host) as (on_p, on_q):
-        releases.deploy(NEW)
+        apart("release", app, NEW)
         check_switch(host, on_p, on_q, tmp_path)
 
 
 def test_release_switch_back(tmp_path: Path) -> None:
     """Switching back to the previous release (a rollback) restores it whole."""
-    releases = Releases(tmp_path / "app")
-    releases.deploy(OLD)
-    releases.deploy(NEW)
-    host = Host(tmp_path / "app" / "current" / ".")
+    app = tmp_path / "app"
+    release_deploy(app, OLD)
+    release_deploy(app, NEW)
+    host = Host(app / "current")
     with running(host) as (on_p, _):
-        os.symlink("releases/1", tmp_path / "app" / "current.tmp")
-        os.rename(tmp_path / "app" / "current.tmp", releases.current)
+        os.symlink("releases/1", app / "current.tmp")
+        os.rename(app / "current.tmp", app / "current")
         wait_until(lambda: host.results() == BEFORE, "the rollback to serve")
         on_p.__exit__()
         on_p.assert_whole_versions([AFTER["p"], BEFORE["p"]])
@@ -272,11 +276,11 @@ def test_release_switch_back(tmp_path: Path) -> None:
 
 def test_release_hook_directory_below_the_link(tmp_path: Path) -> None:
     """The hook directory inside the release (``current/hook_scripts``)."""
-    releases = Releases(tmp_path / "app")
-    releases.deploy({f"hook_scripts/{name}": text for name, text in OLD.items()})
-    host = Host(releases.current / "hook_scripts")
+    app = tmp_path / "app"
+    release_deploy(app, inside("hook_scripts", OLD))
+    host = Host(app / "current" / "hook_scripts")
     with running(host) as (on_p, on_q):
-        releases.deploy({f"hook_scripts/{name}": text for name, text in NEW.items()})
+        apart("release", app, inside("hook_scripts", NEW))
         check_switch(host, on_p, on_q, tmp_path)
 
 
@@ -288,7 +292,7 @@ def test_rsync_delay_updates(tmp_path: Path, polling: Any) -> None:
     root = make_root(tmp_path, OLD)
     host = Host(root, polling=polling)
     with running(host) as (on_p, on_q):
-        rsync_delay_updates(root, NEW)
+        apart("rsync", root, NEW)
         check_switch(host, on_p, on_q, tmp_path)
 
 
@@ -312,7 +316,9 @@ def test_point_folder_renamed_into_place(tmp_path: Path) -> None:
 def test_editor_saves_in_a_symlinked_point_folder(tmp_path: Path) -> None:
     """A point folder that is a symlink inside the directory (``create -> _shared/p``) is
     followed: a save in its target goes live, known by the point's name."""
-    root = make_root(tmp_path, {"_shared/p/10-a.py": chain("a1")})
+    root = make_root(tmp_path, {})
+    (root / "_shared" / "p").mkdir(parents=True)
+    (root / "_shared" / "p" / "10-a.py").write_text(chain("a1"))
     (root / "p").symlink_to("_shared/p")
     host = Host(root)
     with running(host):
@@ -335,12 +341,12 @@ def test_symlinked_point_folder_leading_outside_is_refused(tmp_path: Path) -> No
 
 
 def test_directory_replaced_while_a_generation_loads_whole(tmp_path: Path) -> None:
-    """``reload()`` by hand on a swapped directory reads one generation: the removed
-    scripts go in the same swap when not watching."""
-    releases = Releases(tmp_path / "app")
-    releases.deploy(OLD)
-    host = Host(releases.current)
-    releases.deploy(NEW)
+    """``reload()`` by hand on a swapped directory (not watching) reads one generation:
+    the removed scripts go in the same swap."""
+    app = tmp_path / "app"
+    release_deploy(app, OLD)
+    host = Host(app / "current")
+    release_deploy(app, NEW)
     host.engine.reload()
     assert host.results() == AFTER
     shutil.rmtree(tmp_path / "app" / "releases" / "1")

@@ -72,7 +72,7 @@ from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingEmitter
 
 from ._engine import is_point_name, is_script_name
-from ._layout import Layout, anchors
+from ._layout import Entry, Layout, anchors
 from ._timers import Timers
 
 __all__ = [
@@ -180,7 +180,7 @@ def _text(path: str | bytes) -> str:
 
 
 class _BatchEnd(FileSystemEvent):
-    """Queued after the events of one poll: what one poll saw is loaded as one."""
+    """Queued after each poll; ``dest_path`` is ``"changed"`` when the poll saw changes."""
 
     event_type = "hookyard-batch-end"
 
@@ -191,8 +191,8 @@ class _BatchingPollingEmitter(PollingEmitter):
     def queue_events(self, timeout: float) -> None:
         self._queued = False
         super().queue_events(timeout)
-        if self._queued:
-            super().queue_event(_BatchEnd(self.watch.path))
+        if not self.stopped_event.is_set():
+            super().queue_event(_BatchEnd(self.watch.path, "changed" if self._queued else ""))
 
     def queue_event(self, event: FileSystemEvent) -> None:
         self._queued = True
@@ -226,9 +226,9 @@ class ReloadHandler(FileSystemEventHandler):
     a link reloads its point whole: the event may be older than the generation the link
     now leads to (the kubelet writes the next data folder while the last swap is handled).
 
-    ``batching``: script loads wait for the observer's ``_BatchEnd`` and go together, with
-    the deletions the same poll saw in their points (a poll sees a whole delivery at once
-    and must not publish it file by file).
+    ``batching`` (polling): script loads and deletions wait until a poll sees nothing
+    more change, and then go together, point by point: a poll may catch a delivery (or an
+    editor) half done, and the next poll shows the rest of it.
     """
 
     def __init__(
@@ -251,6 +251,7 @@ class ReloadHandler(FileSystemEventHandler):
         self.active = True  # False once its observer is being replaced
         self._loads: list[str] = []
         self._deleted: set[str] = set()
+        self._released: set[str] = set()
         self._through_link: set[str] = set()  # paths this event reached through a link
         self._is_linked = is_linked
 
@@ -306,9 +307,13 @@ class ReloadHandler(FileSystemEventHandler):
     # -- routing --------------------------------------------------------------------------
     def route(self, event: FileSystemEvent) -> None:
         if isinstance(event, _BatchEnd):
-            loads, deleted = self._loads, self._deleted
-            self._loads, self._deleted = [], set()
-            if loads:
+            if event.dest_path or not (self._loads or self._deleted or self._released):
+                return  # still changing (or nothing to do): wait for a quiet poll
+            loads, deleted, released = self._loads, self._deleted, self._released
+            self._loads, self._deleted, self._released = [], set(), set()
+            for point in sorted(released):
+                self.sink.released(point)
+            if loads or deleted:
                 self.sink.batch(loads, deleted)
             return
         self._through_link.clear()
@@ -354,7 +359,10 @@ class ReloadHandler(FileSystemEventHandler):
         elif isinstance(event, DirDeletedEvent | DirMovedEvent):
             point = self.held(src)
             if point is not None and os.path.basename(src) == RSYNC_HOLD:
-                self.sink.released(point)
+                if self.batching:
+                    self._released.add(point)  # rsync's deletions may be in the next poll
+                else:
+                    self.sink.released(point)
         # opened, closed-without-write, directory modified/attrib: nothing to do
 
     def route_top(self, event: FileSystemEvent, src: str, dest: str) -> None:
@@ -392,10 +400,10 @@ class ReloadHandler(FileSystemEventHandler):
     def vanished(self, path: str) -> None:
         if path in self._through_link:
             self.sink.linked_changed(os.path.basename(os.path.dirname(path)))
-            return
-        if self.batching:
+        elif self.batching:
             self._deleted.add(path)
-        self.sink.vanished(path)
+        else:
+            self.sink.vanished(path)
 
 
 class _AnchorHandler(FileSystemEventHandler):
@@ -529,14 +537,13 @@ class Watcher:
             self.engine._watch_load(now)
 
     def batch(self, loads: list[str], deleted: set[str]) -> None:
-        """What one poll saw: the points it changed load as one generation each, without
-        the files the same poll saw deleted there (a poll that caught an editor between
-        its rename-away and its write sees no new file in that point: those keep the
-        grace)."""
+        """What the polls saw until one saw nothing more: the points it changed load as
+        one generation each, without the files seen deleted that are still gone (an
+        editor's save is complete by now; anything else missing gets the grace)."""
         for path in loads:
             self.timers.cancel(("gone", path))
-        points = sorted({os.path.basename(os.path.dirname(path)) for path in loads})
-        points = [point for point in points if not self._hold(point)]
+        touched = {os.path.basename(os.path.dirname(path)) for path in [*loads, *deleted]}
+        points = [point for point in sorted(touched) if not self._hold(point)]
         if points:
             self.expire_later(self.engine._watch_generation(points, drop=deleted.__contains__))
 
@@ -551,8 +558,10 @@ class Watcher:
         )
 
     def linked_changed(self, point: str) -> None:
-        """A file changed in a point folder reached through a symlink: reload the point
-        whole from where the link leads now (what is missing gets the grace)."""
+        """A file changed in a point folder reached through a symlink: a swap of the link
+        (a poll sees the files before the link) is loaded whole first; then the point is
+        read again from where the link leads now (what is missing gets the grace)."""
+        self.entries_changed(None)
         if not self._hold(point):
             self.expire_later(self.engine._watch_generation([point], drop=False))
 
@@ -586,8 +595,14 @@ class Watcher:
                 return
         self.timers.call_later(("hold", point), HOLD_SETTLE, lambda: self._release(point))
 
-    def entries_changed(self, hints: dict[str, str]) -> None:
-        """Entries at the top of the directory changed: load what now leads elsewhere."""
+    def entries_changed(self, hints: dict[str, str] | None) -> None:
+        """Entries at the top of the directory changed: load what now leads elsewhere.
+
+        ``hints`` (from events) say how each entry changed; None is the health check
+        looking for swaps no event reported: it leaves plain folders to their events (an
+        event held back, like inotify's unpaired rename, says whether a folder was made
+        or renamed into place).
+        """
         with self._layout_lock:
             old = self._layout
             if old is None:
@@ -599,18 +614,28 @@ class Watcher:
                 # comparison takes the new root's folders for edits of the old one's.
                 self.timers.call_later(("watch",), 0.0, self._check)
                 return
-            self._layout = new
-            self.handler.links = new.links(self.root)
+            # An entry reported gone counts as gone even if something is already back in
+            # its place: the event that put it there (a mkdir, a rename into place)
+            # follows and says how to load it.
+            told = hints if hints is not None else {}
+            points = {n: e for n, e in new.points.items() if told.get(n) != "gone"}
+            if hints is None:
+                for name in set(points) | set(old.points):
+                    before, after = old.points.get(name), points.get(name)
+                    if not (before and before.linked) and not (after and after.linked):
+                        _put(points, name, before)
+            self._layout = Layout(new.root, points)
+            self.handler.links = self._layout.links(self.root)
         whole: list[str] = []
-        for name in sorted(new.changed(old)):
-            before, after = old.points.get(name), new.points.get(name)
+        for name in sorted(self._layout.changed(old)):
+            before, after = old.points.get(name), points.get(name)
             if after is None:
                 # gone: each script runs out its grace (a folder moved back in time, or
                 # recreated with the same scripts, is a replace, not a delete)
                 for file in self.engine._watch_files(name):
                     self.vanished(file)
             elif (
-                hints.get(name) != "moved"
+                told.get(name) != "moved"
                 and after.kind == "dir"
                 and not after.linked
                 and not (before is not None and before.linked)
@@ -760,7 +785,7 @@ class Watcher:
             problem = "lost its watcher thread"
         if problem is None:
             self.timers.call_later(("watch",), HEALTH_INTERVAL, self._check)
-            self.entries_changed({})  # a swap no event reported (a poll between two looks)
+            self.entries_changed(None)  # a swap no event reported (a poll between two looks)
         else:
             self._lost(problem)
 
@@ -809,6 +834,13 @@ class Watcher:
             problem,
             RETRY_INTERVAL,
         )
+
+
+def _put(points: dict[str, Entry], name: str, entry: Entry | None) -> None:
+    if entry is None:
+        points.pop(name, None)
+    else:
+        points[name] = entry
 
 
 def _describe(exc: BaseException) -> str:
