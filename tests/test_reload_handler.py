@@ -480,7 +480,9 @@ def test_folder_vanished_gives_each_script_the_grace() -> None:
     other points' scripts are untouched."""
     other = "/hooks/q/b.py"
     watcher, engine, clock = make_watcher([A, "/hooks/p/c.py", other])
-    engine.layout = Layout((ROOT, 1, 1), {"p": folder("/hooks/p"), "q": folder("/hooks/q", inode=3)})
+    engine.layout = Layout(
+        (ROOT, 1, 1), {"p": folder("/hooks/p"), "q": folder("/hooks/q", inode=3)}
+    )
     watcher._layout = engine.layout
     engine.layout = Layout((ROOT, 1, 1), {"q": folder("/hooks/q", inode=3)})
     watcher.handler.dispatch(DirDeletedEvent("/hooks/p"))

@@ -47,9 +47,11 @@ _IGNORED_SUFFIXES = ("~", ".swp", ".swo", ".swx", ".tmp", "___jb_tmp___", "___jb
 # after a grace of at most 300 ms" with room for event delivery. See docs/hot-reload.md.
 DEFAULT_DELETE_GRACE = 0.2
 
-# How many times a generation is read again when a symlink swap overlapped the read
-# (each swap makes a new data directory, so this ends after one more read in practice).
-_READ_ATTEMPTS = 3
+# How long a generation is read again while symlink swaps keep overlapping the read
+# (seconds). Each swap makes a new data directory, so one more read settles it in
+# practice; a directory swapped faster than it can be read for this long loads nothing
+# and is tried again (the watcher's ``_watch_generation`` returns None).
+_READ_PATIENCE = 2.0
 
 
 def is_script_name(name: str) -> bool:
@@ -368,7 +370,7 @@ class HookEngine:
             watcher = self._watcher
             missing = self._generation(None, drop=watcher is None)
         if watcher is not None:
-            watcher.expire_later(missing)
+            watcher.expire_later(missing or [])
         self.refresh_audit()
 
     def reload_path(self, path: str | Path) -> None:
@@ -400,7 +402,7 @@ class HookEngine:
 
     def _generation(
         self, points: Collection[str] | None, *, drop: bool | Callable[[str], bool]
-    ) -> list[str]:
+    ) -> list[str] | None:
         """Load ``points`` (every point: None) from disk as one generation.
 
         Every script is read first; then the ones that loaded replace their records and
@@ -408,14 +410,23 @@ class HookEngine:
         removed them; a callable: decides per file), and each point is published once
         with all of it. A read that overlapped a symlink swap (the layout differs before
         and after it) is read again, so a generation is never half old, half new.
-        Returns the known files found missing and not dropped (the caller's grace).
+        Returns the known files found missing and not dropped (the caller's grace), or
+        None when the directory kept being swapped during every read (nothing changed).
         """
         with self._lock:
-            for _ in range(_READ_ATTEMPTS):
+            deadline = time.monotonic() + _READ_PATIENCE
+            while True:
                 before = self._layout()
                 read, found, unreadable = self._scan(points)
                 if self._layout() == before:
                     break
+                if time.monotonic() > deadline:
+                    logger.warning(
+                        "hook directory %s kept being swapped while it was read; the "
+                        "scripts serving stay until it settles",
+                        self.directory,
+                    )
+                    return None
             events = [
                 event
                 for point, path, started, result in read
@@ -676,8 +687,9 @@ class HookEngine:
 
     def _watch_generation(
         self, points: Collection[str] | None, *, drop: bool | Callable[[str], bool]
-    ) -> list[str]:
-        """Load points as one generation (see ``_generation``); the files left to expire."""
+    ) -> list[str] | None:
+        """Load points as one generation (see ``_generation``); the files left to expire,
+        or None if it could not be read whole."""
         return self._generation(points, drop=drop)
 
     def _watch_files(self, point: str | None = None) -> list[str]:

@@ -137,7 +137,7 @@ class WatchTarget(Protocol):
 
     def _watch_generation(
         self, points: Collection[str] | None, *, drop: bool | Callable[[str], bool]
-    ) -> list[str]: ...
+    ) -> list[str] | None: ...
 
     def _watch_files(self, point: str | None = None) -> list[str]: ...
 
@@ -353,16 +353,16 @@ class ReloadHandler(FileSystemEventHandler):
             if self.script(src):
                 self.sink.retry(src)
         elif isinstance(event, DirCreatedEvent):
-            point = self.held(src)
-            if point is not None and os.path.basename(src) == RSYNC_HOLD:
-                self.sink.holding(point)
+            holder = self.held(src)
+            if holder is not None and os.path.basename(src) == RSYNC_HOLD:
+                self.sink.holding(holder)
         elif isinstance(event, DirDeletedEvent | DirMovedEvent):
-            point = self.held(src)
-            if point is not None and os.path.basename(src) == RSYNC_HOLD:
+            holder = self.held(src)
+            if holder is not None and os.path.basename(src) == RSYNC_HOLD:
                 if self.batching:
-                    self._released.add(point)  # rsync's deletions may be in the next poll
+                    self._released.add(holder)  # rsync's deletions may be in the next poll
                 else:
-                    self.sink.released(point)
+                    self.sink.released(holder)
         # opened, closed-without-write, directory modified/attrib: nothing to do
 
     def route_top(self, event: FileSystemEvent, src: str, dest: str) -> None:
@@ -545,7 +545,7 @@ class Watcher:
         touched = {os.path.basename(os.path.dirname(path)) for path in [*loads, *deleted]}
         points = [point for point in sorted(touched) if not self._hold(point)]
         if points:
-            self.expire_later(self.engine._watch_generation(points, drop=deleted.__contains__))
+            self.expire_later(self._generation(points, drop=deleted.__contains__))
 
     def retry(self, path: str) -> None:
         self.engine._watch_load([path], retry_only=True)
@@ -563,7 +563,7 @@ class Watcher:
         read again from where the link leads now (what is missing gets the grace)."""
         self.entries_changed(None)
         if not self._hold(point):
-            self.expire_later(self.engine._watch_generation([point], drop=False))
+            self.expire_later(self._generation([point], drop=False))
 
     def staged(self, path: str) -> None:
         """rsync renamed a file out of its holding folder: hold it for its generation."""
@@ -641,11 +641,11 @@ class Watcher:
                 and not (before is not None and before.linked)
             ):
                 # a plain folder made (or seen anew by a poll): it may still be filling
-                self.expire_later(self.engine._watch_generation([name], drop=False))
+                self.expire_later(self._generation([name], drop=False))
             else:
                 whole.append(name)  # a link swapped, or a folder renamed into place
         if whole:
-            self.engine._watch_generation(whole, drop=True)
+            self._generation(whole, drop=True)
 
     def root_vanished(self) -> None:
         # The folder watched is gone: deleted, or the old target of a swapped link being
@@ -655,6 +655,22 @@ class Watcher:
         self.timers.call_later(("watch",), 0.0, self._check)
 
     # -- graces, holds, health, healing (timers thread) -----------------------------------
+    def _generation(
+        self, points: list[str] | None, *, drop: bool | Callable[[str], bool]
+    ) -> list[str]:
+        """Load points as one generation; one that kept being swapped while read is tried
+        again shortly (never half of one). The files left to expire."""
+        missing = self.engine._watch_generation(points, drop=drop)
+        if missing is None:
+
+            def again() -> None:
+                self.expire_later(self._generation(points, drop=drop))
+
+            key = ("unsettled", tuple(points) if points is not None else None)
+            self.timers.call_later(key, RETRY_INTERVAL, again)
+            return []
+        return missing
+
     def _expire(self, path: str) -> None:
         self.engine._watch_expire(path)
 
@@ -675,7 +691,7 @@ class Watcher:
                 RSYNC_HOLD,
                 HOLD_MAX,
             )
-        self.engine._watch_generation([point], drop=True)
+        self._generation([point], drop=True)
 
     def _anchor_changed(self) -> None:
         self.timers.call_later(("watch",), 0.0, self._check)
@@ -740,11 +756,11 @@ class Watcher:
             logger.warning("hookyard: watching %s again (it %s)", self.root, problem)
         self.timers.call_later(("watch",), HEALTH_INTERVAL, self._check)
         if rescan == "generation":
-            self.engine._watch_generation(None, drop=True)
+            self._generation(None, drop=True)
         elif rescan or problem is not None:
             # Whatever changed before the watch was live is found by a rescan; files missing
             # from it get the grace, never an instant drop (a deploy may still be copying).
-            self.expire_later(self.engine._watch_generation(None, drop=False))
+            self.expire_later(self._generation(None, drop=False))
 
     def _schedule_anchors(self, observer: Any) -> list[_AnchorHandler]:
         """Watch the entries above the root that lead to it; a failure is no failure of
