@@ -166,9 +166,11 @@ def test_configmap_broken_script_keeps_its_last_good_version(tmp_path: Path) -> 
     with running(host) as (on_p, on_q):
         apart("configmap", volume, {**NEW, "q/10-x.py": BROKEN})
         wait_until(lambda: host.call("q") == "none|x1|y2", "the rest of q to switch")
-        on_q.__exit__()
-        on_q.assert_whole_versions([BEFORE["q"], "none|x1|y2"])
         wait_until(lambda: host.call("p") == AFTER["p"], "p to switch")
+        on_p.__exit__()
+        on_q.__exit__()
+        on_p.assert_whole_versions([BEFORE["p"], AFTER["p"]])
+        on_q.assert_whole_versions([BEFORE["q"], "none|x1|y2"])
     [status] = [s for s in host.engine.status() if s.file.endswith("q/10-x.py")]
     assert not status.ok and status.version == version_of(chain("x1"))
     assert f"{volume / 'q' / '10-x.py'}:2" in (status.error or "")
