@@ -283,7 +283,13 @@ def _tree(files: dict[str, str]) -> set[str]:
     return paths
 
 
-def configmap_write(target: Path, payload: dict[str, str], mode: int = 0o644) -> None:
+def _now() -> None:
+    """The default ``on_switch``: nothing to record."""
+
+
+def configmap_write(
+    target: Path, payload: dict[str, str], mode: int = 0o644, on_switch: Callable[[], None] = _now
+) -> None:
     """Write a ConfigMap or Secret volume the way the kubelet's AtomicWriter does
     (kubernetes ``pkg/volume/util/atomic_writer.go``, ``Write``): the payload in a new
     ``..<timestamp>.<random>`` folder, a ``..data_tmp`` symlink to it renamed over
@@ -312,6 +318,7 @@ def configmap_write(target: Path, payload: dict[str, str], mode: int = 0o644) ->
         write_inplace(path, text)
         path.chmod(mode)
     os.symlink(fresh.name, target / "..data_tmp")
+    on_switch()
     os.rename(target / "..data_tmp", data)
     for name in payload:
         top = name.split("/")[0]
@@ -324,7 +331,9 @@ def configmap_write(target: Path, payload: dict[str, str], mode: int = 0o644) ->
         shutil.rmtree(target / old)
 
 
-def git_sync(root: Path, files: dict[str, str], link: str = "repo") -> None:
+def git_sync(
+    root: Path, files: dict[str, str], link: str = "repo", on_switch: Callable[[], None] = _now
+) -> None:
     """Publish a revision as git-sync does (kubernetes/git-sync ``main.go``): checked out
     in ``<root>/.worktrees/<hash>``, a ``tmp-link`` symlink to it renamed over the
     ``link``, the old worktree removed after (``--stale-worktree-timeout`` 0)."""
@@ -338,12 +347,13 @@ def git_sync(root: Path, files: dict[str, str], link: str = "repo") -> None:
         write_inplace(path, text)
     old = os.readlink(root / link) if os.path.islink(root / link) else ""
     os.symlink(os.path.relpath(worktree, root), root / "tmp-link")
+    on_switch()
     os.rename(root / "tmp-link", root / link)
     if old:
         shutil.rmtree(root / old)
 
 
-def release_deploy(base: Path, files: dict[str, str]) -> None:
+def release_deploy(base: Path, files: dict[str, str], on_switch: Callable[[], None] = _now) -> None:
     """Write ``releases/<n+1>`` and switch ``current`` to it atomically (``ln -s
     releases/<n> current.tmp && mv -T current.tmp current``); old releases are kept."""
     releases = base / "releases"
@@ -353,10 +363,13 @@ def release_deploy(base: Path, files: dict[str, str]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_inplace(path, text)
     os.symlink(f"releases/{number}", base / "current.tmp")
+    on_switch()
     os.rename(base / "current.tmp", base / "current")
 
 
-def rsync_delay_updates(dest: Path, files: dict[str, str]) -> None:
+def rsync_delay_updates(
+    dest: Path, files: dict[str, str], on_switch: Callable[[], None] = _now
+) -> None:
     """``rsync -a --delay-updates --delete-after SRC/ DEST/`` as its processes touch DEST
     (rsync ``receiver.c``, ``util1.c``): new folders made first; each changed file written
     to a ``.<name>.XXXXXX`` temp file beside it, then renamed into ``.~tmp~/<name>``; at the
@@ -379,6 +392,7 @@ def rsync_delay_updates(dest: Path, files: dict[str, str]) -> None:
         holding.mkdir(mode=0o700, exist_ok=True)
         os.rename(temp, holding / path.name)
         held.append(path)
+    on_switch()  # the first file goes into place: the update starts to show
     for path in held:
         os.rename(path.parent / ".~tmp~" / path.name, path)
         with contextlib.suppress(OSError):  # not empty yet
@@ -391,7 +405,7 @@ def rsync_delay_updates(dest: Path, files: dict[str, str]) -> None:
                 path.unlink()
 
 
-DELIVERIES: dict[str, Callable[[Path, dict[str, str]], None]] = {
+DELIVERIES: dict[str, Callable[..., None]] = {
     "configmap": configmap_write,
     "git-sync": git_sync,
     "release": release_deploy,

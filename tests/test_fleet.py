@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -352,4 +354,57 @@ def test_directory_replaced_while_a_generation_loads_whole(tmp_path: Path) -> No
     host.engine.reload()
     assert host.results() == AFTER
     shutil.rmtree(tmp_path / "app" / "releases" / "1")
+    host.engine.close()
+
+
+# -- the fingerprint --------------------------------------------------------------------------
+def test_fingerprint_changes_with_any_update(tmp_path: Path) -> None:
+    """Any update changes the fingerprint: an edit, a new script, a rename, a removal;
+    the same serving files give the same fingerprint again."""
+    root = make_root(tmp_path, {"p/10-a.py": chain("a1")})
+    engine = hookyard.HookEngine(root)
+    seen = [engine.fingerprint()]
+    steps: list[Callable[[], Any]] = [
+        lambda: (root / "p" / "10-a.py").write_text(chain("a2")),
+        lambda: (root / "p" / "20-b.py").write_text(chain("b")),
+        lambda: os.rename(root / "p" / "20-b.py", root / "p" / "30-b.py"),
+        lambda: os.rename(root / "p" / "30-b.py", root / "q.py"),
+        lambda: (root / "p" / "10-a.py").write_text(chain("a1")),
+    ]
+    for step in steps:
+        step()
+        engine.reload()
+        seen.append(engine.fingerprint())
+    assert len(set(seen[:4])) == 4  # a1; a2; a2 + 20-b; a2 + 30-b
+    assert seen[4] == seen[1]  # 30-b moved out: a2 alone again
+    assert seen[5] == seen[0]  # a1 alone again
+    engine.close()
+
+
+def test_fingerprint_counts_the_version_serving(tmp_path: Path) -> None:
+    """A broken save leaves the fingerprint of the version still serving, so a host that
+    could not load an update does not look as if it had."""
+    root = make_root(tmp_path, {"p/10-a.py": chain("a1")})
+    engine = hookyard.HookEngine(root)
+    before = engine.fingerprint()
+    (root / "p" / "10-a.py").write_text(BROKEN)
+    engine.reload()
+    assert engine.fingerprint() == before
+    engine.close()
+
+
+def test_list_prints_the_fingerprint_of_a_volume(tmp_path: Path) -> None:
+    """``hookyard list`` on a ConfigMap volume prints the fingerprint a host serving it
+    reports."""
+    volume = tmp_path / "volume"
+    configmap_write(volume, OLD)
+    host = Host(volume)
+    result = subprocess.run(
+        [sys.executable, "-m", "hookyard.cli", "list", str(volume)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == f"fingerprint: {host.engine.fingerprint()}"
     host.engine.close()

@@ -121,6 +121,10 @@ HOLD_SETTLE = 0.025
 # Renames out of a holding folder that stays (an rsync killed mid-way) go live this long
 # after the last one (seconds).
 HOLD_MAX = 1.0
+# While a point is held, the disk is checked this often for the holding folder's removal
+# (seconds): rsync renames a temp file into the brand-new .~tmp~ before inotify watches
+# it, and watchdog holds that unpaired rename, and every event after it, for 0.5 s.
+HOLD_POLL = 0.01
 
 
 class WatchTarget(Protocol):
@@ -479,7 +483,10 @@ class Watcher:
         self._identity: tuple[str, int, int] | None = None  # as in Layout.root
         self._problem: str | None = None  # what is wrong with the watch, as last reported
         self._stopped = False
-        self._held: set[str] = set()  # points where rsync's holding folder is
+        # an rsync --delay-updates run: the points seen with its holding folder, and the
+        # disk checks left before giving up on a folder that stays
+        self._held: set[str] = set()
+        self._hold_left = 0
         self._layout_lock = threading.Lock()  # one layout comparison at a time
         self._layout: Layout | None = None
 
@@ -571,29 +578,54 @@ class Watcher:
         self.holding(os.path.basename(os.path.dirname(path)))
 
     def holding(self, point: str) -> None:
-        """rsync made a holding folder in ``point``: what changes there waits for it."""
+        """rsync made a holding folder in ``point``: what changes there waits for the
+        end of its run (no holding folder left in any point)."""
         with self._lock:
+            running = bool(self._held)
             self._held.add(point)
-        self._hold(point)
+            self._hold_left = _HOLD_CHECKS
+        if not running:
+            self.timers.call_later(("hold",), HOLD_POLL, self._check_hold)
 
     def _hold(self, point: str) -> bool:
-        """If ``point`` is held, push its fallback release back and say so.
-
-        The fallback: a holding folder that stays (an rsync killed mid-way) must not
-        hold the point's changes for ever; rsync's renames come in a tight loop.
+        """If ``point`` is held, note the activity (it pushes the fallback release back)
+        and say so. The fallback: a holding folder that stays (an rsync killed mid-way)
+        must not hold changes for ever; rsync's renames come in a tight loop.
         """
         with self._lock:
             if point not in self._held:
                 return False
-        self.timers.call_later(("hold", point), HOLD_MAX, lambda: self._release(point))
+            self._hold_left = _HOLD_CHECKS
         return True
 
     def released(self, point: str) -> None:
-        """rsync removed the holding folder: its renames are done."""
+        """rsync removed a holding folder: look at the disk now."""
         with self._lock:
-            if point not in self._held:
+            if not self._held:
                 return
-        self.timers.call_later(("hold", point), HOLD_SETTLE, lambda: self._release(point))
+        self.timers.call_later(("hold",), 0.0, self._check_hold)
+
+    def _check_hold(self) -> None:
+        """Is rsync's run over (no holding folder in any point on disk)?
+
+        Read from the disk, not from events: rsync renames a temp file into each
+        brand-new holding folder before inotify watches it, and watchdog holds such an
+        unpaired rename, and every event after it, for half a second.
+        """
+        with self._lock:
+            if not self._held:
+                return
+            self._hold_left -= 1
+            left = self._hold_left
+        holding = _holding(self.root)
+        with self._lock:
+            self._held |= holding
+        if not holding:
+            self.timers.call_later(("hold",), HOLD_SETTLE, self._release)
+        elif left <= 0:
+            self._release()
+        else:
+            self.timers.call_later(("hold",), HOLD_POLL, self._check_hold)
 
     def entries_changed(self, hints: dict[str, str] | None) -> None:
         """Entries at the top of the directory changed: load what now leads elsewhere.
@@ -679,19 +711,24 @@ class Watcher:
         for file in files:
             self.vanished(file)
 
-    def _release(self, point: str) -> None:
-        """Load a held point as one generation; the files rsync deleted meanwhile (its
-        ``--delete-after`` pass) leave with it."""
+    def _release(self) -> None:
+        """rsync's run is over: everything is loaded as one generation; in the points seen
+        holding its files, what it deleted meanwhile (``--delete-after``) leaves with it."""
         with self._lock:
-            self._held.discard(point)
-        if os.path.isdir(os.path.join(self.root, point, RSYNC_HOLD)):
+            held, self._held = self._held, set()
+        if not held:
+            return  # released already
+        stale = sorted(_holding(self.root))
+        if stale:
             logger.info(
-                "hookyard: %s still holds an rsync %s folder after %.1f s; loading it now",
-                os.path.join(self.root, point),
+                "hookyard: rsync %s folders still in %s after %.1f s; loading them now",
                 RSYNC_HOLD,
+                ", ".join(stale),
                 HOLD_MAX,
             )
-        self._generation([point], drop=True)
+        self.expire_later(
+            self._generation(None, drop=lambda f: os.path.basename(os.path.dirname(f)) in held)
+        )
 
     def _anchor_changed(self) -> None:
         self.timers.call_later(("watch",), 0.0, self._check)
@@ -850,6 +887,22 @@ class Watcher:
             problem,
             RETRY_INTERVAL,
         )
+
+
+_HOLD_CHECKS = round(HOLD_MAX / HOLD_POLL)
+
+
+def _holding(root: str) -> set[str]:
+    """The points with an rsync holding folder in them."""
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return set()
+    return {
+        name
+        for name in names
+        if is_point_name(name) and os.path.isdir(os.path.join(root, name, RSYNC_HOLD))
+    }
 
 
 def _put(points: dict[str, Entry], name: str, entry: Entry | None) -> None:
