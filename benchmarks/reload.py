@@ -32,6 +32,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ from watchdog.observers import Observer
 import hookyard
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests._reload_support import DELIVERIES, chain  # noqa: E402 - the repository root first
+from tests._reload_support import DELIVERIES, chain
 
 DEBOUNCE = 0.050  # the baseline's fixed debounce, seconds
 
@@ -196,6 +197,10 @@ class Debounced(FileSystemEventHandler):
                 timer.start()
 
 
+def stamp(into: list[float]) -> None:
+    into.append(time.perf_counter())
+
+
 def generation(n: int) -> dict[str, str]:
     """Update ``n`` of a small hook directory: two points, a file added and one removed
     every other update."""
@@ -231,7 +236,7 @@ def measure_delivery(
         for n in range(1, updates + 1):
             files = generation(n)
             switched: list[float] = []
-            deliver(target, files, on_switch=lambda: switched.append(time.perf_counter()))
+            deliver(target, files, on_switch=partial(stamp, switched))
             went_live = max(live.wait(live.when, version(text)) for text in files.values())
             if probe() != f"none|a{n}|b{n}":
                 raise SystemExit(f"benchmark: update {n} of {name} reported live, not serving")
