@@ -47,6 +47,7 @@ import os
 import stat
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import Any, Protocol
@@ -101,6 +102,16 @@ class _StopRace(logging.Filter):
 
 
 logging.getLogger("watchdog.observers.inotify").addFilter(_StopRace())
+# watchdog 7 warns when inotify hands a new folder the watch descriptor of a folder just
+# deleted ("Callback with id ... already exists for watch ... It will be Overwritten"):
+# what a ConfigMap update does every time (a new data folder, the old one removed). The
+# callback is replaced, which is right; the warning would only alarm operators.
+warnings.filterwarnings(
+    "ignore",
+    message="Callback with id .* already exists for watch",
+    category=RuntimeWarning,
+    module="watchdog.observers.inotify",
+)
 
 # While the directory cannot be watched, try again this often (seconds): short, because a
 # deploy that recreates the directory wants its scripts back quickly, and a failed attempt
