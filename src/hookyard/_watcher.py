@@ -595,7 +595,8 @@ class Watcher:
             running = bool(self._held)
             self._held.add(point)
             self._hold_left = _HOLD_CHECKS
-        if not running:
+        if not running and not self._batching:
+            # polling: the end of the run is the quiet poll after .~tmp~ went (released)
             self.timers.call_later(("hold",), HOLD_POLL, self._check_hold)
 
     def _hold(self, point: str) -> bool:
