@@ -6,8 +6,14 @@ predicate polled until a generous deadline). Timing goals live in benchmarks/rel
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -259,3 +265,165 @@ class Callers:
             assert all(value in rank for value in sequence), f"gap or stray result: {sequence}"
             ranks = [rank[value] for value in sequence]
             assert ranks == sorted(ranks), f"a version went backwards: {sequence}"
+
+
+# -- fleet deliveries: each reproduces a real tool's sequence of system calls ------------
+def chain(tag: str) -> str:
+    """A script whose ``post`` appends ``|tag`` to the result: a point's scripts chain in
+    file order, so a call's result names every version it ran ("none|a1|b1")."""
+    return f'def post(rv, *args, **kwargs):\n    return rv + "|{tag}"\n'
+
+
+def _tree(files: dict[str, str]) -> set[str]:
+    """Every relative path of ``files`` and of the folders on the way to them."""
+    paths = set()
+    for relative in files:
+        parts = relative.split("/")
+        paths.update("/".join(parts[: i + 1]) for i in range(len(parts)))
+    return paths
+
+
+def _now() -> None:
+    """The default ``on_switch``: nothing to record."""
+
+
+def configmap_write(
+    target: Path, payload: dict[str, str], mode: int = 0o644, on_switch: Callable[[], None] = _now
+) -> None:
+    """Write a ConfigMap or Secret volume the way the kubelet's AtomicWriter does
+    (kubernetes ``pkg/volume/util/atomic_writer.go``, ``Write``): the payload in a new
+    ``..<timestamp>.<random>`` folder, a ``..data_tmp`` symlink to it renamed over
+    ``..data``, user-visible ``<name> -> ..data/<name>`` links for new top-level names,
+    old top-level names removed, the old data folder removed."""
+    target.mkdir(parents=True, exist_ok=True)
+    data = target / "..data"
+    old = os.readlink(data) if os.path.islink(data) else ""
+    remove: set[str] = set()
+    if old:
+        old_dir = target / old
+        current = {str(path.relative_to(old_dir)) for path in old_dir.rglob("*")}
+        remove = current - _tree(payload)
+        unchanged = all(
+            (old_dir / name).is_file() and (old_dir / name).read_text() == text
+            for name, text in payload.items()
+        )
+        if unchanged and not remove:
+            return  # the kubelet writes nothing when nothing changed
+    stamp = time.strftime("..%Y_%m_%d_%H_%M_%S.", time.gmtime())
+    fresh = Path(tempfile.mkdtemp(prefix=stamp, dir=target))
+    fresh.chmod(0o755)
+    for name, text in payload.items():
+        path = fresh / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_inplace(path, text)
+        path.chmod(mode)
+    os.symlink(fresh.name, target / "..data_tmp")
+    on_switch()
+    os.rename(target / "..data_tmp", data)
+    for name in payload:
+        top = name.split("/")[0]
+        if not os.path.lexists(target / top):
+            os.symlink(f"..data/{top}", target / top)
+    for name in sorted(remove, reverse=True):
+        if "/" not in name:
+            os.remove(target / name)
+    if old:
+        shutil.rmtree(target / old)
+
+
+def git_sync(
+    root: Path, files: dict[str, str], link: str = "repo", on_switch: Callable[[], None] = _now
+) -> None:
+    """Publish a revision as git-sync does (kubernetes/git-sync ``main.go``): checked out
+    in ``<root>/.worktrees/<hash>``, a ``tmp-link`` symlink to it renamed over the
+    ``link``, the old worktree removed after (``--stale-worktree-timeout`` 0)."""
+    digest = hashlib.sha1(repr(sorted(files.items())).encode()).hexdigest()
+    worktree = root / ".worktrees" / digest
+    worktree.mkdir(parents=True)
+    write_inplace(worktree / ".git", f"gitdir: ../../.git/worktrees/{digest}\n")
+    for name, text in files.items():
+        path = worktree / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_inplace(path, text)
+    old = os.readlink(root / link) if os.path.islink(root / link) else ""
+    os.symlink(os.path.relpath(worktree, root), root / "tmp-link")
+    on_switch()
+    os.rename(root / "tmp-link", root / link)
+    if old:
+        shutil.rmtree(root / old)
+
+
+def release_deploy(base: Path, files: dict[str, str], on_switch: Callable[[], None] = _now) -> None:
+    """Write ``releases/<n+1>`` and switch ``current`` to it atomically (``ln -s
+    releases/<n> current.tmp && mv -T current.tmp current``); old releases are kept."""
+    releases = base / "releases"
+    number = len(list(releases.iterdir())) + 1 if releases.is_dir() else 1
+    for name, text in files.items():
+        path = releases / str(number) / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_inplace(path, text)
+    os.symlink(f"releases/{number}", base / "current.tmp")
+    on_switch()
+    os.rename(base / "current.tmp", base / "current")
+
+
+def rsync_delay_updates(
+    dest: Path, files: dict[str, str], on_switch: Callable[[], None] = _now
+) -> None:
+    """``rsync -a --delay-updates --delete-after SRC/ DEST/`` as its processes touch DEST
+    (rsync ``receiver.c``, ``util1.c``): new folders made first; each changed file written
+    to a ``.<name>.XXXXXX`` temp file beside it, then renamed into ``.~tmp~/<name>``; at the
+    end every held file renamed into place, ``rmdir .~tmp~`` tried after each (it works
+    after the last); then files and folders not in the source deleted."""
+    wanted = _tree(files)
+    for relative in sorted(wanted):
+        if relative not in files:
+            (dest / relative).mkdir(parents=True, exist_ok=True)
+    held = []
+    for relative, text in sorted(files.items()):
+        path = dest / relative
+        if path.is_file() and path.read_text() == text:
+            continue  # quick check: unchanged
+        handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.chmod(temp, 0o644)
+        holding = path.parent / ".~tmp~"
+        holding.mkdir(mode=0o700, exist_ok=True)
+        os.rename(temp, holding / path.name)
+        held.append(path)
+    on_switch()  # the first file goes into place: the update starts to show
+    for path in held:
+        os.rename(path.parent / ".~tmp~" / path.name, path)
+        with contextlib.suppress(OSError):  # not empty yet
+            os.rmdir(path.parent / ".~tmp~")
+    for path in sorted(dest.rglob("*"), reverse=True):
+        if str(path.relative_to(dest)) not in wanted:
+            if path.is_dir():
+                path.rmdir()
+            else:
+                path.unlink()
+
+
+DELIVERIES: dict[str, Callable[..., None]] = {
+    "configmap": configmap_write,
+    "git-sync": git_sync,
+    "release": release_deploy,
+    "rsync": rsync_delay_updates,
+}
+
+
+def apart(delivery: str, where: Path, files: dict[str, str]) -> None:
+    """Run a delivery in a process of its own, as the real tool runs: its system calls
+    follow each other as fast as the tool's do, not at the pace the host's threads leave
+    this interpreter's lock."""
+    code = (
+        "import json, sys; from pathlib import Path; "
+        "from tests._reload_support import DELIVERIES; "
+        "DELIVERIES[sys.argv[1]](Path(sys.argv[2]), json.loads(sys.argv[3]))"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code, delivery, str(where), json.dumps(files)],
+        check=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )

@@ -174,6 +174,17 @@ def test_pre_commit_hook_definition() -> None:
 
 
 # -- list ---------------------------------------------------------------------------------
+def hookyard_engine_fingerprint(directory: Path) -> str:
+    """What an engine serving ``directory`` reports as its fingerprint."""
+    import hookyard as library
+
+    engine = library.HookEngine(directory)
+    try:
+        return engine.fingerprint()
+    finally:
+        engine.close()
+
+
 def test_list_shows_points_and_scripts_in_run_order(good: Path) -> None:
     """Points alphabetically, scripts in file-name order, with the hooks each defines."""
     (good / "create/05-first.py").write_text("def error(exc, name, flavor):\n    pass\n")
@@ -186,6 +197,7 @@ def test_list_shows_points_and_scripts_in_run_order(good: Path) -> None:
         "  50-notify.py    post",
         "resize",
         "  10-cap.py  post",
+        f"fingerprint: {hookyard_engine_fingerprint(good)}",
     ]
 
 

@@ -25,6 +25,7 @@ from watchdog.events import (
     FileSystemEvent,
 )
 
+from hookyard._layout import Entry, Layout
 from hookyard._timers import Timers
 from hookyard._watcher import ReloadHandler, Watcher
 
@@ -38,8 +39,11 @@ class Recorder:
     def __init__(self) -> None:
         self.calls: list[tuple[str, ...]] = []
 
-    def load(self, path: str) -> None:
-        self.calls.append(("load", path))
+    def load(self, paths: list[str]) -> None:
+        self.calls.append(("load", *paths))
+
+    def batch(self, loads: list[str], deleted: set[str]) -> None:
+        self.calls.append(("batch", *loads, *(f"-{path}" for path in sorted(deleted))))
 
     def retry(self, path: str) -> None:
         self.calls.append(("retry", path))
@@ -47,21 +51,37 @@ class Recorder:
     def vanished(self, path: str) -> None:
         self.calls.append(("vanished", path))
 
-    def folder_appeared(self, path: str) -> None:
-        self.calls.append(("folder_appeared", path))
+    def staged(self, path: str) -> None:
+        self.calls.append(("staged", path))
 
-    def folder_vanished(self, path: str) -> None:
-        self.calls.append(("folder_vanished", path))
+    def holding(self, point: str) -> None:
+        self.calls.append(("holding", point))
+
+    def linked_changed(self, point: str) -> None:
+        self.calls.append(("linked", point))
+
+    def released(self, point: str) -> None:
+        self.calls.append(("released", point))
+
+    def entries_changed(self, hints: dict[str, str] | None) -> None:
+        told = hints or {}
+        self.calls.append(("entries", *(f"{name}:{how}" for name, how in sorted(told.items()))))
 
     def root_vanished(self) -> None:
         self.calls.append(("root_vanished",))
 
 
 def feed(
-    events: list[FileSystemEvent], *, close_events: bool = True, linked: bool = False
+    events: list[FileSystemEvent],
+    *,
+    close_events: bool = True,
+    linked: bool = False,
+    batching: bool = False,
 ) -> list[tuple[str, ...]]:
     sink = Recorder()
-    handler = ReloadHandler(ROOT, sink, close_events=close_events, is_linked=lambda _: linked)
+    handler = ReloadHandler(
+        ROOT, sink, close_events=close_events, batching=batching, is_linked=lambda _: linked
+    )
     for event in events:
         handler.dispatch(event)
     return sink.calls
@@ -177,7 +197,6 @@ def test_jetbrains_save_sequence() -> None:
         "/hooks/p/__pycache__/a.py",
         "/hooks/__pycache__/a.py",
         "/hooks/.git/a.py",
-        "/hooks/a.py",
         "/hooks/p/deeper/a.py",
         "/elsewhere/p/a.py",
     ],
@@ -202,40 +221,72 @@ def test_noise_events_are_ignored() -> None:
     assert feed(events) == []
 
 
-def test_folder_events() -> None:
-    """A point folder created or moved in is scanned; deleted or moved away, its scripts
-    vanish; the root itself deleted is reported; other folders are ignored."""
+def test_top_level_events() -> None:
+    """Every change of an entry directly in the root (a point folder, a delivery's
+    ``..data`` link, a stray file) is reported with how it changed, for the watcher to
+    compare layouts; folders deeper are ignored; the root itself deleted is reported."""
     events = [
         DirCreatedEvent("/hooks/q"),
         DirMovedEvent("/hooks/q", "/hooks/r"),
         DirDeletedEvent("/hooks/r"),
-        DirCreatedEvent("/hooks/.git"),
+        FileCreatedEvent("/hooks/..data_tmp"),
+        FileMovedEvent("/hooks/..data_tmp", "/hooks/..data"),
+        FileClosedEvent("/hooks/a.py"),
+        DirModifiedEvent("/hooks/p"),
         DirCreatedEvent("/hooks/p/sub"),
         DirDeletedEvent(ROOT),
     ]
     assert feed(events) == [
-        ("folder_appeared", "/hooks/q"),
-        ("folder_vanished", "/hooks/q"),
-        ("folder_appeared", "/hooks/r"),
-        ("folder_vanished", "/hooks/r"),
+        ("entries", "q:created"),
+        ("entries", "q:gone", "r:moved"),
+        ("entries", "r:gone"),
+        ("entries", "..data_tmp:other"),
+        ("entries", "..data:other", "..data_tmp:other"),
+        ("entries", "a.py:other"),
         ("root_vanished",),
     ]
 
 
-def test_bytes_paths() -> None:
-    """Events with bytes paths are handled like str paths."""
-    assert feed([FileClosedEvent(A.encode())]) == [("load", A)]
-
-
-def test_paths_under_a_symlinked_directory_are_translated() -> None:
-    """When the directory is a symlink and its target is watched, event paths come back
-    under the directory's own name (the one the engine knows files by)."""
+def test_symlinked_point_folders_are_known_by_their_link() -> None:
+    """A script changed under the resolved folder of a symlinked point folder (a
+    ConfigMap's ``create -> ..data/create``, a ``create -> _shared/create`` link) reloads
+    that point whole; the data folder of a generation not yet linked (the kubelet writing
+    the next one) is ignored."""
     sink = Recorder()
-    handler = ReloadHandler(ROOT, sink, close_events=True, watched="/srv/release-7/hooks")
-    handler.dispatch(FileClosedEvent("/srv/release-7/hooks/p/a.py"))
-    handler.dispatch(DirCreatedEvent("/srv/release-7/hooks/q"))
-    handler.dispatch(FileClosedEvent("/srv/release-7/hooks-old/p/a.py"))
-    assert sink.calls == [("load", A), ("folder_appeared", "/hooks/q")]
+    handler = ReloadHandler(ROOT, sink, close_events=True)
+    handler.links = {"/hooks/..2026_01_01.1/create": "/hooks/create"}
+    handler.dispatch(FileClosedEvent("/hooks/..2026_01_01.1/create/a.py"))
+    handler.dispatch(FileDeletedEvent("/hooks/..2026_01_01.1/create/b.py"))
+    handler.dispatch(FileClosedEvent("/hooks/..2026_01_02.2/create/a.py"))
+    assert sink.calls == [("linked", "create"), ("linked", "create")]
+
+
+def test_rsync_delay_updates_sequence() -> None:
+    """rsync --delay-updates: the temp file is ignored, making ``.~tmp~`` holds the point,
+    each rename out of it is staged (held for its generation), and removing ``.~tmp~``
+    releases the point."""
+    events = [
+        FileClosedEvent("/hooks/p/.a.py.Xy12Zw"),
+        DirCreatedEvent("/hooks/p/.~tmp~"),
+        FileMovedEvent("/hooks/p/.a.py.Xy12Zw", "/hooks/p/.~tmp~/a.py"),
+        FileMovedEvent("/hooks/p/.~tmp~/a.py", A),
+        DirDeletedEvent("/hooks/p/.~tmp~"),
+    ]
+    assert feed(events) == [("holding", "p"), ("staged", A), ("released", "p")]
+
+
+def test_polls_load_as_one_when_quiet() -> None:
+    """Polling: the scripts the polls saw change, and the deletions, are loaded together
+    once a poll sees nothing more change, not one by one."""
+    from hookyard._watcher import _BatchEnd
+
+    b, c = "/hooks/p/b.py", "/hooks/p/c.py"
+    busy, quiet = _BatchEnd(ROOT, "changed"), _BatchEnd(ROOT)
+    events = [FileModifiedEvent(A), FileCreatedEvent(b), busy, FileDeletedEvent(c), busy]
+    assert feed(events, close_events=False, batching=True) == []
+    assert feed([*events, quiet, quiet], close_events=False, batching=True) == [
+        ("batch", A, b, f"-{c}")
+    ]
 
 
 def test_handler_never_raises(caplog: pytest.LogCaptureFixture) -> None:
@@ -243,7 +294,7 @@ def test_handler_never_raises(caplog: pytest.LogCaptureFixture) -> None:
     (which would die and stop all watching)."""
 
     class Broken(Recorder):
-        def load(self, path: str) -> None:
+        def load(self, paths: list[str]) -> None:
             raise RuntimeError("disk on fire")
 
     handler = ReloadHandler(ROOT, Broken(), close_events=True)
@@ -326,21 +377,29 @@ def test_timers_thread_runs_and_closes() -> None:
 
 # -- the watcher's grace logic, behind a fake engine --------------------------------------
 class FakeEngine:
-    """Records what the watcher asks of the engine."""
+    """Records what the watcher asks of the engine; ``layout`` is the disk as it shows."""
 
     def __init__(self, files: list[str] | None = None) -> None:
         self.directory = Path(ROOT)
         self.files = files or []
         self.calls: list[tuple[Any, ...]] = []
+        self.layout = Layout((ROOT, 1, 1), {})
+        self.drops: list[Any] = []
 
-    def _watch_load(self, path: str, *, retry_only: bool = False) -> None:
-        self.calls.append(("retry" if retry_only else "load", path))
+    def _layout(self) -> Layout:
+        return self.layout
+
+    def _watch_load(self, paths: Any, *, retry_only: bool = False) -> None:
+        for path in paths:
+            self.calls.append(("retry" if retry_only else "load", path))
 
     def _watch_expire(self, path: str) -> None:
         self.calls.append(("expire", path))
 
-    def _watch_rescan(self, point: str | None = None) -> list[str]:
-        self.calls.append(("rescan", point))
+    def _watch_generation(self, points: Any, *, drop: Any) -> list[str]:
+        self.drops.append(drop)
+        how = "drop" if drop is True else "grace" if drop is False else "some"
+        self.calls.append(("generation", tuple(points) if points is not None else None, how))
         return []
 
     def _watch_files(self, point: str | None = None) -> list[str]:
@@ -361,7 +420,12 @@ def make_watcher(files: list[str] | None = None) -> tuple[Watcher, FakeEngine, C
         close_events=True,
         timers=Timers(clock=clock),
     )
+    watcher._layout = engine._layout()  # what _establish records when watching starts
     return watcher, engine, clock
+
+
+def folder(real: str, *, linked: bool = False, inode: int = 2) -> Entry:
+    return Entry("dir", linked, (1, inode), real)
 
 
 def test_vanished_script_expires_after_the_grace() -> None:
@@ -418,17 +482,128 @@ def test_folder_vanished_gives_each_script_the_grace() -> None:
     other points' scripts are untouched."""
     other = "/hooks/q/b.py"
     watcher, engine, clock = make_watcher([A, "/hooks/p/c.py", other])
+    engine.layout = Layout(
+        (ROOT, 1, 1), {"p": folder("/hooks/p"), "q": folder("/hooks/q", inode=3)}
+    )
+    watcher._layout = engine.layout
+    engine.layout = Layout((ROOT, 1, 1), {"q": folder("/hooks/q", inode=3)})
     watcher.handler.dispatch(DirDeletedEvent("/hooks/p"))
     clock.now += 1
     watcher.timers.run_due()
     assert sorted(engine.calls) == [("expire", A), ("expire", "/hooks/p/c.py")]
 
 
-def test_folder_appeared_is_scanned() -> None:
-    """A new point folder is scanned for scripts already in it."""
+def test_folder_made_is_scanned_with_the_grace() -> None:
+    """A point folder made with mkdir is scanned for the scripts already in it; what it
+    lacks gets the grace (it may still be filling)."""
     watcher, engine, _ = make_watcher()
+    engine.layout = Layout((ROOT, 1, 1), {"q": folder("/hooks/q")})
     watcher.handler.dispatch(DirCreatedEvent("/hooks/q"))
-    assert engine.calls == [("rescan", "q")]
+    assert engine.calls == [("generation", ("q",), "grace")]
+
+
+def test_folder_renamed_into_place_is_one_generation() -> None:
+    """A point folder renamed into place is complete: loaded as one generation, what it
+    lacks dropped with the switch."""
+    watcher, engine, _ = make_watcher()
+    engine.layout = Layout((ROOT, 1, 1), {"q": folder("/hooks/q")})
+    watcher.handler.dispatch(DirMovedEvent("/staging/q", "/hooks/q"))
+    assert engine.calls == [("generation", ("q",), "drop")]
+
+
+def test_link_swap_is_one_generation() -> None:
+    """The kubelet's ``..data`` rename: every point folder linked through it now leads to
+    the new data folder and all are loaded as one generation, dropping what the swap
+    removed (a point whose link now dangles included); the creation of ``..data_tmp``
+    before it changes nothing."""
+    watcher, engine, _ = make_watcher()
+    old = Layout(
+        (ROOT, 1, 1),
+        {
+            "create": folder("/hooks/..1/create", linked=True, inode=5),
+            "resize": folder("/hooks/..1/resize", linked=True, inode=6),
+        },
+    )
+    engine.layout = watcher._layout = old
+    watcher.handler.dispatch(FileCreatedEvent("/hooks/..data_tmp"))
+    assert engine.calls == []
+    engine.layout = Layout(
+        (ROOT, 1, 1),
+        {
+            "create": folder("/hooks/..2/create", linked=True, inode=7),
+            "resize": Entry("dangling", linked=True),
+        },
+    )
+    watcher.handler.dispatch(FileMovedEvent("/hooks/..data_tmp", "/hooks/..data"))
+    assert engine.calls == [("generation", ("create", "resize"), "drop")]
+    assert watcher.handler.links == {"/hooks/..2/create": "/hooks/create"}
+
+
+def settle(watcher: Watcher, clock: Clock) -> None:
+    """Run the timers through a disk check and the settle window after it."""
+    from hookyard._watcher import HOLD_POLL, HOLD_SETTLE
+
+    for step in (HOLD_POLL, HOLD_SETTLE):
+        clock.now += step
+        watcher.timers.run_due()
+
+
+def test_rsync_hold_releases_one_generation() -> None:
+    """Renames out of ``.~tmp~`` load nothing until rsync's run is over (no holding folder
+    left); then, after the settle window (rsync's --delete-after pass), everything loads
+    as one generation that drops what is gone from the points rsync held."""
+    watcher, engine, clock = make_watcher()
+    watcher.handler.dispatch(DirCreatedEvent("/hooks/p/.~tmp~"))
+    watcher.handler.dispatch(FileMovedEvent("/hooks/p/.~tmp~/a.py", A))
+    watcher.timers.run_due()
+    assert engine.calls == []
+    watcher.handler.dispatch(DirDeletedEvent("/hooks/p/.~tmp~"))
+    settle(watcher, clock)
+    assert engine.calls == [("generation", None, "some")]
+    drop = engine.drops[-1]
+    assert drop("/hooks/p/b.py") and not drop("/hooks/q/b.py")
+
+
+def test_loads_in_a_held_point_wait_for_the_release() -> None:
+    """While rsync's holding folder exists in a point, every load there waits for the
+    run's end (a rename whose other half inotify missed looks like a plain rename into
+    place); loads elsewhere do not."""
+    watcher, engine, clock = make_watcher()
+    watcher.handler.dispatch(DirCreatedEvent("/hooks/p/.~tmp~"))
+    watcher.handler.dispatch(FileMovedEvent("", A))
+    watcher.handler.dispatch(FileClosedEvent("/hooks/q/b.py"))
+    assert engine.calls == [("load", "/hooks/q/b.py")]
+    settle(watcher, clock)
+    assert engine.calls[1:] == [("generation", None, "some")]
+
+
+def test_rsync_hold_without_release_goes_live_later(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Renames out of a holding folder that never goes (rsync killed mid-way) go live
+    ``HOLD_MAX`` after the last one."""
+    from hookyard import _watcher
+
+    monkeypatch.setattr(_watcher, "_holding", lambda root: {"p"})
+    watcher, engine, clock = make_watcher()
+    watcher.handler.dispatch(FileMovedEvent("/hooks/p/.~tmp~/a.py", A))
+    for _ in range(round(_watcher.HOLD_MAX / _watcher.HOLD_POLL) - 2):
+        clock.now += _watcher.HOLD_POLL
+        watcher.timers.run_due()
+    assert engine.calls == []
+    for _ in range(3):
+        clock.now += _watcher.HOLD_POLL
+        watcher.timers.run_due()
+    assert engine.calls == [("generation", None, "some")]
+
+
+def test_hold_released_when_the_folder_is_gone_before_its_event() -> None:
+    """The end of rsync's run is read from the disk before watchdog delivers it (watchdog
+    holds an unpaired rename, and what follows it, for 0.5 s)."""
+    watcher, engine, clock = make_watcher()
+    watcher.handler.dispatch(DirCreatedEvent("/hooks/p/.~tmp~"))  # not on disk: gone
+    watcher.timers.run_due()
+    assert engine.calls == []
+    settle(watcher, clock)
+    assert engine.calls == [("generation", None, "some")]
 
 
 def test_stop_drops_pending_graces() -> None:

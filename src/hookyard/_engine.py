@@ -5,22 +5,24 @@ from __future__ import annotations
 import logging
 import math
 import os
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from ._audit import ReachChange, report_reach_change, source_reach_change
 from ._budget import Limits
-from ._hookpoint import Point, PointOptions, make_hooked
+from ._hookpoint import Observer, Point, PointOptions, make_hooked
 from ._interpreter import warn_if_untested
 from ._isolation import ProcessIsolation, WorkerPool, process_options
+from ._layout import Layout, fingerprint, layout_of
 from ._loader import MAX_SCRIPT_BYTES, FileRules, LoadedScript, LoadFailure, load_script
 from ._modules import DEFAULT_MODULES, facade_factories
 from ._sandbox import SandboxPolicy
-from ._trail import AuditEvent, AuditLog, AuditTrail
+from ._trail import AuditEvent, AuditLog, AuditTrail, fan_out
 from .errors import ScriptError
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "ScriptStatus",
     "is_point_name",
     "is_script_name",
+    "script_mode",
 ]
 
 logger = logging.getLogger("hookyard")
@@ -45,6 +48,12 @@ _IGNORED_SUFFIXES = ("~", ".swp", ".swo", ".swx", ".tmp", "___jb_tmp___", "___jb
 # after a grace of at most 300 ms" with room for event delivery. See docs/hot-reload.md.
 DEFAULT_DELETE_GRACE = 0.2
 
+# How long a generation is read again while symlink swaps keep overlapping the read
+# (seconds). Each swap makes a new data directory, so one more read settles it in
+# practice; a directory swapped faster than it can be read for this long loads nothing
+# and is tried again (the watcher's ``_watch_generation`` returns None).
+_READ_PATIENCE = 2.0
+
 
 def is_script_name(name: str) -> bool:
     """True for a file name the engine loads: ``*.py``, not hidden, not a temp file."""
@@ -59,6 +68,15 @@ def is_script_name(name: str) -> bool:
 def is_point_name(name: str) -> bool:
     """True for a folder name that is a hook point."""
     return bool(name) and not name.startswith((".", "_", "#", "~")) and name != "__pycache__"
+
+
+def script_mode(name: str) -> str:
+    """How a script file's outcomes are applied: ``"enforce"``.
+
+    The one place that says it (metrics' ``mode`` label, ``hookyard list``): shadow
+    scripts (DESIGN.md "Safe rollout", ``*.shadow.py``) will answer ``"shadow"`` here.
+    """
+    return "enforce"
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +199,14 @@ class HookEngine:
         self.delete_grace = float(delete_grace)
         self._watcher: Any = None
         self._trail = AuditTrail(audit_log)
-        self._observer: AuditTrail | None = None
+        self._audit_on = False  # the trail listens: load events are recorded
+        # who hears each invocation: the trail while it listens, plus the metrics and
+        # tracing observers a host enabled (hookyard.prometheus, _otel); None: nobody
+        self._observer: Observer | None = None
+        self._observers: list[Observer] = []
+        self._tracing: Observer | None = None
+        self._pending_audit: list[AuditEvent] = []  # load events, sent once published
+        self._fingerprint = fingerprint(())
         self.refresh_audit()
         self._made = False  # the first load: a script's reach is not news yet
         self.reload()
@@ -284,28 +309,70 @@ class HookEngine:
         logger when it is enabled for INFO and has a handler. Unarmed points record
         nothing and pay nothing. The engine re-checks when it is made, on ``start()``,
         ``reload()`` and when listeners change; call this after configuring logging later.
-        Returns whether the points are armed.
+        Metrics (``hookyard.prometheus``) and tracing (an OpenTelemetry tracer provider
+        the host set) arm the points too. Returns whether the audit trail listens.
         """
+        if self._tracing is None and "opentelemetry.trace" in sys.modules:
+            # Only a host that imported OpenTelemetry can have set a tracer provider: a
+            # host without it pays this one dictionary lookup (DESIGN "Observability").
+            from ._otel import tracing_observer
+
+            self._tracing = tracing_observer(self)
         with self._lock:
-            self._observer = self._trail if self._trail.listening() else None
+            self._audit_on = self._trail.listening()
+            observers: list[Observer] = [self._trail] if self._audit_on else []
+            observers += self._observers
+            if self._tracing is not None:
+                observers.append(self._tracing)
+            self._observer = fan_out(observers)
             for point in self._points.values():
                 point.observer = self._observer
-            return self._observer is not None
+            return self._audit_on
+
+    def _add_observer(self, observer: Observer) -> None:
+        """Hear every script invocation (``hookyard.prometheus`` registers this way)."""
+        with self._lock:
+            if observer not in self._observers:
+                self._observers.append(observer)
+        self.refresh_audit()
+
+    def _remove_observer(self, observer: Observer) -> None:
+        with self._lock:
+            if observer in self._observers:
+                self._observers.remove(observer)
+        self.refresh_audit()
+
+    # -- fleets -----------------------------------------------------------------------
+    def fingerprint(self) -> str:
+        """sha256 hex over every serving script's path (relative to the directory) and
+        version: equal on every host serving the same files, changed by any update.
+
+        A script whose latest save failed to load counts with the version still serving.
+        See docs/fleet.md for how to compute it from a checkout.
+        """
+        return self._fingerprint
+
+    def _serving(self) -> list[tuple[str, str, str]]:
+        """``(point, file name, version)`` of every serving script (under the lock)."""
+        return [
+            (r.point, Path(r.file).name, r.current.version)
+            for r in self._records.values()
+            if r.current is not None
+        ]
 
     # -- loading ------------------------------------------------------------------------
     def reload(self) -> None:
         """Rescan the whole directory: load new or changed files, drop vanished ones.
 
-        While the engine is watching, a file missing from the rescan gets the same delete
-        grace as one the watcher saw go (it may be mid-save); otherwise it is dropped now.
+        Everything read is swapped in at once, point by point. While the engine is
+        watching, a file missing from the rescan gets the same delete grace as one the
+        watcher saw go (it may be mid-save); otherwise it is dropped now, with the rest.
         """
         with self._lock:
-            missing = self._rescan()
             watcher = self._watcher
-            if watcher is None:
-                self._apply([self._remove(file) for file in missing])
+            missing = self._generation(None, drop=watcher is None)
         if watcher is not None:
-            watcher.expire_later(missing)
+            watcher.expire_later(missing or [])
         self.refresh_audit()
 
     def reload_path(self, path: str | Path) -> None:
@@ -332,17 +399,70 @@ class HookEngine:
             return None
         return point
 
-    def _rescan(self, point: str | None = None) -> list[str]:
-        """Load every script file found (all points, or one); return known files not found.
+    def _layout(self) -> Layout:
+        return layout_of(str(self.directory), is_point_name)
 
-        A folder that cannot be listed (permissions) keeps its scripts: not seeing a file
-        is not the same as it being gone.
+    def _generation(
+        self, points: Collection[str] | None, *, drop: bool | Callable[[str], bool]
+    ) -> list[str] | None:
+        """Load ``points`` (every point: None) from disk as one generation.
+
+        Every script is read first; then the ones that loaded replace their records and
+        files no longer there are dropped where ``drop`` says (True: an atomic swap
+        removed them; a callable: decides per file), and each point is published once
+        with all of it. A read that overlapped a symlink swap (the layout differs before
+        and after it) is read again, so a generation is never half old, half new.
+        Returns the known files found missing and not dropped (the caller's grace), or
+        None when the directory kept being swapped during every read (nothing changed).
         """
-        events: list[ReloadEvent] = []
+        with self._lock:
+            deadline = time.monotonic() + _READ_PATIENCE
+            while True:
+                before = self._layout()
+                read, found, unreadable = self._scan(points)
+                if self._layout() == before:
+                    break
+                if time.monotonic() > deadline:
+                    logger.warning(
+                        "hook directory %s kept being swapped while it was read; the "
+                        "scripts serving stay until it settles",
+                        self.directory,
+                    )
+                    return None
+            events = [
+                event
+                for point, path, started, result in read
+                if (event := self._commit(point, path, started, result)) is not None
+            ]
+            missing = [
+                file
+                for file, record in self._records.items()
+                if file not in found
+                and record.point not in unreadable
+                and (points is None or record.point in points)
+            ]
+            dropped = [f for f in missing if drop is True or (callable(drop) and drop(f))]
+            events += [self._remove(file) for file in dropped]
+            if points is None:
+                # Every point, not only those with events: a point shared with an engine
+                # made before (configure() again) must stop serving that engine's scripts.
+                self._publish_all()
+            self._apply(events)
+            return [file for file in missing if file not in dropped]
+
+    def _scan(
+        self, points: Collection[str] | None
+    ) -> tuple[list[tuple[str, Path, float, LoadedScript | LoadFailure]], set[str], set[str]]:
+        """Read every script of ``points`` (all: None); changes nothing.
+
+        Returns what each read gave, the files found, and the points whose folder could
+        not be listed (permissions): not seeing a file is not the same as it being gone.
+        """
+        read: list[tuple[str, Path, float, LoadedScript | LoadFailure]] = []
         found: set[str] = set()
         unreadable: set[str] = set()
-        if point is not None:
-            folders = [self.directory / point]
+        if points is not None:
+            folders = [self.directory / point for point in sorted(points)]
         else:
             try:
                 folders = sorted(
@@ -357,12 +477,12 @@ class HookEngine:
                 folders = []
             except OSError as exc:
                 logger.error("cannot list hook directory %s: %s", self.directory, exc)
-                return []
+                return read, found, {r.point for r in self._records.values()}
         for folder in folders:
             try:
                 entries = sorted(folder.iterdir())
             except (FileNotFoundError, NotADirectoryError):
-                continue
+                continue  # gone, or a link into a generation that is gone
             except OSError as exc:
                 logger.error("cannot list hook point folder %s: %s", folder, exc)
                 unreadable.add(folder.name)
@@ -370,37 +490,34 @@ class HookEngine:
             for path in entries:
                 if is_script_name(path.name):
                     found.add(str(path))
-                    event = self._load(folder.name, path)
-                    if event is not None:
-                        events.append(event)
-        if point is None:
-            # Every point, not only those with events: a point shared with an engine made
-            # before (configure() again) must stop serving that engine's scripts.
-            self._publish_all()
-        self._apply(events)
-        return [
-            file
-            for file, record in self._records.items()
-            if file not in found
-            and record.point not in unreadable
-            and (point is None or record.point == point)
-        ]
+                    started = time.perf_counter()
+                    read.append((folder.name, path, started, self._read(folder.name, path)))
+        return read, found, unreadable
+
+    def _read(self, point: str, path: Path) -> LoadedScript | LoadFailure:
+        """Read, compile and run one script file (in a worker under isolation)."""
+        script_logger = logging.getLogger(f"hookyard.script.{point}.{path.stem}")
+        if self._pool is not None:
+            return self._pool.load(path, point=point, rules=self._rules, logger=script_logger)
+        return load_script(
+            path, point=point, policy=self._policy, rules=self._rules, logger=script_logger
+        )
 
     def _load(self, point: str, path: Path) -> ReloadEvent | None:
-        """Load one file into its record; the event to report, or None if nothing changed.
+        """Load one file into its record; the event to report, or None if nothing changed."""
+        started = time.perf_counter()
+        return self._commit(point, path, started, self._read(point, path))
+
+    def _commit(
+        self, point: str, path: Path, started: float, result: LoadedScript | LoadFailure
+    ) -> ReloadEvent | None:
+        """Put one read into its record; the event to report, or None if nothing changed.
 
         Never touches what is serving unless the new version loaded: a failure keeps the
         last good version, and the same content as serving keeps it (and its ``state``).
+        Nothing is published here: ``_apply`` does that.
         """
         file = str(path)
-        started = time.perf_counter()
-        script_logger = logging.getLogger(f"hookyard.script.{point}.{path.stem}")
-        if self._pool is not None:
-            result = self._pool.load(path, point=point, rules=self._rules, logger=script_logger)
-        else:
-            result = load_script(
-                path, point=point, policy=self._policy, rules=self._rules, logger=script_logger
-            )
         if isinstance(result, LoadFailure) and not os.path.lexists(path):
             # Gone between the event and the read (a save in progress): its delete or move
             # event decides what happens; this is no failure of the script.
@@ -446,10 +563,7 @@ class HookEngine:
             source_reach_change(
                 record.current.source if record.current is not None else None, result.source
             )
-            if record.current is not None
-            or self._made
-            or self._listeners
-            or self._observer is not None
+            if record.current is not None or self._made or self._listeners or self._audit_on
             else None
         )
         result.record = record
@@ -474,9 +588,10 @@ class HookEngine:
         message: str | None,
         outcome: Literal["ok", "error", "limit"],
     ) -> None:
-        if self._observer is not None:
+        """Queue a load event; ``_apply`` sends it with the fingerprint it led to."""
+        if self._audit_on:
             duration = (time.perf_counter() - started) * 1000.0
-            self._observer.emit(
+            self._pending_audit.append(
                 AuditEvent(time.time(), point, file, version, "load", outcome, duration, message)
             )
 
@@ -484,21 +599,29 @@ class HookEngine:
         record = self._records.pop(file)
         old = record.current.version if record.current is not None else None
         logger.info("hook script removed: %s (%s)", file, _short(old))
-        if self._observer is not None:
+        if self._audit_on:
             # the trail shows when a script stopped serving, not only when it started
-            self._observer.emit(
+            self._pending_audit.append(
                 AuditEvent(time.time(), record.point, file, old, "load", "ok", 0.0, "removed")
             )
         return ReloadEvent(record.point, file, old, None, True, None, removed=True)
 
     def _apply(self, events: list[ReloadEvent]) -> None:
-        """Publish the points these events touched, then tell listeners.
+        """Publish the points these events touched, then record and tell listeners.
 
         Publish first: a listener may call a hooked function straight away and must see
-        the version it is told about.
+        the version it is told about. The fingerprint changes with the publish, and the
+        audit trail's load events carry the one they led to.
         """
         for point in sorted({event.point for event in events}):
             self._publish(point)
+        if events:
+            self._fingerprint = fingerprint(
+                (f"{point}/{name}", version) for point, name, version in self._serving()
+            )
+        pending, self._pending_audit = self._pending_audit, []
+        for audit in pending:
+            self._trail.emit(audit._replace(fingerprint=self._fingerprint))
         for event in events:
             self._notify(event)
 
@@ -533,19 +656,26 @@ class HookEngine:
                 logger.exception("reload listener %r failed", listener)
 
     # -- the watcher's side (see _watcher.py) -----------------------------------------------
-    def _watch_load(self, path: str, *, retry_only: bool = False) -> None:
-        """A script file is complete on disk: load it. ``retry_only``: only if its last
-        load failed or it never loaded (metadata changed, e.g. a chmod)."""
-        file = Path(path)
-        point = self._point_of(file)
-        if point is None:
-            return
+    def _watch_load(self, paths: Iterable[str], *, retry_only: bool = False) -> None:
+        """Script files are complete on disk: load them, publish them together.
+
+        ``retry_only``: only those whose last load failed or never loaded (metadata
+        changed, e.g. a chmod).
+        """
         with self._lock:
-            record = self._records.get(path)
-            if retry_only and record is not None and record.error is None:
-                return
-            event = self._load(point, file)
-            self._apply([event] if event is not None else [])
+            events = []
+            for path in paths:
+                file = Path(path)
+                point = self._point_of(file)
+                if point is None:
+                    continue
+                record = self._records.get(path)
+                if retry_only and record is not None and record.error is None:
+                    continue
+                event = self._load(point, file)
+                if event is not None:
+                    events.append(event)
+            self._apply(events)
 
     def _watch_expire(self, path: str) -> None:
         """A script's grace is over: drop it unless a file is back at its path.
@@ -557,10 +687,12 @@ class HookEngine:
             if path in self._records and not os.path.lexists(path):
                 self._apply([self._remove(path)])
 
-    def _watch_rescan(self, point: str | None = None) -> list[str]:
-        """Load what is on disk (all points, or one); return known files not found."""
-        with self._lock:
-            return self._rescan(point)
+    def _watch_generation(
+        self, points: Collection[str] | None, *, drop: bool | Callable[[str], bool]
+    ) -> list[str] | None:
+        """Load points as one generation (see ``_generation``); the files left to expire,
+        or None if it could not be read whole."""
+        return self._generation(points, drop=drop)
 
     def _watch_files(self, point: str | None = None) -> list[str]:
         """The files the engine knows (all, or one point's)."""

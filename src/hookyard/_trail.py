@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal, NamedTuple
 
-__all__ = ["OUTCOMES", "PHASES", "AuditEvent", "AuditLog", "AuditTrail"]
+__all__ = ["OUTCOMES", "PHASES", "AuditEvent", "AuditLog", "AuditTrail", "FanOut", "fan_out"]
 
 logger = logging.getLogger("hookyard.audit")
 _engine_logger = logging.getLogger("hookyard")
@@ -52,10 +52,13 @@ class AuditEvent(NamedTuple):
     duration_ms: float
     message: str | None = None
     operations: int | None = None
+    # load events: the engine's fingerprint once this load was serving (docs/fleet.md)
+    fingerprint: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """The JSON-lines record: plain values, keys in a fixed order."""
-        return {
+        """The JSON-lines record: plain values, keys in a fixed order (``fingerprint``
+        on load events only)."""
+        record = {
             "time": _timestamp(self.time),
             "point": self.point,
             "script": self.script,
@@ -66,6 +69,9 @@ class AuditEvent(NamedTuple):
             "operations": self.operations,
             "message": self.message,
         }
+        if self.phase == "load":
+            record["fingerprint"] = self.fingerprint
+        return record
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,11 +119,15 @@ def _json_line(event: AuditEvent) -> bytes:
     version = _quote(event.version) if event.version is not None else "null"
     operations = str(event.operations) if event.operations is not None else "null"
     message = _quote(event.message) if event.message is not None else "null"
+    tail = ""
+    if event.phase == "load":
+        fingerprint = _quote(event.fingerprint) if event.fingerprint is not None else "null"
+        tail = f',"fingerprint":{fingerprint}'
     return (
         f'{{"time":"{_timestamp(event.time)}","point":{_quote(event.point)},'
         f'"script":{_quote(event.script)},"version":{version},"phase":"{event.phase}",'
         f'"outcome":"{event.outcome}","duration_ms":{event.duration_ms:.3f},'
-        f'"operations":{operations},"message":{message}}}\n'
+        f'"operations":{operations},"message":{message}{tail}}}\n'
     ).encode("ascii")
 
 
@@ -278,6 +288,40 @@ class AuditTrail:
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
+
+
+class FanOut:
+    """Hands each invocation to several observers (the trail, metrics, tracing)."""
+
+    __slots__ = ("observers",)
+
+    def __init__(self, observers: tuple[Any, ...]) -> None:
+        self.observers = observers
+
+    def invocation(
+        self,
+        point: str,
+        script: Any,
+        phase: str,
+        outcome: str,
+        started: float,
+        message: str | None,
+        operations: int | None = None,
+    ) -> None:
+        for observer in self.observers:
+            observer.invocation(point, script, phase, outcome, started, message, operations)
+
+
+def fan_out(observers: list[Any]) -> Any:
+    """The observer to set on points: None for none, the one itself, or a ``FanOut``.
+
+    One observer is set as it is: a host with only metrics pays for nothing else.
+    """
+    if not observers:
+        return None
+    if len(observers) == 1:
+        return observers[0]
+    return FanOut(tuple(observers))
 
 
 def _suffix(message: str | None) -> str:

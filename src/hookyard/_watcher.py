@@ -1,6 +1,6 @@
-"""Watch the hook directory: watchdog events -> the engine's loads, graces and rescans.
+"""Watch the hook directory: watchdog events -> the engine's loads, graces and generations.
 
-Why it is built this way (issue 3, DESIGN.md guarantee 4):
+Why it is built this way (issue 3, issue 15, DESIGN.md guarantee 4):
 
 - **No debounce.** On Linux the watcher loads a script on the kernel's close-after-write
   (``IN_CLOSE_WRITE`` -> ``FileClosedEvent``) and on renames into place (``IN_MOVED_TO`` ->
@@ -12,6 +12,20 @@ Why it is built this way (issue 3, DESIGN.md guarantee 4):
   only if nothing has taken its place. Editors that rename the original away and then write
   or rename the new file in (vim, emacs, JetBrains "safe write") therefore look like a plain
   replace to callers: they see the old version until the new one is loaded.
+- **Generations.** Fleets deliver whole directories by swapping a symlink: a Kubernetes
+  ConfigMap or Secret volume renames ``..data_tmp`` over ``..data`` (kubelet
+  ``atomic_writer.go``), git-sync renames ``tmp-link`` over its worktree link, a deploy
+  switches ``current -> releases/N``. No script file changes; what a name resolves to does.
+  Every event on an entry directly in the hook directory (``..data``, ``create ->
+  ..data/create``) makes the watcher compare the directory's layout (``_layout``) with the
+  one it last saw; the entries that now lead elsewhere are loaded as one generation: every
+  script read, then swapped in together, and files the swap removed dropped in the same
+  swap (no grace: the swap was atomic, nothing is mid-save). The directories above the hook
+  directory whose entries lead to it (``anchors``) are watched too, so a swapped link
+  above it is noticed at once instead of at the next health check. rsync
+  ``--delay-updates`` puts each new file in a ``.~tmp~`` folder beside it and renames them
+  all into place at the end, removing ``.~tmp~`` after the last: renames out of ``.~tmp~``
+  are held and the point loaded as one generation when ``.~tmp~`` goes.
 - **Nothing raises into watchdog.** watchdog's dispatcher thread dies on the first
   exception out of a handler (``BaseObserver.run`` catches only ``queue.Empty``), so every
   entry point here catches, logs and carries on.
@@ -20,9 +34,10 @@ Why it is built this way (issue 3, DESIGN.md guarantee 4):
   grace when their files are really gone), and the watch is re-established as soon as the
   directory can be watched again, followed by a full rescan.
 
-Threads: watchdog's emitter (plus, for inotify, its reader thread) produces events; its
+Threads: watchdog's emitters (plus, for inotify, their reader threads) produce events; its
 dispatcher thread calls ``ReloadHandler.dispatch``; one ``Timers`` thread runs grace
-expiries, watch retries and health checks. ``Watcher.stop`` joins all of them.
+expiries, held generations, watch retries and health checks. ``Watcher.stop`` joins all of
+them.
 """
 
 from __future__ import annotations
@@ -32,31 +47,42 @@ import os
 import stat
 import sys
 import threading
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
 from watchdog.events import (
     DirCreatedEvent,
     DirDeletedEvent,
+    DirModifiedEvent,
     DirMovedEvent,
     FileAttribEvent,
     FileClosedEvent,
+    FileClosedNoWriteEvent,
     FileCreatedEvent,
     FileDeletedEvent,
     FileModifiedEvent,
     FileMovedEvent,
+    FileOpenedEvent,
     FileSystemEvent,
     FileSystemEventHandler,
+    FileSystemMovedEvent,
 )
+from watchdog.observers.api import BaseObserver
+from watchdog.observers.polling import PollingEmitter
 
 from ._engine import is_point_name, is_script_name
+from ._layout import Entry, Layout, anchors
 from ._timers import Timers
 
 __all__ = [
     "HEALTH_INTERVAL",
+    "HOLD_MAX",
+    "HOLD_SETTLE",
     "POLL_INTERVAL",
     "RETRY_INTERVAL",
+    "RSYNC_HOLD",
     "ReloadHandler",
     "Sink",
     "WatchTarget",
@@ -76,17 +102,40 @@ class _StopRace(logging.Filter):
 
 
 logging.getLogger("watchdog.observers.inotify").addFilter(_StopRace())
+# watchdog 7 warns when inotify hands a new folder the watch descriptor of a folder just
+# deleted ("Callback with id ... already exists for watch ... It will be Overwritten"):
+# what a ConfigMap update does every time (a new data folder, the old one removed). The
+# callback is replaced, which is right; the warning would only alarm operators.
+warnings.filterwarnings(
+    "ignore",
+    message="Callback with id .* already exists for watch",
+    category=RuntimeWarning,
+    module="watchdog.observers.inotify",
+)
 
 # While the directory cannot be watched, try again this often (seconds): short, because a
 # deploy that recreates the directory wants its scripts back quickly, and a failed attempt
 # costs one stat() call.
 RETRY_INTERVAL = 0.1
-# While watching, check this often that the directory is still the one watched and that
-# watchdog's threads are alive (inotify does not report the directory itself being renamed
-# away or replaced by a rename, so this is how a swapped-in directory is picked up).
+# While watching, check this often that the directory is still the one watched, that its
+# layout is the one last seen and that watchdog's threads are alive: the safety net behind
+# the anchors (a link swapped deeper in a symlink's target is seen here).
 HEALTH_INTERVAL = 0.5
 # PollingObserver interval when ``polling=True`` (watchdog's own default is 1 s).
 POLL_INTERVAL = 0.5
+# rsync --delay-updates' holding folder (rsync options.c: partial_dir = ".~tmp~"); rsync
+# rmdirs it after each rename at the end of a transfer, which succeeds after the last.
+RSYNC_HOLD = ".~tmp~"
+# After the holding folder goes, rsync's --delete-after pass follows within milliseconds:
+# files it deletes within this window leave in the same generation (seconds).
+HOLD_SETTLE = 0.025
+# Renames out of a holding folder that stays (an rsync killed mid-way) go live this long
+# after the last one (seconds).
+HOLD_MAX = 1.0
+# While a point is held, the disk is checked this often for the holding folder's removal
+# (seconds): rsync renames a temp file into the brand-new .~tmp~ before inotify watches
+# it, and watchdog holds that unpaired rename, and every event after it, for 0.5 s.
+HOLD_POLL = 0.01
 
 
 class WatchTarget(Protocol):
@@ -95,11 +144,15 @@ class WatchTarget(Protocol):
     @property
     def directory(self) -> Path: ...
 
-    def _watch_load(self, path: str, *, retry_only: bool = False) -> None: ...
+    def _layout(self) -> Layout: ...
+
+    def _watch_load(self, paths: Iterable[str], *, retry_only: bool = False) -> None: ...
 
     def _watch_expire(self, path: str) -> None: ...
 
-    def _watch_rescan(self, point: str | None = None) -> list[str]: ...
+    def _watch_generation(
+        self, points: Collection[str] | None, *, drop: bool | Callable[[str], bool]
+    ) -> list[str] | None: ...
 
     def _watch_files(self, point: str | None = None) -> list[str]: ...
 
@@ -107,15 +160,23 @@ class WatchTarget(Protocol):
 class Sink(Protocol):
     """What the handler reports, already classified (``Watcher`` implements it)."""
 
-    def load(self, path: str) -> None: ...
+    def load(self, paths: list[str]) -> None: ...
+
+    def batch(self, loads: list[str], deleted: set[str]) -> None: ...
 
     def retry(self, path: str) -> None: ...
 
     def vanished(self, path: str) -> None: ...
 
-    def folder_appeared(self, path: str) -> None: ...
+    def staged(self, path: str) -> None: ...
 
-    def folder_vanished(self, path: str) -> None: ...
+    def holding(self, point: str) -> None: ...
+
+    def released(self, point: str) -> None: ...
+
+    def linked_changed(self, point: str) -> None: ...
+
+    def entries_changed(self, hints: dict[str, str]) -> None: ...
 
     def root_vanished(self) -> None: ...
 
@@ -133,8 +194,40 @@ def _text(path: str | bytes) -> str:
     return path if isinstance(path, str) else os.fsdecode(path)
 
 
+class _BatchEnd(FileSystemEvent):
+    """Queued after each poll; ``dest_path`` is ``"changed"`` when the poll saw changes."""
+
+    event_type = "hookyard-batch-end"
+
+
+class _BatchingPollingEmitter(PollingEmitter):
+    """watchdog's PollingEmitter, marking where each poll's events end."""
+
+    def queue_events(self, timeout: float) -> None:
+        self._queued = False
+        super().queue_events(timeout)
+        if not self.stopped_event.is_set():
+            super().queue_event(_BatchEnd(self.watch.path, "changed" if self._queued else ""))
+
+    def queue_event(self, event: FileSystemEvent) -> None:
+        self._queued = True
+        super().queue_event(event)
+
+
+class _BatchingPoller(BaseObserver):
+    """A PollingObserver whose polls end with a ``_BatchEnd``."""
+
+    def __init__(self, *, timeout: float) -> None:
+        super().__init__(_BatchingPollingEmitter, timeout=timeout)
+
+
+# Events that change nothing at the top of the directory (a point folder's own mtime
+# changes with every file written in it).
+_QUIET = (DirModifiedEvent, FileOpenedEvent, FileClosedNoWriteEvent)
+
+
 class ReloadHandler(FileSystemEventHandler):
-    """Turns watchdog events into sink calls; knows which paths are scripts and folders.
+    """Turns watchdog events into sink calls; knows which paths are scripts.
 
     ``close_events`` says the observer reports close-after-write (inotify): then a script is
     loaded when its writer closes it, never on a bare modification or creation, so a
@@ -142,8 +235,15 @@ class ReloadHandler(FileSystemEventHandler):
     or creation is all there is to go on.
 
     ``watched`` is the path the observer really watches when it differs from ``root`` (the
-    hook directory is a symlink): event paths are translated back to ``root``, the name the
-    engine knows its files by.
+    hook directory is a symlink); ``links`` maps the resolved folders of symlinked point
+    folders (a ConfigMap's ``create -> ..data/create``) to ``root/<point>``. Event paths are
+    translated back to the names the engine knows its files by. A change seen through such
+    a link reloads its point whole: the event may be older than the generation the link
+    now leads to (the kubelet writes the next data folder while the last swap is handled).
+
+    ``batching`` (polling): script loads and deletions wait until a poll sees nothing
+    more change, and then go together, point by point: a poll may catch a delivery (or an
+    editor) half done, and the next poll shows the rest of it.
     """
 
     def __init__(
@@ -153,16 +253,26 @@ class ReloadHandler(FileSystemEventHandler):
         *,
         close_events: bool,
         watched: str | None = None,
+        batching: bool = False,
         is_linked: Callable[[str], bool] = _is_linked,
     ) -> None:
         super().__init__()
         self.root = root
         self.watched = watched if watched is not None else root
+        self.links: dict[str, str] = {}
         self.sink = sink
         self.close_events = close_events
+        self.batching = batching
+        self.active = True  # False once its observer is being replaced
+        self._loads: list[str] = []
+        self._deleted: set[str] = set()
+        self._released: set[str] = set()
+        self._through_link: set[str] = set()  # paths this event reached through a link
         self._is_linked = is_linked
 
     def dispatch(self, event: FileSystemEvent) -> None:
+        if not self.active:
+            return
         try:
             self.route(event)
         except Exception:  # never kill watchdog's dispatcher thread (see module docstring)
@@ -170,9 +280,16 @@ class ReloadHandler(FileSystemEventHandler):
 
     # -- classification -------------------------------------------------------------------
     def local(self, path: str | bytes) -> str:
-        """An event path under the name the engine uses for the directory."""
+        """An event path under the name the engine uses for it."""
         text = _text(path)
-        if self.watched != self.root and text:
+        if not text:
+            return text
+        for real, name in self.links.items():
+            if text == real or text.startswith(real + os.sep):
+                local = name + text[len(real) :]
+                self._through_link.add(local)
+                return local
+        if self.watched != self.root:
             if text == self.watched:
                 return self.root
             if text.startswith(self.watched + os.sep):
@@ -187,58 +304,148 @@ class ReloadHandler(FileSystemEventHandler):
         grand, point = os.path.split(parent)
         return grand == self.root and is_point_name(point) and is_script_name(name)
 
-    def folder(self, path: str) -> bool:
-        """``<root>/<point>``: a hook point's folder."""
+    def top(self, path: str) -> str | None:
+        """The name of an entry directly in the root, or None."""
         if not path:
-            return False
+            return None
         parent, name = os.path.split(path)
-        return parent == self.root and is_point_name(name)
+        return name if parent == self.root else None
+
+    def held(self, path: str) -> str | None:
+        """``<root>/<point>/.~tmp~(/...)``: the point whose rsync holding folder this is."""
+        relative = path[len(self.root) + 1 :] if path.startswith(self.root + os.sep) else ""
+        parts = relative.split(os.sep)
+        if len(parts) >= 2 and parts[1] == RSYNC_HOLD and is_point_name(parts[0]):
+            return parts[0]
+        return None
 
     # -- routing --------------------------------------------------------------------------
     def route(self, event: FileSystemEvent) -> None:
+        if isinstance(event, _BatchEnd):
+            if event.dest_path or not (self._loads or self._deleted or self._released):
+                return  # still changing (or nothing to do): wait for a quiet poll
+            loads, deleted, released = self._loads, self._deleted, self._released
+            self._loads, self._deleted, self._released = [], set(), set()
+            for point in sorted(released):
+                self.sink.released(point)
+            if loads or deleted:
+                self.sink.batch(loads, deleted)
+            return
+        self._through_link.clear()
         src = self.local(event.src_path)
+        dest = self.local(event.dest_path) if isinstance(event, FileSystemMovedEvent) else ""
+        if isinstance(event, DirDeletedEvent) and src == self.root:
+            self.sink.root_vanished()
+            return
+        self.route_top(event, src, dest)
         if isinstance(event, FileMovedEvent):
             # watchdog pairs IN_MOVED_FROM/IN_MOVED_TO by cookie; with full events an
             # unpaired half has an empty other side (moved in from, or out to, elsewhere).
-            dest = self.local(event.dest_path)
             if self.script(src):
-                self.sink.vanished(src)
+                self.vanished(src)
             if self.script(dest):
-                self.sink.load(dest)  # a rename is atomic: the content is complete
+                if self.held(src) is not None:
+                    self.sink.staged(dest)  # rsync --delay-updates: one of a batch
+                else:
+                    self.load(dest)  # a rename is atomic: the content is complete
         elif isinstance(event, FileClosedEvent):
             if self.script(src):
-                self.sink.load(src)
+                self.load(src)
         elif isinstance(event, FileModifiedEvent):
             if not self.close_events and self.script(src):
-                self.sink.load(src)
+                self.load(src)
         elif isinstance(event, FileCreatedEvent):
             # With close events, a new regular file is still being written: its close will
             # load it. A symlink or hard link (ln, ln -s) gets no close and is complete.
             if self.script(src) and (not self.close_events or self._is_linked(src)):
-                self.sink.load(src)
+                self.load(src)
         elif isinstance(event, FileDeletedEvent):
             if self.script(src):
-                self.sink.vanished(src)
+                self.vanished(src)
         elif isinstance(event, FileAttribEvent):
             # chmod/chown may make a refused file loadable (or refused); content is not
             # re-read for a serving script, to keep IN_ATTRIB mid-write from tearing it.
             if self.script(src):
                 self.sink.retry(src)
-        elif isinstance(event, DirMovedEvent):
-            dest = self.local(event.dest_path)
-            if self.folder(src):
-                self.sink.folder_vanished(src)
-            if self.folder(dest):
-                self.sink.folder_appeared(dest)
         elif isinstance(event, DirCreatedEvent):
-            if self.folder(src):
-                self.sink.folder_appeared(src)
-        elif isinstance(event, DirDeletedEvent):
-            if src == self.root:
-                self.sink.root_vanished()
-            elif self.folder(src):
-                self.sink.folder_vanished(src)
+            holder = self.held(src)
+            if holder is not None and os.path.basename(src) == RSYNC_HOLD:
+                self.sink.holding(holder)
+        elif isinstance(event, DirDeletedEvent | DirMovedEvent):
+            holder = self.held(src)
+            if holder is not None and os.path.basename(src) == RSYNC_HOLD:
+                if self.batching:
+                    self._released.add(holder)  # rsync's deletions may be in the next poll
+                else:
+                    self.sink.released(holder)
         # opened, closed-without-write, directory modified/attrib: nothing to do
+
+    def route_top(self, event: FileSystemEvent, src: str, dest: str) -> None:
+        """Entries directly in the root: point folders and the links a delivery swaps.
+
+        Reported with how they changed: ``created`` (mkdir: a folder being filled),
+        ``moved`` (renamed into place: complete), ``gone``, or ``other`` (a link
+        created, replaced or deleted, a poll's view of it): the watcher compares the
+        layout and decides.
+        """
+        if isinstance(event, _QUIET):
+            return
+        hints: dict[str, str] = {}
+        source, target = self.top(src), self.top(dest)
+        if source is not None:
+            if isinstance(event, DirCreatedEvent):
+                hints[source] = "created"
+            elif isinstance(event, DirDeletedEvent | DirMovedEvent):
+                hints[source] = "gone"
+            else:
+                hints[source] = "other"
+        if target is not None:
+            hints[target] = "moved" if isinstance(event, DirMovedEvent) else "other"
+        if hints:
+            self.sink.entries_changed(hints)
+
+    def load(self, path: str) -> None:
+        if path in self._through_link:
+            self.sink.linked_changed(os.path.basename(os.path.dirname(path)))
+        elif self.batching:
+            self._loads.append(path)
+        else:
+            self.sink.load([path])
+
+    def vanished(self, path: str) -> None:
+        if path in self._through_link:
+            self.sink.linked_changed(os.path.basename(os.path.dirname(path)))
+        elif self.batching:
+            self._deleted.add(path)
+        else:
+            self.sink.vanished(path)
+
+
+class _AnchorHandler(FileSystemEventHandler):
+    """Watches a directory above the root for its entries that lead to the root."""
+
+    def __init__(self, directory: str, names: set[str], changed: Callable[[], None]) -> None:
+        super().__init__()
+        self.directory = directory
+        self.names = names
+        self.changed = changed
+        self.active = True
+
+    def dispatch(self, event: FileSystemEvent) -> None:
+        if not self.active or isinstance(event, (*_QUIET, _BatchEnd)):
+            return
+        try:
+            paths = [_text(event.src_path)]
+            if isinstance(event, FileSystemMovedEvent):
+                paths.append(_text(event.dest_path))
+            if any(
+                os.path.dirname(p) == self.directory and os.path.basename(p) in self.names
+                for p in paths
+                if p
+            ):
+                self.changed()
+        except Exception:  # never kill watchdog's dispatcher thread
+            logger.exception("hookyard watcher failed handling %r (watching goes on)", event)
 
 
 def _inotify_class() -> Any | None:
@@ -253,10 +460,10 @@ def _inotify_class() -> Any | None:
 
 
 class Watcher:
-    """Keeps one watchdog observer on the engine's directory and heals it.
+    """Keeps one watchdog observer on the engine's directory (and its anchors) and heals it.
 
-    ``polling`` picks watchdog's PollingObserver (True: every ``POLL_INTERVAL`` seconds, a
-    number: that interval). ``grace`` is how long a vanished script keeps serving.
+    ``polling`` picks watchdog's polling (True: every ``POLL_INTERVAL`` seconds, a number:
+    that interval). ``grace`` is how long a vanished script keeps serving.
     ``observer_factory`` and ``close_events`` replace the observer (tests inject faults).
     """
 
@@ -273,6 +480,7 @@ class Watcher:
         self.engine = engine
         self.root = os.fspath(engine.directory)
         self.grace = grace
+        self._batching = polling is not False and observer_factory is None
         if observer_factory is None:
             observer_factory, inotify = self._default_factory(polling)
             close_events = inotify if close_events is None else close_events
@@ -282,9 +490,16 @@ class Watcher:
         self.timers = timers if timers is not None else Timers()
         self._lock = threading.Lock()  # guards the fields below
         self._observer: Any = None
-        self._identity: tuple[int, int] | None = None
+        self._anchors: list[_AnchorHandler] = []
+        self._identity: tuple[str, int, int] | None = None  # as in Layout.root
         self._problem: str | None = None  # what is wrong with the watch, as last reported
         self._stopped = False
+        # an rsync --delay-updates run: the points seen with its holding folder, and the
+        # disk checks left before giving up on a folder that stays
+        self._held: set[str] = set()
+        self._hold_left = 0
+        self._layout_lock = threading.Lock()  # one layout comparison at a time
+        self._layout: Layout | None = None
 
     @staticmethod
     def _default_factory(polling: bool | float) -> tuple[Callable[[], Any], bool]:
@@ -299,10 +514,8 @@ class Watcher:
             from watchdog.observers import Observer
 
             return Observer, False  # the platform's native observer: no close events
-        from watchdog.observers.polling import PollingObserver
-
         interval = POLL_INTERVAL if polling is True else float(polling)
-        return (lambda: PollingObserver(timeout=interval)), False
+        return (lambda: _BatchingPoller(timeout=interval)), False
 
     @property
     def watching(self) -> bool:
@@ -332,12 +545,28 @@ class Watcher:
         _discard(observer)
 
     # -- Sink: what the handler reports ---------------------------------------------------
-    def load(self, path: str) -> None:
-        self.timers.cancel(("gone", path))  # a new version is here: not a delete after all
-        self.engine._watch_load(path)
+    def load(self, paths: list[str]) -> None:
+        now = []
+        for path in paths:
+            self.timers.cancel(("gone", path))  # a new version is here: not a delete after all
+            if not self._hold(os.path.basename(os.path.dirname(path))):
+                now.append(path)
+        if now:
+            self.engine._watch_load(now)
+
+    def batch(self, loads: list[str], deleted: set[str]) -> None:
+        """What the polls saw until one saw nothing more: the points it changed load as
+        one generation each, without the files seen deleted that are still gone (an
+        editor's save is complete by now; anything else missing gets the grace)."""
+        for path in loads:
+            self.timers.cancel(("gone", path))
+        touched = {os.path.basename(os.path.dirname(path)) for path in [*loads, *deleted]}
+        points = [point for point in sorted(touched) if not self._hold(point)]
+        if points:
+            self.expire_later(self._generation(points, drop=deleted.__contains__))
 
     def retry(self, path: str) -> None:
-        self.engine._watch_load(path, retry_only=True)
+        self.engine._watch_load([path], retry_only=True)
 
     def vanished(self, path: str) -> None:
         # The earliest deadline stands: a script stops at most one grace after it was
@@ -346,22 +575,146 @@ class Watcher:
             ("gone", path), self.grace, lambda: self._expire(path), keep_earlier=True
         )
 
-    def folder_appeared(self, path: str) -> None:
-        # Files already in a new folder (mkdir + write before the watch was added, or a
-        # whole folder moved in) get no close event of their own: scan the folder.
-        for gone in self.engine._watch_rescan(os.path.basename(path)):
-            self.vanished(gone)
+    def linked_changed(self, point: str) -> None:
+        """A file changed in a point folder reached through a symlink: a swap of the link
+        (a poll sees the files before the link) is loaded whole first; then the point is
+        read again from where the link leads now (what is missing gets the grace)."""
+        self.entries_changed(None)
+        if not self._hold(point):
+            self.expire_later(self._generation([point], drop=False))
 
-    def folder_vanished(self, path: str) -> None:
-        for file in self.engine._watch_files(os.path.basename(path)):
-            self.vanished(file)
+    def staged(self, path: str) -> None:
+        """rsync renamed a file out of its holding folder: hold it for its generation."""
+        self.timers.cancel(("gone", path))
+        self.holding(os.path.basename(os.path.dirname(path)))
+
+    def holding(self, point: str) -> None:
+        """rsync made a holding folder in ``point``: what changes there waits for the
+        end of its run (no holding folder left in any point)."""
+        with self._lock:
+            running = bool(self._held)
+            self._held.add(point)
+            self._hold_left = _HOLD_CHECKS
+        if not running and not self._batching:
+            # polling: the end of the run is the quiet poll after .~tmp~ went (released)
+            self.timers.call_later(("hold",), HOLD_POLL, self._check_hold)
+
+    def _hold(self, point: str) -> bool:
+        """If ``point`` is held, note the activity (it pushes the fallback release back)
+        and say so. The fallback: a holding folder that stays (an rsync killed mid-way)
+        must not hold changes for ever; rsync's renames come in a tight loop.
+        """
+        with self._lock:
+            if point not in self._held:
+                return False
+            self._hold_left = _HOLD_CHECKS
+        return True
+
+    def released(self, point: str) -> None:
+        """rsync removed a holding folder: look at the disk now."""
+        with self._lock:
+            if not self._held:
+                return
+        self.timers.call_later(("hold",), 0.0, self._check_hold)
+
+    def _check_hold(self) -> None:
+        """Is rsync's run over (no holding folder in any point on disk)?
+
+        Read from the disk, not from events: rsync renames a temp file into each
+        brand-new holding folder before inotify watches it, and watchdog holds such an
+        unpaired rename, and every event after it, for half a second.
+        """
+        with self._lock:
+            if not self._held:
+                return
+            self._hold_left -= 1
+            left = self._hold_left
+        holding = _holding(self.root)
+        with self._lock:
+            self._held |= holding
+        if not holding:
+            self.timers.call_later(("hold",), HOLD_SETTLE, self._release)
+        elif left <= 0:
+            self._release()
+        else:
+            self.timers.call_later(("hold",), HOLD_POLL, self._check_hold)
+
+    def entries_changed(self, hints: dict[str, str] | None) -> None:
+        """Entries at the top of the directory changed: load what now leads elsewhere.
+
+        ``hints`` (from events) say how each entry changed; None is the health check
+        looking for swaps no event reported: it leaves plain folders to their events (an
+        event held back, like inotify's unpaired rename, says whether a folder was made
+        or renamed into place).
+        """
+        with self._layout_lock:
+            old = self._layout
+            if old is None:
+                return
+            new = self.engine._layout()
+            if new.root != old.root:
+                # The root itself now resolves elsewhere (or is gone): _check decides and
+                # loads it whole. The layout stays as it was until then, so that no
+                # comparison takes the new root's folders for edits of the old one's.
+                self.timers.call_later(("watch",), 0.0, self._check)
+                return
+            # An entry reported gone counts as gone even if something is already back in
+            # its place: the event that put it there (a mkdir, a rename into place)
+            # follows and says how to load it.
+            told = hints if hints is not None else {}
+            points = {n: e for n, e in new.points.items() if told.get(n) != "gone"}
+            if hints is None:
+                for name in set(points) | set(old.points):
+                    before, after = old.points.get(name), points.get(name)
+                    if not (before and before.linked) and not (after and after.linked):
+                        _put(points, name, before)
+            self._layout = Layout(new.root, points)
+            self.handler.links = self._layout.links(self.root)
+        whole: list[str] = []
+        for name in sorted(self._layout.changed(old)):
+            before, after = old.points.get(name), points.get(name)
+            if after is None:
+                # gone: each script runs out its grace (a folder moved back in time, or
+                # recreated with the same scripts, is a replace, not a delete)
+                for file in self.engine._watch_files(name):
+                    self.vanished(file)
+            elif (
+                told.get(name) != "moved"
+                and after.kind == "dir"
+                and not after.linked
+                and not (before is not None and before.linked)
+            ):
+                # a plain folder made (or seen anew by a poll): it may still be filling
+                self.expire_later(self._generation([name], drop=False))
+            else:
+                whole.append(name)  # a link swapped, or a folder renamed into place
+        if whole:
+            self._generation(whole, drop=True)
 
     def root_vanished(self) -> None:
-        # Called on watchdog's dispatcher thread: the teardown joins that thread, so it
-        # runs on the timers thread instead.
-        self.timers.call_later(("watch",), 0.0, lambda: self._lost("was deleted"))
+        # The folder watched is gone: deleted, or the old target of a swapped link being
+        # cleaned up (git-sync removes the old worktree right after its swap), which
+        # _check tells apart. Called on watchdog's dispatcher thread: the teardown joins
+        # that thread, so it runs on the timers thread instead.
+        self.timers.call_later(("watch",), 0.0, self._check)
 
-    # -- graces, health, healing (timers thread) --------------------------------------------
+    # -- graces, holds, health, healing (timers thread) -----------------------------------
+    def _generation(
+        self, points: list[str] | None, *, drop: bool | Callable[[str], bool]
+    ) -> list[str]:
+        """Load points as one generation; one that kept being swapped while read is tried
+        again shortly (never half of one). The files left to expire."""
+        missing = self.engine._watch_generation(points, drop=drop)
+        if missing is None:
+
+            def again() -> None:
+                self.expire_later(self._generation(points, drop=drop))
+
+            key = ("unsettled", tuple(points) if points is not None else None)
+            self.timers.call_later(key, RETRY_INTERVAL, again)
+            return []
+        return missing
+
     def _expire(self, path: str) -> None:
         self.engine._watch_expire(path)
 
@@ -370,8 +723,34 @@ class Watcher:
         for file in files:
             self.vanished(file)
 
-    def _establish(self, *, rescan: bool) -> None:
-        """Start an observer on the directory, or report why not and retry soon."""
+    def _release(self) -> None:
+        """rsync's run is over: everything is loaded as one generation; in the points seen
+        holding its files, what it deleted meanwhile (``--delete-after``) leaves with it."""
+        with self._lock:
+            held, self._held = self._held, set()
+        if not held:
+            return  # released already
+        stale = sorted(_holding(self.root))
+        if stale:
+            logger.info(
+                "hookyard: rsync %s folders still in %s after %.1f s; loading them now",
+                RSYNC_HOLD,
+                ", ".join(stale),
+                HOLD_MAX,
+            )
+        self.expire_later(
+            self._generation(None, drop=lambda f: os.path.basename(os.path.dirname(f)) in held)
+        )
+
+    def _anchor_changed(self) -> None:
+        self.timers.call_later(("watch",), 0.0, self._check)
+
+    def _establish(self, *, rescan: bool | str) -> None:
+        """Start an observer on the directory, or report why not and retry soon.
+
+        ``rescan``: True loads what is on disk with the grace for what is missing;
+        ``"generation"`` (the directory was swapped) drops what is missing at once.
+        """
         with self._lock:
             if self._stopped:
                 return
@@ -385,12 +764,19 @@ class Watcher:
             # A symlinked directory (a release-switching deploy) is watched at its target:
             # watchdog does not follow a symlink it is asked to watch, so new point folders
             # would go unseen. Not follow_symlink=True: that follows every link below too,
-            # and a link loop would never finish walking. A retargeted link changes the
-            # directory's identity, which the health check notices.
+            # and a link loop would never finish walking. The entries above that lead to
+            # it are watched (anchors): a retargeted link is seen at once.
             real = os.path.realpath(self.root)
-            handler = ReloadHandler(self.root, self, close_events=self._close_events, watched=real)
+            handler = ReloadHandler(
+                self.root,
+                self,
+                close_events=self._close_events,
+                watched=real,
+                batching=self._batching,
+            )
             observer = self._factory()
             observer.schedule(handler, real, recursive=True)
+            watched_anchors = self._schedule_anchors(observer)
             observer.start()
         except Exception as exc:
             _discard(observer)
@@ -400,26 +786,51 @@ class Watcher:
         with self._lock:
             stopped = self._stopped
             if not stopped:
+                old_handler, old_anchors = self.handler, self._anchors
                 self.handler = handler
+                self._anchors = watched_anchors
                 self._observer = observer
-                self._identity = (info.st_dev, info.st_ino)
+                self._identity = (real, info.st_dev, info.st_ino)
                 problem, self._problem = self._problem, None
         if stopped:
             _discard(observer)
             return
+        old_handler.active = False
+        for anchor in old_anchors:
+            anchor.active = False
+        with self._layout_lock:
+            self._layout = self.engine._layout()
+            handler.links = self._layout.links(self.root)
         if problem is not None:
             logger.warning("hookyard: watching %s again (it %s)", self.root, problem)
         self.timers.call_later(("watch",), HEALTH_INTERVAL, self._check)
-        if rescan or problem is not None:
+        if rescan == "generation":
+            self._generation(None, drop=True)
+        elif rescan or problem is not None:
             # Whatever changed before the watch was live is found by a rescan; files missing
             # from it get the grace, never an instant drop (a deploy may still be copying).
-            self.expire_later(self.engine._watch_rescan())
+            self.expire_later(self._generation(None, drop=False))
+
+    def _schedule_anchors(self, observer: Any) -> list[_AnchorHandler]:
+        """Watch the entries above the root that lead to it; a failure is no failure of
+        the watch (the health check still sees a swap, later)."""
+        scheduled = []
+        for directory, names in sorted(anchors(self.root).items()):
+            anchor = _AnchorHandler(directory, names, self._anchor_changed)
+            try:
+                observer.schedule(anchor, directory, recursive=False)
+            except Exception as exc:
+                logger.debug("hookyard: cannot watch %s for link swaps: %s", directory, exc)
+                continue
+            scheduled.append(anchor)
+        return scheduled
 
     def _retry(self) -> None:
         self._establish(rescan=True)
 
     def _check(self) -> None:
-        """Periodic: the directory is still the one watched and watchdog's threads live."""
+        """Periodic: the directory is still the one watched, its layout the one last seen,
+        and watchdog's threads live."""
         with self._lock:
             observer, identity = self._observer, self._identity
         if observer is None:
@@ -427,7 +838,7 @@ class Watcher:
         problem = None
         try:
             info = os.stat(self.root)
-            if (info.st_dev, info.st_ino) != identity:
+            if (os.path.realpath(self.root), info.st_dev, info.st_ino) != identity:
                 problem = "was replaced"
             elif not os.access(self.root, os.R_OK | os.X_OK):
                 problem = "cannot be read (permission denied)"
@@ -439,12 +850,26 @@ class Watcher:
             problem = "lost its watcher thread"
         if problem is None:
             self.timers.call_later(("watch",), HEALTH_INTERVAL, self._check)
+            self.entries_changed(None)  # a swap no event reported (a poll between two looks)
         else:
             self._lost(problem)
 
     def _lost(self, problem: str) -> None:
         with self._lock:
             observer, self._observer = self._observer, None
+            self.handler.active = False
+        if problem == "was replaced" and os.path.isdir(self.root):
+            # An atomic swap of the directory or of a link above it (issue 15): the new
+            # directory is complete, so it is loaded whole and what it lacks stops now.
+            # Routine for a deploy: INFO, not a warning.
+            logger.info(
+                "hookyard: hook directory %s was replaced (now %s); loading it whole",
+                self.root,
+                os.path.realpath(self.root),
+            )
+            self._establish(rescan="generation")
+            _discard(observer)  # after: calls were served from the new generation already
+            return
         _discard(observer)
         self._report(problem)
         if not os.path.isdir(self.root):
@@ -474,6 +899,29 @@ class Watcher:
             problem,
             RETRY_INTERVAL,
         )
+
+
+_HOLD_CHECKS = round(HOLD_MAX / HOLD_POLL)
+
+
+def _holding(root: str) -> set[str]:
+    """The points with an rsync holding folder in them."""
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return set()
+    return {
+        name
+        for name in names
+        if is_point_name(name) and os.path.isdir(os.path.join(root, name, RSYNC_HOLD))
+    }
+
+
+def _put(points: dict[str, Entry], name: str, entry: Entry | None) -> None:
+    if entry is None:
+        points.pop(name, None)
+    else:
+        points[name] = entry
 
 
 def _describe(exc: BaseException) -> str:

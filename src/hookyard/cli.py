@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from ._audit import DirectoryAudit, ScriptAudit, audit_directory
+from ._layout import fingerprint
 from ._modules import facade_factories
 
 __all__ = ["EXIT_FINDINGS", "EXIT_OK", "EXIT_USAGE", "UsageError", "main"]
@@ -107,6 +108,9 @@ def _list(args: argparse.Namespace) -> int:
                 count = len(script.findings)
                 note += f"  [{count} problem{'s' if count > 1 else ''}: hookyard check]"
             print(f"  {script.name:<{width}}  {note}")
+    # engine.fingerprint() of a host serving this directory: the scripts that load
+    serving = [(f"{s.point}/{s.name}", s.version) for s in audit.scripts if s.ok and s.version]
+    print(f"fingerprint: {fingerprint(serving)}")
     # like check and audit: exit 1 when anything was found (the listing is printed anyway)
     return EXIT_FINDINGS if audit.findings else EXIT_OK
 
