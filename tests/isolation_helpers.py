@@ -13,6 +13,17 @@ import os
 import signal
 import stat
 
+# Offered to scripts on purpose (a host module declaring its facade: see hookyard._modules)
+__hookyard_facade__ = (
+    "segfault",
+    "exit_now",
+    "oom_kill",
+    "collide",
+    "pid",
+    "send_message",
+    "try_fork",
+)
+
 
 def segfault() -> None:
     """Die of SIGSEGV, as a C-level crash would."""
