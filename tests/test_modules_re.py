@@ -82,7 +82,7 @@ def test_legitimate_regular_expressions_work(make_engine: MakeEngine, name: str)
     expression, expected = LEGITIMATE[name]
     setup = "m = re.match(r'(?P<y>\\d{4})-(?P<m>\\d\\d)', '2024-05')\np = m.re\n"
     if "\n" in expression:
-        first, _, rest = expression.partition("\n")
+        rest = expression.partition("\n")[2]
         body = setup + rest
     else:
         body = setup + f"return {expression}"
