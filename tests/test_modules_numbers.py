@@ -113,7 +113,9 @@ def test_decimal_context_settings_are_checked(make_engine: MakeEngine) -> None:
     assert "ValueError" in fails(
         make_engine, "ctx = decimal.Context()\nctx.rounding = 'sideways'", *MODULES
     )
-    assert "AttributeError" in fails(make_engine, "ctx = decimal.Context()\nctx.bogus = 1", *MODULES)
+    assert "AttributeError" in fails(
+        make_engine, "ctx = decimal.Context()\nctx.bogus = 1", *MODULES
+    )
 
 
 def test_a_script_cannot_change_the_hosts_decimal_context(make_engine: MakeEngine) -> None:

@@ -115,7 +115,7 @@ def json_dumps(
     limit = budget.limits.size
     width = _indent_width(indent)
     if separators is None:
-        item_sep, key_sep = ",", ": "
+        item_sep, key_sep = (", " if indent is None else ","), ": "
     else:
         item_sep, key_sep = separators
         if not isinstance(item_sep, str) or not isinstance(key_sep, str):
