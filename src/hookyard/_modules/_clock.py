@@ -8,7 +8,7 @@ with the standard library's regular expressions, so its text and format are boun
 
 from __future__ import annotations
 
-import _strptime  # imported here: C code importing it through a script's import fails
+import _strptime  # type: ignore[import-not-found]  # imported here: C code importing it through a script's import fails
 import datetime
 import time
 from typing import Any
@@ -42,7 +42,7 @@ def strptime(string: Any, format: Any = "%a %b %d %H:%M:%S %Y") -> time.struct_t
                 f"(at most {_STRPTIME_LIMIT:,})",
             )
     current_budget().charge(len(string) + len(format))
-    return _strptime._strptime_time(string, format)  # type: ignore[attr-defined, no-any-return]
+    return _strptime._strptime_time(string, format)  # type: ignore[no-any-return]
 
 
 def time_facade() -> dict[str, Any]:

@@ -233,7 +233,7 @@ class _deque(collections.deque):  # type: ignore[type-arg]  # noqa: N801
         if self.maxlen is not None:
             size = min(size, self.maxlen)
         current_budget().charge_size(size, "deque repetition")
-        return n
+        return int(n)
 
     def __mul__(self, n: Any) -> Any:
         return super().__mul__(self._times(n))

@@ -521,6 +521,7 @@ class _DecimalMeta(type):
             result = object.__getattribute__(context, "__context__").create_decimal(value)
         else:
             result = decimal.Decimal(value)
+        assert isinstance(result, decimal.Decimal)
         if result.is_finite() and abs(result.adjusted()) > MAX_EXPONENT:
             raise current_budget().exhaust(
                 "size",

@@ -640,7 +640,7 @@ class Match:
         index = self.lastindex
         for name, number in self.__pattern__.__groupindex__.items():
             if number == index:
-                return name
+                return str(name)
         return None
 
     def __bool__(self) -> bool:
@@ -705,14 +705,14 @@ def _group_number(self: Match, group: Any) -> int:
         index = self.__pattern__.__groupindex__.get(group)
         if index is None:
             raise IndexError("no such group")
-        return index
+        return int(index)
     try:
         number = _index(group)
     except TypeError:
         raise IndexError("no such group") from None
     if not 0 <= number <= self.__pattern__.groups:
         raise IndexError("no such group")
-    return number
+    return int(number)
 
 
 def _group(self: Match, group: Any, default: Any = None) -> Any:
@@ -768,7 +768,7 @@ def make_re_facade() -> dict[str, Any]:
         budget = current_budget()
         budget.charge_size(len(pattern) * 4, "regular expression")
         text = isinstance(pattern, str)
-        source = pattern if text else pattern.decode("latin-1")
+        source = pattern if isinstance(pattern, str) else pattern.decode("latin-1")
         translated = _translate(source, flags, text)
         try:
             regexp = re2._Regexp(
@@ -820,7 +820,7 @@ def make_re_facade() -> dict[str, Any]:
         if not isinstance(pattern, str | bytes):
             raise TypeError(f"re.escape takes a str or bytes, not {type(pattern).__name__}")
         current_budget().charge_size(len(pattern) * 2, "escaped pattern")
-        return _stdlib_re.escape(pattern)
+        return _stdlib_re.escape(pattern)  # type: ignore[type-var]
 
     def purge() -> None:
         cache.clear()

@@ -212,7 +212,7 @@ def _template_pattern(cls: type) -> Pattern:
         )
     compiled = _compile_for_templates(source, flags | VERBOSE if isinstance(custom, str) else flags)
     _TEMPLATE_PATTERNS[cls] = compiled
-    return compiled
+    return compiled  # type: ignore[no-any-return]
 
 
 class Template:
@@ -251,7 +251,7 @@ class Template:
             named = match.group("named") or match.group("braced")
             if named is not None:
                 try:
-                    return safe_str(values[named])
+                    return str(safe_str(values[named]))
                 except KeyError:
                     if safe:
                         return str(match.group())

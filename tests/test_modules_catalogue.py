@@ -1,0 +1,146 @@
+"""Which modules a host can offer: the curated catalogue only, and facades that reach
+nothing of the host."""
+
+from __future__ import annotations
+
+import re
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+from RestrictedPython.transformer import INSPECT_ATTRIBUTES
+
+import hookyard
+from hookyard._budget import Budget, Limits, running
+from hookyard._modules import CATALOGUE, FORBIDDEN_MODULES, facade_factories
+from tests.conftest import BOTH_MODES, MakeEngine, write_scripts
+
+DESIGN_LIST = [
+    "math",
+    "json",
+    "datetime",
+    "random",
+    "string",
+    "re",
+    "time",
+    "collections",
+    "itertools",
+    "statistics",
+    "decimal",
+    "fractions",
+    "textwrap",
+    "ipaddress",
+    "uuid",
+    "hashlib",
+    "base64",
+    "bisect",
+    "heapq",
+]
+
+
+def test_every_module_design_lists_is_in_the_catalogue() -> None:
+    """DESIGN.md's "Modules on offer" and the catalogue are the same list."""
+    assert sorted(DESIGN_LIST) == list(CATALOGUE)
+
+
+def test_the_default_set_is_small_and_curated() -> None:
+    """The default modules are a few of the catalogue."""
+    assert set(hookyard.DEFAULT_MODULES) <= set(CATALOGUE)
+    assert len(hookyard.DEFAULT_MODULES) <= 6
+
+
+@pytest.mark.parametrize("name", ["csv", "xml.etree.ElementTree", "no_such_module_here", "zlib"])
+def test_a_module_without_a_curated_facade_is_refused_listing_the_catalogue(
+    tmp_path: Path, name: str
+) -> None:
+    """modules= naming an uncurated module fails at engine creation with the catalogue."""
+    write_scripts(tmp_path, {"p/10-x.py": "def pre():\n    pass\n"})
+    with pytest.raises(ValueError, match="no curated facade") as caught:
+        hookyard.HookEngine(tmp_path, modules=("math", name))
+    assert ", ".join(CATALOGUE) in str(caught.value)
+
+
+@pytest.mark.parametrize("name", ["os", "sys", "subprocess", "operator", "os.path"])
+def test_forbidden_modules_keep_their_reason(tmp_path: Path, name: str) -> None:
+    """A forbidden module is refused with why."""
+    write_scripts(tmp_path, {"p/10-x.py": "def pre():\n    pass\n"})
+    with pytest.raises(
+        ValueError, match=re.escape(FORBIDDEN_MODULES[name.split(".", maxsplit=1)[0]])
+    ):
+        hookyard.HookEngine(tmp_path, modules=(name,))
+
+
+def _walk_public(ob: Any) -> list[tuple[str, Any]]:
+    found = []
+    for name in dir(ob):
+        if name.startswith("_"):
+            continue
+        try:
+            found.append((name, getattr(ob, name)))
+        except Exception:  # a property refusing outside its use is fine
+            continue
+    return found
+
+
+# objects scripts get from the facades (the names are the facades themselves)
+_SAMPLES = """
+samples = [
+    re.compile('(a)(?P<n>b)'), re.match('(a)', 'ab'), collections.Counter('ab'),
+    collections.deque('ab'), collections.defaultdict(list), collections.OrderedDict(a=1),
+    collections.ChainMap({}), collections.namedtuple('P', 'x')(1), decimal.Context(),
+    decimal.localcontext(), string.Template('$x'), hashlib.sha256(), random.Random(1),
+    ipaddress.ip_network('10.0.0.0/30'), ipaddress.ip_interface('10.0.0.1/30'),
+    itertools.count(), re.finditer('a', 'a'),
+]
+"""
+
+
+def test_no_public_attribute_of_a_facade_or_its_objects_reaches_a_module_or_code() -> None:
+    """Walking every public attribute of every facade and of the objects they hand out
+    (two levels deep) finds no module, frame, code, function globals or raw re2 or stdlib
+    re object."""
+    factories = facade_factories(CATALOGUE)
+    with running(Budget(Limits())):
+        namespace: dict[str, Any] = {name: factories[name]() for name in CATALOGUE}
+        exec(compile(_SAMPLES, "<samples>", "exec"), namespace)
+        roots: list[Any] = [namespace[name] for name in CATALOGUE] + namespace["samples"]
+        seen: set[int] = set()
+        frontier = roots
+        for _depth in range(2):
+            following = []
+            for ob in frontier:
+                for name, value in _walk_public(ob):
+                    if id(value) in seen or name in INSPECT_ATTRIBUTES:  # refused by the guards
+                        continue
+                    seen.add(id(value))
+                    kind = type(value)
+                    where = f"{ob!r:.60}.{name}"
+                    assert not isinstance(
+                        value, types.ModuleType | types.FrameType | types.CodeType
+                    ), where
+                    assert not kind.__module__.startswith(("re2", "_re2")), where
+                    assert not isinstance(value, re.Pattern | re.Match), where
+                    following.append(value)
+            frontier = following
+
+
+@BOTH_MODES
+def test_a_declared_host_module_is_offered(make_engine: MakeEngine) -> None:
+    """A host module naming its offer in __hookyard_facade__ can be imported: those
+    names only."""
+    engine = make_engine(
+        {
+            "p/10-x.py": "from tests.isolation_helpers import pid\ndef post(rv):\n    return pid() > 0\n",
+            "q/10-x.py": "from tests.isolation_helpers import os\ndef post(rv):\n    pass\n",
+        },
+        modules=("tests.isolation_helpers",),
+    )
+
+    @engine.hook("p", result="replace", on_error="raise")
+    def f() -> None:
+        return None
+
+    assert f() is True
+    (refused,) = [s for s in engine.status() if s.point == "q"]
+    assert not refused.ok and "os" in (refused.error or "")
