@@ -25,22 +25,14 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ._clock import datetime_facade, time_facade
-from ._containers import bisect_facade, collections_facade, heapq_facade, itertools_facade
-from ._numbers import (
-    decimal_facade,
-    fractions_facade,
-    math_facade,
-    random_facade,
-    statistics_facade,
-)
+from ._codecs import base64_facade, hashlib_facade
+from ._containers import collections_facade
+from ._decimal import decimal_facade, fractions_facade
+from ._iterators import bisect_facade, heapq_facade, itertools_facade
+from ._json import json_facade
+from ._numbers import math_facade, random_facade, statistics_facade
 from ._re import make_re_facade
-from ._text import (
-    base64_facade,
-    hashlib_facade,
-    json_facade,
-    string_facade,
-    textwrap_facade,
-)
+from ._text import string_facade, textwrap_facade
 from ._values import ipaddress_facade, uuid_facade
 
 __all__ = [
