@@ -144,3 +144,48 @@ def test_a_declared_host_module_is_offered(make_engine: MakeEngine) -> None:
     assert f() is True
     (refused,) = [s for s in engine.status() if s.point == "q"]
     assert not refused.ok and "os" in (refused.error or "")
+
+
+WRONG_CALLS = {
+    "json.dumps(1, bogus=2)": "json.dumps()",
+    "itertools.count(1, 2, 3)": "itertools.count()",
+    "itertools.product('a', bogus=1)": "itertools.product()",
+    "collections.Counter().most_common(1, 2)": "Counter.most_common()",
+    "collections.deque([], 1, 2)": "deque",
+    "decimal.Decimal(1, 2, 3)": "Decimal",
+    "fractions.Fraction(1, 2, 3)": "Fraction",
+    "hashlib.sha256(b'x', bogus=1)": "hashlib.sha256()",
+    "random.choices('a', bogus=1)": "random.choices()",
+    "re.compile('a').search()": "Pattern.search()",
+    "statistics.NormalDist(1, 2, 3)": "NormalDist",
+    "ipaddress.ip_network('10.0.0.0/8').hosts(1)": "hosts()",
+    "textwrap.wrap()": "textwrap.wrap()",
+    "string.Template()": "Template",
+}
+
+
+@BOTH_MODES
+def test_argument_errors_name_public_functions_never_internal_ones(make_engine: MakeEngine) -> None:
+    """A wrong call of any facade function is reported against its public name."""
+    modules = ("json", "itertools", "collections", "decimal", "fractions", "hashlib", "random")
+    modules += ("re", "statistics", "ipaddress", "textwrap", "string")
+    calls = "\n".join(
+        f"    try:\n        {call}\n    except TypeError as exc:\n        out.append(str(exc))"
+        for call in WRONG_CALLS
+    )
+    source = (
+        "".join(f"import {m}\n" for m in modules)
+        + f"def post(rv):\n    out = []\n{calls}\n    return out\n"
+    )
+    engine = make_engine({"p/10-x.py": source}, modules=modules)
+
+    @engine.hook("p", result="replace", on_error="raise")
+    def f() -> None:
+        return None
+
+    messages = f()
+    assert len(messages) == len(WRONG_CALLS)
+    for message, name in zip(messages, WRONG_CALLS.values(), strict=True):
+        assert name in message, message
+        assert not re.search(r"(^|[.\s'])_[a-zA-Z]", message), message  # no _internal name
+        assert "Meta" not in message and "openssl" not in message, message

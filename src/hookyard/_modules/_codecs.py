@@ -118,12 +118,25 @@ class Hash:
 _MAKE_HASH = object()
 
 
+_BLAKE2_OPTIONS = frozenset(
+    {
+        "digest_size", "key", "salt", "person", "fanout", "depth", "leaf_size",
+        "node_offset", "node_depth", "inner_size", "last_node",
+    }
+)  # fmt: skip
+
+
 def _constructor(name: str) -> Callable[..., Hash]:
     make = getattr(hashlib, name)
 
+    allowed = _BLAKE2_OPTIONS if name.startswith("blake2") else frozenset()
+
     def construct(data: Any = b"", *, usedforsecurity: bool = True, **kwargs: Any) -> Hash:
         # blake2's keyword parameters (key, salt, person, digest_size...) are sizes the
-        # C code checks against small maxima
+        # C code checks against small maxima; other algorithms take none
+        unknown = sorted(set(kwargs) - allowed)
+        if unknown:
+            raise TypeError(f"hashlib.{name}() got an unexpected keyword argument {unknown[0]!r}")
         return Hash(
             _MAKE_HASH,
             make(_data(data, f"hashlib.{name}"), usedforsecurity=usedforsecurity, **kwargs),

@@ -7,6 +7,7 @@ can grow faster than the input (issue 12, family 2).
 
 from __future__ import annotations
 
+import contextlib
 import operator
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
@@ -22,6 +23,7 @@ __all__ = [
     "items_of",
     "metered",
     "public",
+    "public_class",
     "stream",
     "text_size",
 ]
@@ -46,6 +48,21 @@ def public(name: str) -> Callable[[F], F]:
 def int_arg(value: Any) -> int:
     """An int argument (``operator.index``: ints and what stands for one, never floats)."""
     return operator.index(value)
+
+
+def public_class(cls: type, name: str, module: str) -> None:
+    """Name a facade class and its methods as scripts know them (``Counter.update``), so
+    argument errors never show an internal name (issue 18, item 9)."""
+    cls.__module__ = module
+    cls.__name__ = cls.__qualname__ = name
+    for attribute, value in vars(cls).items():
+        function = value.__func__ if isinstance(value, classmethod | staticmethod) else value
+        if isinstance(function, property):
+            function = function.fget
+        if callable(function) and hasattr(function, "__qualname__"):
+            # a builtin's name is its own and cannot be set
+            with contextlib.suppress(AttributeError, TypeError):
+                function.__qualname__ = f"{name}.{attribute}"
 
 
 def check_count(value: Any, what: str) -> int:

@@ -18,14 +18,13 @@ from typing import Any
 
 from .._budget import current_budget
 from .._guards import check_hash_spread, getiter, materialize
-from ._common import bounded_output, int_arg, public
+from ._common import bounded_output, int_arg, public, public_class
 
 __all__ = ["collections_facade"]
 
 
-def _named(cls: type, module: str = "collections") -> None:
-    cls.__module__ = module
-    cls.__qualname__ = cls.__name__ = cls.__name__.lstrip("_")
+def _named(cls: type) -> None:
+    public_class(cls, cls.__name__.lstrip("_"), "collections")
 
 
 def _keys_checked(source: Any, size: int, what: str) -> Any:

@@ -14,7 +14,7 @@ from typing import Any
 
 from .._budget import current_budget
 from .._guards import script_writable
-from ._common import public
+from ._common import public, public_class
 
 __all__ = [
     "MAX_EXPONENT",
@@ -168,7 +168,7 @@ class Context:
         return repr(object.__getattribute__(self, "__context__"))
 
 
-Context.__module__ = "decimal"
+public_class(Context, "Context", "decimal")
 
 
 class _LocalContext:
@@ -258,8 +258,8 @@ class _Decimal(metaclass=_DecimalMeta):
     pass
 
 
-_Decimal.__name__ = _Decimal.__qualname__ = "Decimal"
-_Decimal.__module__ = "decimal"
+public_class(_Decimal, "Decimal", "decimal")
+public_class(_DecimalMeta, "Decimal", "decimal")
 
 
 def decimal_facade() -> dict[str, Any]:
@@ -322,8 +322,8 @@ class _Fraction(metaclass=_FractionMeta):
     pass
 
 
-_Fraction.__name__ = _Fraction.__qualname__ = "Fraction"
-_Fraction.__module__ = "fractions"
+public_class(_Fraction, "Fraction", "fractions")
+public_class(_FractionMeta, "Fraction", "fractions")
 
 
 def fractions_facade() -> dict[str, Any]:

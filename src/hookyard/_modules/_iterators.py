@@ -29,6 +29,9 @@ def _out(function: Callable[..., Iterator[Any]], name: str) -> Callable[..., Any
     def made(*args: Any, **kwargs: Any) -> Any:
         return bounded_output(function(*args, **kwargs))
 
+    # the inner function reports argument errors: it carries the public name too
+    function.__qualname__ = f"itertools.{name}"
+
     return public(f"itertools.{name}")(made)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from .. import _guards
 from .._budget import current_budget
 from .._guards import getiter, materialize
-from ._common import int_arg, public
+from ._common import int_arg, public, public_class
 from ._decimal import check_exact
 
 __all__ = [
@@ -300,4 +300,5 @@ class _NormalDist(metaclass=_NormalDistMeta):
     """``statistics.NormalDist``: the real class, but ``from_samples`` bounded."""
 
 
-_NormalDist.__name__ = _NormalDist.__qualname__ = "NormalDist"
+public_class(_NormalDist, "NormalDist", "statistics")
+public_class(_NormalDistMeta, "NormalDist", "statistics")

@@ -16,7 +16,7 @@ from typing import Any
 
 from .._budget import current_budget
 from .._guards import materialize
-from ._common import bounded_output, public
+from ._common import bounded_output, public, public_class
 
 __all__ = ["ipaddress_facade", "uuid_facade"]
 
@@ -82,7 +82,8 @@ class IPv6Interface(ipaddress.IPv6Interface):
 
 
 for _cls in (IPv4Network, IPv6Network, IPv4Interface, IPv6Interface):
-    _cls.__module__ = "ipaddress"
+    public_class(_cls, _cls.__name__, "ipaddress")
+public_class(_Bounded, "network", "ipaddress")
 
 
 def _as_network(network: Any) -> Any:
