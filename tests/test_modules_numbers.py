@@ -39,8 +39,9 @@ LEGITIMATE = {
         " statistics.mode('aabbbc'), round(statistics.stdev([1.5, 2.5, 2.5, 2.75, 3.25, 4.75]), 4),"
         " statistics.quantiles([1, 2, 3, 4, 5, 6, 7, 8], n=4), statistics.multimode('aabbc'),"
         " round(statistics.NormalDist(100, 15).cdf(130), 4),"
-        " round(statistics.NormalDist.from_samples([1, 2, 3]).mean, 1)]",
-        [2.8, 1.25, "b", 1.0811, [2.25, 4.5, 6.75], ["a", "b"], 0.9772, 2.0],
+        " round(statistics.NormalDist.from_samples([1, 2, 3]).mean, 1),"
+        " (statistics.NormalDist(1, 2) * 2 + 1).mean, len(statistics.NormalDist().samples(3, seed=1))]",
+        [2.8, 1.25, "b", 1.0811, [2.25, 4.5, 6.75], ["a", "b"], 0.9772, 2.0, 3.0, 3],
     ),
     "decimal arithmetic": (
         "D = decimal.Decimal\n"
@@ -91,6 +92,9 @@ EXPLODING = {
     "random.randbytes huge": "random.randbytes(10**10)",
     "statistics over a huge range": "statistics.mean(range(10**9))",
     "statistics over an endless iterator": "statistics.median(itertools.count())",
+    "statistics.quantiles of a huge n": "statistics.quantiles([1, 2, 3], n=10**9)",
+    "NormalDist.samples of a huge n": "statistics.NormalDist().samples(10**9)",
+    "NormalDist sum's quantiles": "(statistics.NormalDist() + 1).quantiles(10**9)",
     "statistics of huge fractions": "statistics.mean([fractions.Fraction(1, 3), decimal.Decimal('1e-300000')])",
     "decimal huge precision": "with decimal.localcontext() as ctx:\n    ctx.prec = 10**9",
     "decimal huge precision keyword": "decimal.localcontext(prec=10**6)",
@@ -119,17 +123,19 @@ def test_decimal_context_settings_are_checked(make_engine: MakeEngine) -> None:
 
 
 def test_a_script_cannot_change_the_hosts_decimal_context(make_engine: MakeEngine) -> None:
-    """getcontext() is a copy: changing it does not change the thread's (the host's)
-    context, and localcontext() puts the host's back."""
+    """getcontext() is read-only (the thread's context is the host's) with a message
+    pointing to localcontext(), which puts the host's context back after the block."""
     before = decimal.getcontext().prec
     body = (
-        "decimal.getcontext().prec = 3\nwith decimal.localcontext() as ctx:\n    ctx.prec = 2\n"
-        "    inside = decimal.Decimal(1) / 7\nreturn [inside, decimal.Decimal(1) / 7]"
+        "try:\n    decimal.getcontext().prec = 3\nexcept AttributeError as exc:\n    refused = str(exc)\n"
+        "with decimal.localcontext() as ctx:\n    ctx.prec = 2\n"
+        "    inside = decimal.Decimal(1) / 7\nreturn [refused, inside, decimal.Decimal(1) / 7]"
     )
-    default = decimal.Context(prec=28).divide(1, 7)
-    assert run(make_engine, body, *MODULES) == [decimal.Decimal("0.14"), default]
+    refused, inside, after = run(make_engine, body, *MODULES)
+    assert "localcontext" in refused
+    assert inside == decimal.Decimal("0.14")
+    assert after == decimal.Context(prec=28).divide(1, 7)
     assert decimal.getcontext().prec == before
-    assert decimal.Decimal(1) / 7 == decimal.Context(prec=before).divide(1, 7)
 
 
 def test_random_generators_are_the_scripts_own(make_engine: MakeEngine) -> None:

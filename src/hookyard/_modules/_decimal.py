@@ -121,7 +121,7 @@ class Context:
     """``decimal.Context``: a settings object whose every assignment is checked
     (precision up to MAX_PREC, exponents up to MAX_EXPONENT)."""
 
-    __slots__ = ("__context__",)
+    __slots__ = ("__context__", "__readonly__")
 
     def __init__(
         self,
@@ -136,6 +136,7 @@ class Context:
     ) -> None:
         inner = _bounded(decimal.Context())
         object.__setattr__(self, "__context__", inner)
+        object.__setattr__(self, "__readonly__", False)
         given = {"prec": prec, "rounding": rounding, "Emin": Emin, "Emax": Emax}
         given.update(capitals=capitals, clamp=clamp)
         for name, value in given.items():
@@ -150,6 +151,12 @@ class Context:
         raise TypeError("decimal.Context cannot be subclassed by scripts")
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if object.__getattribute__(self, "__readonly__"):
+            # the thread's context is the host's: a change would outlive the script's call
+            raise AttributeError(
+                "decimal.getcontext() is read-only for scripts: change settings inside "
+                "'with decimal.localcontext() as ctx:' (or use a decimal.Context)"
+            )
         _check_field(name, value)
         setattr(object.__getattribute__(self, "__context__"), name, value)
 
@@ -212,10 +219,12 @@ def localcontext(ctx: Any = None, **kwargs: Any) -> _LocalContext:
 
 @public("decimal.getcontext")
 def getcontext() -> Context:
-    """A copy of the current context: the thread's own is the host's, so a script changes
-    settings inside ``with decimal.localcontext() as ctx:`` instead."""
+    """The current context, read-only: outside a ``localcontext`` block the thread's
+    context is the host's, so a script changes settings inside
+    ``with decimal.localcontext() as ctx:`` instead."""
     view = Context()
     object.__setattr__(view, "__context__", _bounded(decimal.getcontext().copy()))
+    object.__setattr__(view, "__readonly__", True)
     return view
 
 

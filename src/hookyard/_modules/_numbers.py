@@ -21,7 +21,7 @@ from typing import Any
 from .. import _guards
 from .._budget import current_budget
 from .._guards import getiter, materialize
-from ._common import int_arg, public, public_class
+from ._common import check_count, int_arg, public, public_class
 from ._decimal import check_exact
 
 __all__ = [
@@ -247,6 +247,8 @@ def _over_data(name: str, extra: int = 0) -> Callable[..., Any]:
 
     def over(data: Any, *args: Any, **kwargs: Any) -> Any:
         items = _data(data, f"statistics.{name}")
+        if "n" in kwargs:
+            kwargs["n"] = _quantile_count(kwargs["n"])
         if extra:
             more = [_data(a, f"statistics.{name}") for a in args[:extra]]
             return function(items, *more, *args[extra:], **kwargs)
@@ -281,24 +283,54 @@ def statistics_facade() -> dict[str, Any]:
     return attributes
 
 
-class _NormalDistMeta(type):
-    def __instancecheck__(cls, instance: Any) -> bool:
-        return isinstance(instance, statistics.NormalDist)
-
-    def __call__(cls, mu: float = 0.0, sigma: float = 1.0) -> Any:
-        return statistics.NormalDist(mu, sigma)
-
-    @property
-    def from_samples(cls) -> Callable[[Any], statistics.NormalDist]:
-        def from_samples(data: Any) -> statistics.NormalDist:
-            return statistics.NormalDist.from_samples(_data(data, "NormalDist.from_samples"))
-
-        return public("NormalDist.from_samples")(from_samples)
+def _quantile_count(n: Any) -> int:
+    # quantiles(n=...) builds n - 1 cut points in a Python loop
+    return check_count(n, "quantiles")
 
 
-class _NormalDist(metaclass=_NormalDistMeta):
-    """``statistics.NormalDist``: the real class, but ``from_samples`` bounded."""
+class _NormalDist(statistics.NormalDist):
+    """``statistics.NormalDist``: ``from_samples`` takes bounded data, ``samples`` and
+    ``quantiles`` build size-checked lists, and arithmetic returns this class again (the
+    standard library writes ``NormalDist(...)``, whose methods would not be bounded)."""
+
+    @classmethod
+    def from_samples(cls, data: Any) -> Any:
+        return super().from_samples(_data(data, "NormalDist.from_samples"))
+
+    def samples(self, n: Any, *, seed: Any = None) -> list[float]:
+        return super().samples(check_count(n, "NormalDist.samples"), seed=seed)
+
+    def quantiles(self, n: Any = 4) -> list[float]:
+        return super().quantiles(_quantile_count(n))
+
+    def _wrapped(self, result: Any) -> Any:
+        if type(result) is statistics.NormalDist:
+            return _NormalDist(result.mean, result.stdev)
+        return result
+
+    def __add__(self, other: Any) -> Any:
+        return self._wrapped(super().__add__(other))
+
+    def __sub__(self, other: Any) -> Any:
+        return self._wrapped(super().__sub__(other))
+
+    def __mul__(self, other: Any) -> Any:
+        return self._wrapped(super().__mul__(other))
+
+    def __truediv__(self, other: Any) -> Any:
+        return self._wrapped(super().__truediv__(other))
+
+    def __pos__(self) -> Any:
+        return self._wrapped(super().__pos__())
+
+    def __neg__(self) -> Any:
+        return self._wrapped(super().__neg__())
+
+    __radd__ = __add__
+    __rmul__ = __mul__
+
+    def __rsub__(self, other: Any) -> Any:
+        return self._wrapped(-super().__sub__(other))
 
 
 public_class(_NormalDist, "NormalDist", "statistics")
-public_class(_NormalDistMeta, "NormalDist", "statistics")

@@ -54,7 +54,7 @@ __all__ = ["IGNORECASE", "VERBOSE", "Pattern", "make_re_facade"]
 
 # -- Pattern and Match ---------------------------------------------------------------------
 _MAKE = object()  # only this module makes Pattern and Match objects
-_CACHE_SIZE = 64  # compiled patterns (and replacement templates) kept per script
+_CACHE_SIZE = 32  # compiled patterns (and replacement templates) kept per script
 
 
 def _span_length(span: tuple[int, int]) -> int:

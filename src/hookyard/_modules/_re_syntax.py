@@ -297,6 +297,9 @@ def check_flags(flags: Any, pattern: Any) -> int:
 def options(text: bool) -> Any:
     options = re2.Options()
     options.log_errors = False  # RE2 would print every bad pattern to stderr
+    # RE2's memory per pattern (program and DFA cache; past it, RE2 falls back to its
+    # slower, still linear, NFA): a script may hold dozens of patterns
+    options.max_mem = 2 << 20
     if not text:
         options.encoding = re2.Options.Encoding.LATIN1  # bytes: one byte, one character
     return options
