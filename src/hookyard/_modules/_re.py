@@ -450,7 +450,9 @@ def make_re_facade() -> dict[str, Any]:
         budget.charge_size(int(regexp.programsize), "compiled regular expression")
         compiled = Pattern(_MAKE, regexp, pattern, flags)
         if len(cache) >= _CACHE_SIZE:
-            cache.pop(next(iter(cache)))
+            # emptied whole: one atomic step, safe while another thread of the host runs
+            # the same script
+            cache.clear()
         cache[key] = compiled
         return compiled
 
