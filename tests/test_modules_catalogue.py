@@ -189,3 +189,22 @@ def test_argument_errors_name_public_functions_never_internal_ones(make_engine: 
         assert name in message, message
         assert not re.search(r"(^|[.\s'])_[a-zA-Z]", message), message  # no _internal name
         assert "Meta" not in message and "openssl" not in message, message
+
+
+def test_c_level_imports_get_bounded_stand_ins() -> None:
+    """datetime's C code imports time and _strptime while a script calls strftime and
+    strptime: the stand-ins parse and format like the stdlib, bounded, and offer no sleep."""
+    import datetime
+
+    from hookyard._budget import BudgetExhausted
+    from hookyard._modules import C_IMPORTS, c_import_facade
+
+    assert C_IMPORTS == ("_strptime", "time")
+    with running(Budget(Limits())):
+        parse = c_import_facade("_strptime")._strptime_datetime
+        assert parse(datetime.datetime, "2024-05-01", "%Y-%m-%d") == datetime.datetime(2024, 5, 1)
+        with pytest.raises(BudgetExhausted):
+            parse(datetime.datetime, "1" * 100_000, "%Y")
+        clock = c_import_facade("time")
+        assert clock.strftime("%Y", datetime.datetime(2024, 1, 1).timetuple()) == "2024"
+        assert not hasattr(clock, "sleep")

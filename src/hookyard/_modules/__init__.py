@@ -24,7 +24,7 @@ import importlib
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ._clock import datetime_facade, time_facade
+from ._clock import c_imports, datetime_facade, time_facade
 from ._codecs import base64_facade, hashlib_facade
 from ._containers import collections_facade
 from ._decimal import decimal_facade, fractions_facade
@@ -37,9 +37,11 @@ from ._values import ipaddress_facade, uuid_facade
 
 __all__ = [
     "CATALOGUE",
+    "C_IMPORTS",
     "DEFAULT_MODULES",
     "FORBIDDEN_MODULES",
     "ModuleFacade",
+    "c_import_facade",
     "facade_factories",
 ]
 
@@ -104,6 +106,10 @@ _BUILDERS: dict[str, Callable[[], Mapping[str, Any]]] = {
     "uuid": uuid_facade,
 }
 CATALOGUE: tuple[str, ...] = tuple(sorted(_BUILDERS))
+# Modules the C code of offered types imports through the script's import function while
+# a script calls it (datetime.strftime -> time, datetime.strptime -> _strptime): facades
+# for the engine's import function to hand out under these names (issue 14, "Dates").
+C_IMPORTS: tuple[str, ...] = tuple(sorted(c_imports()))
 
 
 class ModuleFacade:
@@ -163,6 +169,12 @@ def _declared(name: str) -> Callable[[], ModuleFacade] | None:
         return ModuleFacade(name, attributes)
 
     return factory
+
+
+def c_import_facade(name: str) -> ModuleFacade:
+    """The facade C code gets when it imports ``name`` (one of ``C_IMPORTS``) during a
+    script's call; KeyError for any other name."""
+    return ModuleFacade(name, c_imports()[name])
 
 
 def facade_factories(names: Iterable[str]) -> dict[str, Callable[[], ModuleFacade]]:

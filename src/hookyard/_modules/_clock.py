@@ -16,7 +16,7 @@ from typing import Any
 from .._budget import current_budget
 from ._common import public
 
-__all__ = ["datetime_facade", "time_facade"]
+__all__ = ["c_imports", "datetime_facade", "time_facade"]
 
 _STRPTIME_LIMIT = 4096  # characters of text or format: dates are short
 
@@ -32,17 +32,37 @@ def strftime(format: Any, t: Any = None) -> str:
 
 @public("time.strptime")
 def strptime(string: Any, format: Any = "%a %b %d %H:%M:%S %Y") -> time.struct_time:
+    _check_strptime(string, format)
+    return _strptime._strptime_time(string, format)  # type: ignore[no-any-return]
+
+
+def _check_strptime(string: Any, format: Any) -> None:
     for value, what in ((string, "text"), (format, "format")):
         if not isinstance(value, str):
-            raise TypeError(f"time.strptime: {what} must be a str, not {type(value).__name__}")
+            raise TypeError(f"strptime: {what} must be a str, not {type(value).__name__}")
         if len(value) > _STRPTIME_LIMIT:
             raise current_budget().exhaust(
                 "size",
-                f"size limit: time.strptime {what} of {len(value):,} characters "
+                f"size limit: strptime {what} of {len(value):,} characters "
                 f"(at most {_STRPTIME_LIMIT:,})",
             )
     current_budget().charge(len(string) + len(format))
-    return _strptime._strptime_time(string, format)  # type: ignore[no-any-return]
+
+
+def _strptime_datetime(cls: Any, string: Any, format: Any = "%a %b %d %H:%M:%S %Y") -> Any:
+    _check_strptime(string, format)
+    return _strptime._strptime_datetime(cls, string, format)
+
+
+def c_imports() -> dict[str, Any]:
+    """What the C code of offered types imports while a script calls it, by name:
+    ``datetime.strftime`` imports ``time`` and ``datetime.strptime`` imports
+    ``_strptime``, through the *script's* import function (the innermost Python frame
+    is the script's). These are the bounded stand-ins to hand them."""
+    return {
+        "time": time_facade(),
+        "_strptime": {"_strptime_datetime": _strptime_datetime},
+    }
 
 
 def time_facade() -> dict[str, Any]:
