@@ -15,6 +15,19 @@ import resource
 import signal
 import socket
 
+# Offered to scripts on purpose (a host module declaring its facade: see hookyard._modules)
+__hookyard_facade__ = (
+    "segfault",
+    "exit_now",
+    "oom_kill",
+    "collide",
+    "pid",
+    "send_message",
+    "send_frame",
+    "try_fork",
+    "attempt",
+)
+
 
 def segfault() -> None:
     """Die of SIGSEGV, as a C-level crash would."""

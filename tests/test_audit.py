@@ -279,7 +279,7 @@ def test_arguments_override_the_config_file(tmp_path: Path) -> None:
         ("[points.p]\nreplace = true\n", "points.p: unknown options replace"),
         ("modules = 'math'\n", "modules must be a list of strings"),
         ("modules = ['math', 'os']\n", "module 'os' cannot be offered to scripts"),
-        ("modules = ['no_such_module_here']\n", "cannot be imported"),
+        ("modules = ['no_such_module_here']\n", "has no curated facade"),
     ],
 )
 def test_bad_config_is_a_finding(tmp_path: Path, config: str, expected: str) -> None:

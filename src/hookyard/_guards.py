@@ -987,7 +987,7 @@ def _check_fromkeys(budget: Budget, cls: Any, args: tuple[Any, ...], kw: dict[st
 def _check_items(budget: Budget, d: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> None:
     """``d.items()`` and ``d.popitem()`` make a (key, value) tuple per entry: one level
     deeper than the deeper of the two, so neither may already sit at the nesting limit."""
-    if not (_shallow_items(d) and _shallow_items(list(dict.values(d)))):
+    if not (_shallow_items(dict.keys(d)) and _shallow_items(list(dict.values(d)))):
         raise budget.exhaust(
             "depth",
             f"depth limit: {type(d).__name__}.items() would nest tuples more than "
@@ -1156,7 +1156,19 @@ def _shallow_items(source: Any) -> bool:
     cls = type(source)
     if cls in (str, bytes, range):
         return True
-    if cls not in (list, tuple, set, frozenset, dict):
+    if type(source) is type({}.keys()):
+        pass  # a view of a dict's keys: read as it is
+    elif isinstance(source, dict):
+        source = dict.keys(source)  # the base type's own view: no subclass code runs
+    elif isinstance(source, list | tuple):
+        source = (
+            list.copy(source)
+            if isinstance(source, list)
+            else tuple.__getitem__(source, slice(None))
+        )
+    elif isinstance(source, set | frozenset):
+        source = set.copy(source) if isinstance(source, set) else frozenset.copy(source)
+    else:
         return False
     kinds = set(map(type, source))
     if not any(issubclass(kind, tuple | slice) for kind in kinds):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import types
+from collections import deque
 from typing import Any
 
 from ._guards import ScriptMeta, hash_spread_ok
@@ -23,6 +24,16 @@ __all__ = ["clear_kept", "kept_size"]
 
 _MIN_INTERVAL = 10_000
 _CHARS_PER_ITEM = 8
+
+
+# How to read a container subclass's items with its base type's own C methods.
+_BASES: dict[type, Any] = {
+    list: list.copy,
+    tuple: lambda ob: tuple.__getitem__(ob, slice(None)),
+    set: set.copy,
+    frozenset: frozenset.copy,
+    deque: lambda ob: list(deque.__iter__(ob)),
+}
 
 
 def kept_size(namespace: dict[str, Any], limit: int) -> int:
@@ -45,20 +56,24 @@ def kept_size(namespace: dict[str, Any], limit: int) -> int:
         cls = type(ob)
         if cls is str or cls is bytes:
             total += len(ob) // _CHARS_PER_ITEM + 1
-        elif cls is dict:
-            total += len(ob) + 1
-            if not hash_spread_ok(ob.keys()):
+        elif isinstance(ob, dict):
+            # a dict subclass (a facade's Counter, defaultdict...) read through dict's own
+            # methods: nothing the subclass overrides runs here
+            total += dict.__len__(ob) + 1
+            if not hash_spread_ok(dict.keys(ob)):
                 # colliding keys (more than 64 distinct values sharing a hash): over the
                 # limit whatever the size -- built a few per call they cost each call
                 # little, but one comparison or copy of them is a single quadratic C call
                 return limit + 1
-            stack.extend(ob.keys())
-            stack.extend(ob.values())
-        elif cls in (list, tuple, set, frozenset):
-            total += len(ob) + 1
-            if cls in (set, frozenset) and not hash_spread_ok(ob):
+            stack.extend(dict.keys(ob))
+            stack.extend(dict.values(ob))
+        elif isinstance(ob, list | tuple | set | frozenset | deque):
+            base = _BASES[next(k for k in _BASES if isinstance(ob, k))]
+            items = base(ob)
+            total += len(items) + 1
+            if isinstance(ob, set | frozenset) and not hash_spread_ok(items):
                 return limit + 1
-            stack.extend(ob)
+            stack.extend(items)
         elif cls is int:
             total += ob.bit_length() // 64 + 1
         elif isinstance(cls, ScriptMeta) or isinstance(ob, ScriptMeta):
@@ -86,8 +101,15 @@ def clear_kept(namespace: dict[str, Any]) -> None:
     for name, value in namespace.items():
         if is_reserved(name):
             continue
-        if type(value) in (dict, list, set):
-            value.clear()
+        # the base type's own clear: no subclass code runs
+        if isinstance(value, dict):
+            dict.clear(value)
+        elif isinstance(value, list):
+            list.clear(value)
+        elif isinstance(value, set):
+            set.clear(value)
+        elif isinstance(value, deque):
+            deque.clear(value)
 
 
 class KeptAccount:

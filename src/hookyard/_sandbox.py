@@ -8,7 +8,6 @@ a facade object whose attributes are chosen by us.
 from __future__ import annotations
 
 import builtins
-import importlib
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 from . import _budget, _guards, _nesting
 from ._budget import current_budget
 from ._copy import rebuild_exception, to_host, to_script
-from ._modules import ModuleFacade
+from ._modules import C_IMPORTS, ModuleFacade, c_import_facade
 from ._names import DENIED_BUILTINS
 from .errors import BoundaryError
 
@@ -288,11 +287,6 @@ class SandboxPolicy:
         self.builtins = _base_builtins()
 
 
-# Modules the standard library's C code imports lazily through the running frame's
-# __import__ (here: the script's) while serving a value type scripts hold.
-_C_LEVEL_IMPORTS = frozenset({"time", "_strptime"})
-
-
 def _script_import(
     factories: Mapping[str, Callable[[], ModuleFacade]], allowed: tuple[str, ...]
 ) -> Any:
@@ -310,11 +304,12 @@ def _script_import(
     ) -> ModuleFacade:
         if level != 0:
             raise ImportError("relative imports are not available to scripts")
-        if type(fromlist) is list and name in _C_LEVEL_IMPORTS:
+        if type(fromlist) is list and name in C_IMPORTS:
             # C code importing what it needs (datetime.strftime needs `time`, strptime
             # `_strptime`): PyImport_Import passes a list, which an import statement never
-            # does, and the module goes to that C code, never to the script (issue 14)
-            return importlib.import_module(name)  # type: ignore[return-value]
+            # does. That C code gets a bounded stand-in (_modules.c_import_facade: a
+            # strftime format cannot ask glibc for a gigabyte of padding), never the module
+            return c_import_facade(name)
         facade = facades.get(name)
         if facade is None:
             factory = factories.get(name) if type(name) is str else None
