@@ -17,6 +17,7 @@ import string
 import sys
 import types
 from collections.abc import Callable, Collection, Iterable, Iterator
+from fractions import Fraction
 from itertools import chain, islice
 from typing import Any
 
@@ -293,7 +294,44 @@ def add(a: Any, b: Any) -> Any:
         lb = _sequence_length(b)
         if lb is not None:
             current_budget().charge_size(la + lb, f"{type(a).__name__} concatenation")
+    elif type(a) is Fraction or type(b) is Fraction:
+        _charge_fraction(a, b, "Fraction sum")
     return a + b
+
+
+def sub(a: Any, b: Any) -> Any:
+    if type(a) is Fraction or type(b) is Fraction:
+        _charge_fraction(a, b, "Fraction difference")
+    return a - b
+
+
+def truediv(a: Any, b: Any) -> Any:
+    if type(a) is Fraction or type(b) is Fraction:
+        _charge_fraction(a, b, "Fraction quotient")
+    return a / b
+
+
+# Fractions: an operation multiplies numerators and denominators crosswise and reduces by
+# their gcd (quadratic in C); the result can have as many bits as both operands together,
+# so `x * x` in a loop doubles the size each time (issue 12).
+def _parts(x: Any) -> tuple[int, int]:
+    if type(x) is Fraction:
+        return x.numerator, x.denominator
+    if type(x) is int:
+        return x, 1
+    return 0, 1  # a float or anything else: no exact growth
+
+
+def _charge_fraction(a: Any, b: Any, what: str) -> None:
+    na, da = _parts(a)
+    nb, db = _parts(b)
+    bits = max(na.bit_length() + db.bit_length(), nb.bit_length() + da.bit_length())
+    bits += da.bit_length() + db.bit_length()
+    if bits > 4096:
+        budget = current_budget()
+        budget.charge_bits(bits, what)
+        digits = bits // 30 + 1
+        budget.charge(digits * digits // 400)  # the products and the gcd
 
 
 # -- big ints: C work grows faster than the operands (issue 12) -----------------------------
@@ -339,6 +377,9 @@ def mul(a: Any, b: Any) -> Any:
     if ta is int and tb is int:
         _charge_product(a, b)
         return a * b
+    if ta is Fraction or tb is Fraction:
+        _charge_fraction(a, b, "Fraction product")
+        return a * b
     if _sequence_length(a) is not None and not isinstance(b, float):
         n = as_index(b)
         if n is not None:
@@ -355,6 +396,8 @@ def mul(a: Any, b: Any) -> Any:
 def floordiv(a: Any, b: Any) -> Any:
     if type(a) is int and type(b) is int:
         _charge_division(a, b)
+    elif type(a) is Fraction or type(b) is Fraction:
+        _charge_fraction(a, b, "Fraction floor division")
     return a // b
 
 
@@ -408,6 +451,11 @@ def power(a: Any, b: Any, modulo: Any = None) -> Any:
         bits = _int_power_bits(a, b)
         if bits > 4096:
             current_budget().charge_bits(bits, "int power")
+    elif type(a) is Fraction and isinstance(b, int):
+        numerator, denominator = _parts(a)
+        bits = max(_int_power_bits(numerator, b), _int_power_bits(denominator, b))
+        if bits > 4096:
+            current_budget().charge_bits(2 * bits, "Fraction power")
     return a**b
 
 
@@ -426,6 +474,9 @@ _PRINTF = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?[hlL]?([a
 def mod(a: Any, b: Any) -> Any:
     if type(a) is int and type(b) is int:
         _charge_division(a, b)
+        return a % b
+    if type(a) is Fraction or type(b) is Fraction:
+        _charge_fraction(a, b, "Fraction remainder")
         return a % b
     if isinstance(a, str | bytes):
         text = a.decode("latin-1") if isinstance(a, bytes) else a
@@ -469,21 +520,25 @@ def inplacevar(operator: str, a: Any, b: Any) -> Any:
                 a.extend(materialize(b, "list extension"))
                 current_budget().charge_size(len(a), "list")
             else:
-                mul(a, b)
-                a *= b
+                times = as_index(b)
+                if times is None:
+                    a *= b  # not an integer: Python's own TypeError (or b's __rmul__)
+                else:  # the checked int, so an __index__ runs once
+                    current_budget().charge_size(len(a) * max(times, 0), "list repetition")
+                    a *= times
             return a
         return guard(a, b)
     return _PLAIN_INPLACE[operator](a, b)
 
 
 _PLAIN_INPLACE: dict[str, Callable[[Any, Any], Any]] = {
-    "-=": lambda a, b: a - b,
-    "/=": lambda a, b: a / b,
     ">>=": lambda a, b: a >> b,
     "|=": lambda a, b: a | b,
     "^=": lambda a, b: a ^ b,
     "&=": lambda a, b: a & b,
     "//=": floordiv,
+    "-=": sub,
+    "/=": truediv,
     "@=": lambda a, b: a @ b,
 }
 
@@ -1396,20 +1451,6 @@ def safe_factorial(n: Any) -> Any:
     if isinstance(n, int) and n > 20:
         current_budget().charge_bits(int(n * math.log2(n)), "factorial")
     return math.factorial(n)
-
-
-def safe_comb(n: Any, k: Any) -> Any:
-    if isinstance(n, int) and n > 64:
-        current_budget().charge_bits(n, "comb")
-    return math.comb(n, k)
-
-
-def safe_perm(n: Any, k: Any = None) -> Any:
-    if isinstance(n, int) and n > 20:
-        kk = n if k is None else k
-        if isinstance(kk, int):
-            current_budget().charge_bits(int(max(kk, 1) * math.log2(n)), "perm")
-    return math.perm(n, k)
 
 
 def _dict_fromkeys(iterable: Any, value: Any = None) -> dict[Any, Any]:

@@ -12,6 +12,7 @@ script as they are: there is nothing to copy. Measured in docs/performance.md.
 
 from __future__ import annotations
 
+import decimal
 import functools
 import inspect
 import logging
@@ -37,7 +38,7 @@ from ._budget import _local as _thread_state
 from ._copy import ATOMS, arguments_to_script, rebuild_exception, safe_message, to_host
 from ._loader import LoadedScript, script_line
 from ._retained import clear_kept, kept_size
-from ._sandbox import Veto
+from ._sandbox import SCRIPT_DECIMAL, Veto
 from .errors import BoundaryError, HookFailed, HookVetoed, LimitExceeded
 
 __all__ = ["Point", "PointOptions", "ScriptFailure", "make_hooked"]
@@ -193,12 +194,15 @@ def call_script(
     phase: str,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
+    in_script_decimal: bool = False,
 ) -> Any:
     """Run one hook function under a full budget; raise ScriptFailure on any failure."""
     if script.remote:
         # process isolation: the worker ran it under its own budget and answered with a
         # plain-data copy or an already sanitised ScriptFailure (see _isolation.py)
         return _call_remote(script, function, args, kwargs)
+    if script.flags.decimal and not in_script_decimal:
+        return _call_in_script_decimal(script, function, phase, args, kwargs)
     record = script.record
     if function in script.free:
         record.calls += 1
@@ -288,6 +292,25 @@ def call_script(
             budget.loops.clear()
         if budget.depths:
             budget.depths.clear()
+
+
+def _call_in_script_decimal(
+    script: LoadedScript,
+    function: Callable[..., Any],
+    phase: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    """A decimal-using script's call runs in a fresh decimal context of its own: decimal's
+    context belongs to the thread -- the host's -- and a script's ``localcontext()`` left
+    open in a suspended generator would otherwise change the host's arithmetic after the
+    call (issue 12: shared process state)."""
+    saved = decimal.getcontext()
+    decimal.setcontext(SCRIPT_DECIMAL.copy())
+    try:
+        return call_script(script, function, phase, args, kwargs, True)
+    finally:
+        decimal.setcontext(saved)
 
 
 def _call_remote(

@@ -7,6 +7,7 @@ version serving.
 
 from __future__ import annotations
 
+import decimal
 import difflib
 import dis
 import hashlib
@@ -27,7 +28,7 @@ from ._budget import Budget, BudgetExhausted, Limits
 from ._copy import safe_message
 from ._policy import HookPolicy, LocatedHookPolicy
 from ._retained import KeptAccount
-from ._sandbox import SandboxPolicy, script_globals
+from ._sandbox import SCRIPT_DECIMAL, SandboxPolicy, ScriptFlags, script_globals
 
 __all__ = [
     "HOOK_NAMES",
@@ -65,6 +66,8 @@ class LoadedScript:
     kept_account: KeptAccount = field(repr=False, default_factory=KeptAccount)
     # its hook functions that need no budget to run (see budget_free)
     free: frozenset[Any] = field(repr=False, default=frozenset())
+    # what the engine does around its calls, learnt as it runs (_sandbox.ScriptFlags)
+    flags: ScriptFlags = field(repr=False, default_factory=ScriptFlags)
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,15 +254,19 @@ def load_source(
         return LoadFailure(path, line, message + more, version)
     name = Path(path).name
     state: dict[str, Any] = {}
+    flags = ScriptFlags()
     namespace = script_globals(
         policy,
         module_name=f"hookyard.scripts.{point}.{Path(path).stem}",
         logger=logger,
         state=state,
+        flags=flags,
     )
     budget = Budget(policy.limits)
     try:
-        with _budget.running(budget):
+        with _budget.running(budget), decimal.localcontext(SCRIPT_DECIMAL.copy()):
+            # (the module body runs in a decimal context of its own, as every call does:
+            # the thread's is the host's)
             exec(code, namespace)
             spent = budget.failure()
             if spent is not None:  # the body swallowed its own limit in C (next(it, x))
@@ -322,6 +329,7 @@ def load_source(
         namespace=namespace,
         limits=policy.limits,
         free=frozenset(hook for hook in hooks.values() if budget_free(hook.__code__)),
+        flags=flags,
     )
 
 
