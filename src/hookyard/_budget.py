@@ -512,7 +512,18 @@ def tick() -> None:
         raise _no_ticks() from None
 
 
-_handle_or_refuse = handle
+def _enter_budgeted() -> Any:
+    """The prologue of a script callable the policy wraps (a lambda, a generator's
+    resumption): one tick and a depth slot; returns what gives the slot back."""
+    tick, enter, leave = handle()
+    try:
+        tick()
+    except StopIteration:
+        # a spent tick would read as "no more items" to a C caller (map, sorted...)
+        raise _no_ticks() from None
+    if enter():  # the bottom depth slot: too deep
+        too_deep()
+    return leave
 
 
 def _no_ticks() -> BaseException:
@@ -531,14 +542,7 @@ def budgeted(function: Any) -> Any:
     to put a prologue in, and would otherwise recurse and fan out unbudgeted)."""
 
     def lambda_call(*args: Any, **kwargs: Any) -> Any:
-        tick, enter, leave = _handle_or_refuse()
-        try:
-            tick()
-        except StopIteration:
-            # a spent tick would read as "no more items" to a C caller (map, sorted...)
-            raise _no_ticks() from None
-        if enter():  # the bottom depth slot: too deep
-            too_deep()
+        leave = _enter_budgeted()
         try:
             if args:
                 check_args(args)
@@ -575,14 +579,7 @@ class ScriptGenerator:
         return self
 
     def _resume(self, method: Any, *args: Any) -> Any:
-        tick, enter, leave = _handle_or_refuse()
-        try:
-            tick()
-        except StopIteration:
-            # a spent tick would read as "no more items" to whoever iterates this
-            raise _no_ticks() from None
-        if enter():  # the bottom depth slot: too deep
-            too_deep()
+        leave = _enter_budgeted()
         try:
             return method(*args)
         finally:
