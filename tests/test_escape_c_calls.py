@@ -73,6 +73,10 @@ ROWS: dict[str, str] = {
         "from fractions import Fraction\nx = Fraction(2, 3)\nfor i in range(64):\n"
         "    x = x * x - x / 7\nleak(x > 0)"
     ),
+    "math.gcd / isqrt": f"import math\nleak(math.gcd({BIG}, {HALF} * 7 + 1) + math.isqrt({BIG}))",
+    "date strftime / strptime": (
+        "import datetime\nleak(str(datetime.datetime.strptime('1' * 100000, '%Y' * 50000)))"
+    ),
 }
 
 # Calls whose answer needs none of the work a naive implementation would do: the guard
@@ -99,6 +103,11 @@ SMALL: dict[str, str] = {
     "Fraction arithmetic": (
         "from fractions import Fraction\nx = Fraction(1, 3)\nleak(str(x * x - x / 2 + 1))"
     ),
+    "math.gcd / isqrt": "import math\nleak([math.gcd(12, 18), math.isqrt(10**40)])",
+    "date strftime / strptime": (
+        "import datetime\nd = datetime.datetime.strptime('2026-11-30', '%Y-%m-%d')\n"
+        "leak(d.strftime('%d/%m/%Y'))"
+    ),
 }
 
 
@@ -118,7 +127,7 @@ def test_an_exploding_c_call_is_stopped_before_it_runs(
         tmp_path,
         _payload(ROWS[row]),
         isolation=isolation,
-        modules=("math", "json", "random", "fractions"),
+        modules=("math", "json", "random", "fractions", "datetime"),
     )
     assert_contained(outcome)
 
@@ -148,7 +157,7 @@ def test_the_same_calls_at_ordinary_sizes_still_work(make_engine: MakeEngine, ro
     engine = make_engine(
         {"p/10-x.py": _payload(SMALL[row])},
         api={"leak": leaked.append},
-        modules=("math", "json", "random", "fractions"),
+        modules=("math", "json", "random", "fractions", "datetime"),
     )
 
     @engine.hook("p", on_error="raise")

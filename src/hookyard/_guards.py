@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import _string  # type: ignore[import-not-found]  # str.format's field parser
 import builtins
+import datetime
 import decimal
 import math
 import operator
@@ -331,7 +332,7 @@ def _charge_fraction(a: Any, b: Any, what: str) -> None:
         budget = current_budget()
         budget.charge_bits(bits, what)
         digits = bits // 30 + 1
-        budget.charge(digits * digits // 400)  # the products and the gcd
+        budget.charge(digits * digits // 120)  # the products and the reducing gcd
 
 
 # -- big ints: C work grows faster than the operands (issue 12) -----------------------------
@@ -351,6 +352,21 @@ def _charge_product(a: int, b: int) -> None:
         budget = current_budget()
         budget.charge_bits(a.bit_length() + b.bit_length(), "int product")
         budget.charge(int(max(da, db) ** 1.585) // 200)
+
+
+def charge_gcd(a: int, b: int) -> None:
+    """A gcd of big ints (math.gcd, every Fraction made or reduced) is quadratic in C, at
+    about 8.5 ns per pair of 30-bit digits here: 900,000-bit operands take 7.7 s."""
+    digits = max(_digits(a), _digits(b))
+    if digits > _SMALL_DIGITS:
+        current_budget().charge(digits * digits // 120)
+
+
+def charge_isqrt(n: int) -> None:
+    """math.isqrt: Newton's steps of big products (a million bits take 2 s in one call)."""
+    digits = _digits(n)
+    if digits > _SMALL_DIGITS:
+        current_budget().charge(digits * digits // 400)
 
 
 def _charge_division(a: int, b: int) -> None:
@@ -677,7 +693,7 @@ def _repr_size(ob: Any, limit: int, sizes: dict[int, int], active: set[int]) -> 
 def _method_for(
     ob: Any, name: str
 ) -> Callable[[Budget, Any, tuple[Any, ...], dict[str, Any]], None] | None:
-    for cls in (str, bytes, list, dict, set, frozenset, int):
+    for cls in (str, bytes, list, dict, set, frozenset, int, datetime.date, datetime.time):
         if isinstance(ob, cls) or (isinstance(ob, type) and issubclass(ob, cls)):
             return _METHOD_CHECKS.get((cls, name))
     return None
@@ -1054,6 +1070,29 @@ def _check_sort(budget: Budget, ob: Any, args: tuple[Any, ...], kw: dict[str, An
     charge_sort(len(ob))
 
 
+# Dates format and parse through the C library and _strptime's regular expressions: a
+# format of a hundred thousand directives runs for half a minute outside any tick, and the
+# module the C code imports for it is the real one whatever a script's import returns
+# (PyImport_Import reads sys.modules after calling __import__). Dates are short.
+_DATE_FORMAT_LIMIT = 256
+_DATE_TEXT_LIMIT = 4096
+
+
+def _check_date_text(budget: Budget, d: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> None:
+    for index, (name, limit) in enumerate(
+        (("date_string", _DATE_TEXT_LIMIT), ("format", _DATE_FORMAT_LIMIT))
+        if len(args) == 2 or "date_string" in kw
+        else (("format", _DATE_FORMAT_LIMIT),)
+    ):
+        value = _arg(args, kw, index, name, "")
+        if isinstance(value, str) and len(value) > limit:
+            raise budget.exhaust(
+                "size",
+                f"size limit: a date {name} of {len(value):,} characters (at most {limit:,})",
+            )
+    budget.charge(16)
+
+
 def _check_copy(budget: Budget, ob: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> None:
     budget.charge_size(len(ob), f"{type(ob).__name__} copy")
 
@@ -1112,6 +1151,9 @@ _METHOD_CHECKS.update(
         (set, "copy"): _check_copy,
         (frozenset, "copy"): _check_copy,
         (int, "to_bytes"): _check_to_bytes,
+        (datetime.date, "strftime"): _check_date_text,
+        (datetime.date, "strptime"): _check_date_text,
+        (datetime.time, "strftime"): _check_date_text,
         (int, "from_bytes"): _check_from_bytes,
     }
 )
