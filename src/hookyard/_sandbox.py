@@ -327,8 +327,9 @@ def _script_import(
         if type(fromlist) is list and name in C_IMPORTS:
             # C code importing what it needs (datetime.strftime needs `time`, strptime
             # `_strptime`): PyImport_Import passes a list, which an import statement never
-            # does. That C code gets a bounded stand-in (_modules.c_import_facade: a
-            # strftime format cannot ask glibc for a gigabyte of padding), never the module
+            # does. It gets a bounded stand-in (_modules.c_import_facade); PyImport_Import
+            # itself then reads the real module from sys.modules, so the date methods are
+            # bounded where scripts call them (_guards: strftime/strptime)
             return c_import_facade(name)
         facade = facades.get(name)
         if facade is None:
