@@ -1253,8 +1253,8 @@ def _shallow_items(source: Any) -> bool:
     cls = type(source)
     if cls in (str, bytes, range):
         return True
-    if type(source) is type({}.keys()):
-        pass  # a view of a dict's keys: read as it is
+    if cls in (tuple, list, set, frozenset, _DICT_KEYS):
+        pass  # read as they are (a subclass is read through its base type below)
     elif isinstance(source, dict):
         source = dict.keys(source)  # the base type's own view: no subclass code runs
     elif isinstance(source, list | tuple):
@@ -1271,6 +1271,9 @@ def _shallow_items(source: Any) -> bool:
     if not any(issubclass(kind, tuple | slice) for kind in kinds):
         return True
     return all(tuple_depth(item) < MAX_NESTING for item in source)
+
+
+_DICT_KEYS: type = type({}.keys())
 
 
 def safe_enumerate(iterable: Any, start: int = 0) -> Any:
