@@ -29,7 +29,8 @@ def test_veto_is_reported_with_its_reason() -> None:
     """A pre hook's veto comes back as the reason; the host body never ran."""
     with from_sources({"create/10-validate.py": VALIDATE}) as harness:
         call = harness.point("create", veto=True, returns="created")("db_primary", "m1.small")
-    assert call.vetoed == "instance name 'db_primary' must be letters, digits and dashes"
+    assert call.vetoed is True
+    assert call.veto_reason == "instance name 'db_primary' must be letters, digits and dashes"
     assert call.result is None
     assert call.outcome("10-validate.py", "pre") == "veto"
     assert call.ok
@@ -39,7 +40,7 @@ def test_result_and_outcomes_of_a_normal_call() -> None:
     """A call that goes through returns the host's value and one outcome per script."""
     with from_sources({"create/10-validate.py": VALIDATE}) as harness:
         call = harness.call("create", "web-1", "m1.small")
-    assert call.vetoed is None
+    assert call.vetoed is False and call.veto_reason is None
     assert call.error is None
     assert call.outcomes == (("10-validate.py", "pre", "ok"),)
     assert call.outcome("10-validate.py", "post") is None
@@ -170,7 +171,7 @@ def test_from_directory_uses_an_existing_directory(tmp_path: Path) -> None:
     write_scripts(tmp_path, {"create/10-validate.py": VALIDATE})
     with from_directory(tmp_path) as harness:
         call = harness.point("create", veto=True)("bad name", "m1")
-    assert call.vetoed is not None
+    assert call.vetoed is True
     assert (tmp_path / "create/10-validate.py").exists()
 
 

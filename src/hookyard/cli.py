@@ -233,8 +233,8 @@ def _run(args: argparse.Namespace) -> int:
         )(*args.args, **args.kwargs)
         limits = harness.engine.limits
     print(f"budget per invocation: {limits.operations:,} operations, {limits.seconds:g} s")
-    if call.vetoed is not None:
-        print(f"vetoed: {call.vetoed}")
+    if call.vetoed:
+        print(f"vetoed: {call.veto_reason}")
     elif call.error is not None:
         print(f"raised: {type(call.error).__name__}: {call.error}")
     else:
