@@ -275,9 +275,9 @@ def test_arguments_override_the_config_file(tmp_path: Path) -> None:
     ("config", "expected"),
     [
         ("[points.p\n", "not valid TOML"),
-        ("colour = 1\n", "unknown keys: colour"),
+        ("colour = 1\n", "unknown key 'colour'"),
         ("[points.p]\nveto = 'yes'\n", "points.p: veto must be a bool"),
-        ("[points.p]\nreplace = true\n", "points.p: unknown options replace"),
+        ("[points.p]\nreplace = true\n", "points.p: unknown option 'replace'"),
         ("modules = 'math'\n", "modules must be a list of strings"),
         ("modules = ['math', 'os']\n", "module 'os' cannot be offered to scripts"),
         ("modules = ['no_such_module_here']\n", "has no curated facade"),
@@ -341,7 +341,9 @@ def test_reach_change_names_gains_and_losses() -> None:
 
 def test_attribute_only_change_does_not_widen() -> None:
     """Reading another attribute of its own data is a change, but not a gain in reach."""
-    change = hookyard.audit.reach_change(audit("def pre(x):\n    x.a\n"), audit("def pre(x):\n    x.b\n"))
+    change = hookyard.audit.reach_change(
+        audit("def pre(x):\n    x.a\n"), audit("def pre(x):\n    x.b\n")
+    )
     assert change and not change.widened
 
 

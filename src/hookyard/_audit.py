@@ -710,7 +710,7 @@ def audit_directory(
         host, troubles = load_config(root)
         problems += [Finding(str(host.file), t.line, t.message, "config") for t in troubles]
     if strict_modes:
-        refused = world_writable_root(root)
+        refused = world_writable_root(root, named=False)
         if refused is not None:
             problems.append(Finding(str(root), None, refused, "file"))
     # files that look like scripts but never load (issue 18): reported, never audited

@@ -563,7 +563,9 @@ class HookEngine:
         scripts but are not where (or named as) the engine loads them, and a
         world-writable hook directory, whose scripts are each refused too (issue 18)."""
         problems = [str(stray) for stray in stray_files(self.directory)]
-        refused = world_writable_root(self.directory) if self._rules.strict_modes else None
+        refused = (
+            world_writable_root(self.directory, named=False) if self._rules.strict_modes else None
+        )
         if refused is not None:
             problems.insert(0, f"{self.directory}: {refused}")
         for problem in problems:

@@ -160,8 +160,10 @@ def _is_file(path: Path) -> bool:
         return False
 
 
-def world_writable_root(directory: Path) -> str | None:
-    """Why ``directory`` may not serve scripts under strict modes, or None.
+def world_writable_root(directory: Path, *, named: bool = True) -> str | None:
+    """Why ``directory`` may not serve scripts under strict modes, or None. ``named``: the
+    message names the directory (for a script's error; a finding about the directory
+    itself is already located there).
 
     A hook directory anyone may write to lets anyone add a point folder with scripts of
     their own, so it is refused like a world-writable script (issue 18). The sticky bit
@@ -171,8 +173,7 @@ def world_writable_root(directory: Path) -> str | None:
         mode = os.stat(directory).st_mode
     except OSError:
         return None
-    if mode & stat.S_IWOTH:
-        return (
-            f"refused: world-writable hook directory {directory} (chmod o-w, or strict_modes=False)"
-        )
-    return None
+    if not mode & stat.S_IWOTH:
+        return None
+    shown = f" {directory}" if named else ""
+    return f"refused: world-writable hook directory{shown} (chmod o-w, or strict_modes=False)"
