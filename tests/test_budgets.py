@@ -339,7 +339,7 @@ def test_invalid_limits_are_refused() -> None:
         hookyard.Limits(operations=0)
     with pytest.raises(ValueError):
         hookyard.Limits(seconds=-1)
-    with pytest.raises(TypeError, match="Limits.size"):
+    with pytest.raises(TypeError, match=r"Limits\.size"):
         hookyard.Limits(size=True)
 
 

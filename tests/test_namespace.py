@@ -73,19 +73,19 @@ def test_a_fresh_import_shows_only_the_namespace() -> None:
 
 
 @pytest.mark.xfail(
-    not ROLLOUT <= public(hookyard),
+    not public(hookyard) >= ROLLOUT,
     reason="Breaker and no_side_effects arrive with issue 16 (helper rollout)",
     strict=True,
 )
 def test_the_names_design_lists_are_at_the_top() -> None:
     """The engine, add_hook/configure, Limits, Breaker, ProcessIsolation, PointOptions,
     no_side_effects, ScriptStatus and the errors."""
-    assert HOST_NAMES <= set(hookyard.__all__)
+    assert set(hookyard.__all__) >= HOST_NAMES
 
 
 def test_the_names_there_now_are_at_the_top() -> None:
     """Every DESIGN name but the two issue 16 adds is already there."""
-    assert HOST_NAMES - ROLLOUT <= set(hookyard.__all__)
+    assert set(hookyard.__all__) >= HOST_NAMES - ROLLOUT
 
 
 def test_the_audit_api_lives_in_hookyard_audit() -> None:

@@ -237,8 +237,13 @@ def test_default_grace_is_within_the_contract() -> None:
 
 @pytest.mark.parametrize(
     ("bad", "error"),
-    [(-1, ValueError), (float("nan"), ValueError), (float("inf"), ValueError)]
-    + [("0.2", TypeError), (True, TypeError)],
+    [
+        (-1, ValueError),
+        (float("nan"), ValueError),
+        (float("inf"), ValueError),
+        ("0.2", TypeError),
+        (True, TypeError),
+    ],
 )
 def test_bad_delete_grace_is_refused(tmp_path: Path, bad: Any, error: type[Exception]) -> None:
     """A negative or non-finite grace is a ValueError, a non-number a TypeError."""

@@ -208,7 +208,7 @@ def test_async_host_functions_are_checked(make_engine: MakeEngine) -> None:
     async def fetch(name: str, flavor: str) -> str:
         return name
 
-    assert not [s for s in engine.status() if s.file.endswith("20-two.py")][0].error
+    assert next(s for s in engine.status() if s.file.endswith("20-two.py")).ok
     refused(engine, "10-one.py")
     assert asyncio.run(fetch("web-1", "m1.small")) == "web-1"
 
