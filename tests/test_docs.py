@@ -53,7 +53,7 @@ from typing import Any
 import pytest
 
 import hookyard
-from hookyard import _engine
+from hookyard import _seed
 from hookyard._demo import EXAMPLES
 from hookyard.audit import audit_source
 
@@ -374,9 +374,9 @@ def test_every_block_of_the_page_runs(
     monkeypatch.chdir(tmp_path)
     # a page may make the default engine (configure/add_hook) or configure logging: both
     # are process state, put back afterwards so no other test sees them
-    monkeypatch.setattr(_engine, "_default_points", {})
-    monkeypatch.setattr(_engine, "_default_hosts", {})
-    monkeypatch.setattr(_engine, "_default_engine", None)
+    monkeypatch.setattr(_seed, "_default_points", {})
+    monkeypatch.setattr(_seed, "_default_hosts", {})
+    monkeypatch.setattr(_seed, "_default_engine", None)
     loggers = [logging.getLogger(), *(logging.getLogger(n) for n in ("hookyard", "hookyard.audit"))]
     saved = [(logger, logger.level, list(logger.handlers)) for logger in loggers]
     state = Page(tmp_path)
@@ -385,8 +385,8 @@ def test_every_block_of_the_page_runs(
             run_block(block, state)
     finally:
         _close_engines(state.namespace)
-        if _engine._default_engine is not None:
-            _engine._default_engine.close()
+        if _seed._default_engine is not None:
+            _seed._default_engine.close()
         for logger, level, handlers in saved:
             logger.setLevel(level)
             logger.handlers[:] = handlers

@@ -12,10 +12,11 @@ for hook authors' tests in ``hookyard.testing``, metrics in ``hookyard.prometheu
 
 # (no `from __future__ import annotations`: it would add `annotations` to the namespace)
 from ._budget import Limits
-from ._engine import HookEngine, ReloadEvent, ScriptStatus, add_hook, configure, default_engine
+from ._engine import HookEngine, ReloadEvent, ScriptStatus
 from ._hookpoint import PointOptions
 from ._isolation import ProcessIsolation
 from ._modules import DEFAULT_MODULES
+from ._seed import add_hook, configure, default_engine
 from .errors import (
     BoundaryError,
     HookError,

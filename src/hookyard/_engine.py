@@ -44,8 +44,10 @@ from .errors import ScriptError
 __all__ = [
     "DEFAULT_DELETE_GRACE",
     "HookEngine",
+    "Hosts",
     "ReloadEvent",
     "ScriptStatus",
+    "declare_host",
     "script_mode",
 ]
 
@@ -828,60 +830,6 @@ def _short(version: str | None) -> str:
     return version[:12] if version else "none"
 
 
-# -- the seed's spelling: a default engine behind configure() / add_hook() -----------------
-_default_points: dict[str, Point] = {}
-_default_hosts: Hosts = {}
-_default_engine: HookEngine | None = None
-_default_lock = threading.Lock()
-
-
-def configure(directory: str | Path, **engine_options: Any) -> HookEngine:
-    """Create (or replace) the default engine that ``add_hook`` decorations use."""
-    global _default_engine
-    with _default_lock:
-        if _default_engine is not None:
-            _default_engine.close()
-        _default_engine = HookEngine(
-            directory, _points=_default_points, _hosts=_default_hosts, **engine_options
-        )
-        return _default_engine
-
-
-def add_hook(
-    name: str,
-    *,
-    result: Literal["keep", "replace"] = "keep",
-    on_error: Literal["isolate", "raise"] = "isolate",
-    veto: bool = False,
-) -> Callable[[F], F]:
-    """``@add_hook("create")``: hook onto the default engine (see ``configure``).
-
-    May be used before ``configure()``: the point runs no scripts until it is called.
-    """
-    check_point_options(name, result, on_error, veto)
-    if not is_point_name(name) or "/" in name:
-        raise ValueError(f"hook point names must be plain folder names, not {name!r}")
-    options = PointOptions(result=result, on_error=on_error, veto=veto)
-    with _default_lock:
-        point = _default_points.get(name)
-        if point is None:
-            point = _default_points[name] = Point(name)
-
-    def decorate(fn: F) -> F:
-        def declare(skip: int) -> None:
-            with _default_lock:
-                engine = _default_engine
-                if engine is None:
-                    declare_host(_default_hosts, name, fn, skip)  # checked by configure()
-                    return
-            engine._declare(name, fn, skip)
-
-        hooked: F = make_hooked(fn, point, options, declare)
-        return hooked
-
-    return decorate
-
-
 def declare_host(hosts: Hosts, point: str, host: Callable[..., Any], skip: int) -> bool:
     """Note that ``host`` serves ``point``; False when its signature adds nothing (one
     with the same parameters is known, or it has none that can be read)."""
@@ -893,8 +841,3 @@ def declare_host(hosts: Hosts, point: str, host: Callable[..., Any], skip: int) 
         return False  # hosts with equal parameters accept the same calls
     known[parameters] = host_name(host)
     return True
-
-
-def default_engine() -> HookEngine | None:
-    """The engine ``configure()`` made, if any."""
-    return _default_engine
