@@ -103,9 +103,9 @@ def test_the_copy_can_be_edited_while_the_demo_runs(tmp_path: Path) -> None:
         staged = copy / "create" / ".20-edited.py.tmp"
         staged.write_text("def pre(name, flavor, **options):\n    log.info('edited %s', name)\n")
         staged.replace(script)
-        while "edited" not in (line := lines.get(timeout=DEADLINE)):
+        while not (line := lines.get(timeout=DEADLINE).strip()).startswith("[create.20-edited]"):
             pass
-        assert line.strip().startswith("[create.20-edited] edited ")
+        assert line.startswith("[create.20-edited] edited ")
     finally:
         process.send_signal(signal.SIGINT)  # Ctrl-C: the demo stops and cleans up
         assert process.wait(timeout=DEADLINE) == 0

@@ -46,22 +46,23 @@ def is_point_name(name: str) -> bool:
     return bool(name) and not name.startswith((".", "_", "#", "~")) and name != "__pycache__"
 
 
+def _entries(folder: Path) -> list[Path]:
+    """A folder's entries in name order; none if it cannot be listed."""
+    try:
+        return sorted(folder.iterdir())
+    except OSError:
+        return []
+
+
 def script_paths(directory: Path) -> list[tuple[str, Path]]:
     """``(point, path)`` for every file the engine would load, in point and run order."""
-    found: list[tuple[str, Path]] = []
-    try:
-        folders = sorted(directory.iterdir())
-    except OSError:
-        return found
-    for folder in folders:
-        if not is_point_name(folder.name) or not folder.is_dir():
-            continue
-        try:
-            entries = sorted(folder.iterdir())
-        except OSError:
-            continue
-        found += [(folder.name, path) for path in entries if is_script_name(path.name)]
-    return found
+    return [
+        (folder.name, path)
+        for folder in _entries(directory)
+        if is_point_name(folder.name) and folder.is_dir()
+        for path in _entries(folder)
+        if is_script_name(path.name)
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +90,7 @@ def stray_files(directory: Path) -> list[Stray]:
     folders; editors leave ``.swp`` files), so only names someone meant as scripts count.
     """
     strays: list[Stray] = []
-    try:
-        entries = sorted(directory.iterdir())
-    except OSError:
-        return strays
-    for entry in entries:
+    for entry in _entries(directory):
         if len(strays) >= _MAX_STRAYS:
             break
         if _looks_like_script(entry.name) and _is_file(entry):
@@ -112,11 +109,7 @@ def stray_files(directory: Path) -> list[Stray]:
 
 def _point_strays(folder: Path, room: int) -> list[Stray]:
     strays: list[Stray] = []
-    try:
-        entries = sorted(folder.iterdir())
-    except OSError:
-        return strays
-    for entry in entries:
+    for entry in _entries(folder):
         if len(strays) >= room:
             break
         name = entry.name
