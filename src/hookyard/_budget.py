@@ -133,13 +133,20 @@ class Limits:
     kept: int = 2_000_000
 
     def __post_init__(self) -> None:
+        # a wrong type is a TypeError, a wrong value a ValueError (issue 18)
         for name in ("operations", "depth", "size", "output", "memory", "kept"):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise TypeError(f"Limits.{name} must be an int, e.g. {name}=1000, not {value!r}")
+            if value < 1:
                 raise ValueError(f"Limits.{name} must be a positive int, not {value!r}")
         if self.operations > _TICKS:
             raise ValueError(f"Limits.operations must be at most 2**62, not {self.operations!r}")
-        if not isinstance(self.seconds, int | float) or not self.seconds > 0:
+        if not isinstance(self.seconds, int | float) or isinstance(self.seconds, bool):
+            raise TypeError(
+                f"Limits.seconds must be a number, e.g. seconds=0.5, not {self.seconds!r}"
+            )
+        if not self.seconds > 0:
             raise ValueError(f"Limits.seconds must be a positive number, not {self.seconds!r}")
 
 

@@ -708,12 +708,33 @@ class HookedMethod:
     too. A ``staticmethod`` around it never binds, so nothing is skipped.
     """
 
-    def __init__(self, fn: Callable[..., Any], point: Point, options: PointOptions) -> None:
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        point: Point,
+        options: PointOptions,
+        declare: Callable[[int], None] | None = None,
+    ) -> None:
         self._bound = functools.wraps(fn)(_plain_wrapper(fn, point, options, skip=1))
         self._unbound = functools.wraps(fn)(_plain_wrapper(fn, point, options, skip=0))
         functools.update_wrapper(self, fn)
+        # Told how many leading arguments scripts do not see, once binding shows it (the
+        # engine checks scripts against the signature then): a method learns it when its
+        # class is made; a staticmethod or classmethod around it hides that, so those
+        # learn it at their first use.
+        self._declare = declare
+
+    def _declared(self, skip: int) -> None:
+        declare, self._declare = self._declare, None
+        if declare is not None:
+            declare(skip)
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._declared(1)  # a method of `owner`: the bound object is never a script's
 
     def __get__(self, instance: object, owner: type | None = None) -> Any:
+        if self._declare is not None:
+            self._declared(1)  # bound (or a classmethod on CPython < 3.13)
         if instance is None:
             return self._bound  # through the class: the first argument is the instance
         return types.MethodType(self._bound, instance)
@@ -723,7 +744,11 @@ class HookedMethod:
             # CPython 3.13 no longer chains classmethod.__get__ through our __get__: it
             # binds this object to the class itself (issue 11), so the class arrives as
             # the first argument and is skipped like any bound object
+            if self._declare is not None:
+                self._declared(1)
             return self._bound(*args, **kwargs)
+        if self._declare is not None:
+            self._declared(0)  # a staticmethod: every argument is the scripts'
         return self._unbound(*args, **kwargs)
 
     def _classmethod_of(self, cls: type) -> bool:
@@ -740,12 +765,24 @@ def _defined_in_class_body(fn: Callable[..., Any]) -> bool:
     return len(parts) > 1 and parts[-2] != "<locals>"
 
 
-def make_hooked(fn: Callable[..., Any], point: Point, options: PointOptions) -> Any:
-    """Wrap ``fn`` for ``point``: a plain function, or a descriptor for class bodies."""
+def make_hooked(
+    fn: Callable[..., Any],
+    point: Point,
+    options: PointOptions,
+    declare: Callable[[int], None] | None = None,
+) -> Any:
+    """Wrap ``fn`` for ``point``: a plain function, or a descriptor for class bodies.
+
+    ``declare(skip)`` is called once it is known how many leading arguments of ``fn``
+    scripts never see (0, or 1 for a bound object): at once for a plain function.
+    """
     if not callable(fn):
         raise TypeError(f"@hook needs a function, not {fn!r}")
     if isinstance(fn, staticmethod | classmethod):
         raise TypeError("put @hook below @staticmethod/@classmethod, next to the function")
     if _defined_in_class_body(fn):
-        return HookedMethod(fn, point, options)
-    return functools.wraps(fn)(_plain_wrapper(fn, point, options, skip=0))
+        return HookedMethod(fn, point, options, declare)
+    hooked = functools.wraps(fn)(_plain_wrapper(fn, point, options, skip=0))
+    if declare is not None:
+        declare(0)
+    return hooked

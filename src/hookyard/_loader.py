@@ -26,6 +26,7 @@ from RestrictedPython.compile import compile_restricted_exec
 from . import _budget
 from ._budget import Budget, BudgetExhausted, Limits
 from ._copy import safe_message
+from ._paths import world_writable_root
 from ._policy import HookPolicy, LocatedHookPolicy
 from ._retained import KeptAccount
 from ._sandbox import SCRIPT_DECIMAL, SandboxPolicy, ScriptFlags, script_globals
@@ -118,17 +119,9 @@ def read_source(path: Path, rules: FileRules) -> tuple[str, str] | LoadFailure:
             return LoadFailure(
                 shown, None, "refused: world-writable script (chmod o-w, or strict_modes=False)"
             )
-        parent = path.parent
-        try:
-            parent_mode = os.stat(parent).st_mode
-        except OSError:
-            parent_mode = 0
-        if parent_mode & stat.S_IWOTH and not parent_mode & stat.S_ISVTX:
-            return LoadFailure(
-                shown,
-                None,
-                f"refused: world-writable directory {parent} (chmod o-w, or strict_modes=False)",
-            )
+        refused = _writable_folder(path.parent, target.parent, root, rules.root)
+        if refused is not None:
+            return LoadFailure(shown, None, refused)
     if info.st_size > rules.max_bytes:
         return LoadFailure(
             shown,
@@ -154,6 +147,26 @@ def read_source(path: Path, rules: FileRules) -> tuple[str, str] | LoadFailure:
     if text.startswith("\ufeff"):
         text = text[1:]
     return text, version
+
+
+def _writable_folder(shown: Path, folder: Path, root: Path, given_root: Path) -> str | None:
+    """Why a folder between the script and the hook directory (both included) makes the
+    script untrustworthy, or None. ``folder`` is the script's resolved folder, ``shown``
+    how the caller named it.
+
+    Anyone who may write to one of them may add a script of their own, so a world-writable
+    one is refused, sticky bit or not: the sticky bit stops others replacing files, not
+    adding them (issue 18 found the hook directory itself unchecked).
+    """
+    while folder != root and folder.is_relative_to(root):
+        try:
+            mode = os.stat(folder).st_mode
+        except OSError:
+            mode = 0
+        if mode & stat.S_IWOTH:
+            return f"refused: world-writable directory {shown} (chmod o-w, or strict_modes=False)"
+        folder = shown = folder.parent
+    return world_writable_root(given_root)
 
 
 _LINE = re.compile(r"^Line (\d+): (.*)$", re.DOTALL)
