@@ -8,11 +8,13 @@ attacks on it.
 from __future__ import annotations
 
 import datetime
+import re
 from typing import Any
 
 import pytest
 
 import hookyard
+import hookyard.audit
 from tests.conftest import BOTH_MODES, MakeEngine
 
 pytestmark = BOTH_MODES
@@ -199,6 +201,23 @@ CASES: dict[str, tuple[str, Any]] = {
         "    return [sorted(people, key=lambda p: p[1]), max(people, key=lambda p: p[0])]\n",
         [[("c", 1), ("b", 2), ("a", 3)], ("c", 1)],
     ),
+    "future import": (
+        "from __future__ import annotations\n"
+        "def post(rv: dict[str, int] | None) -> list[str]:\n    n: Missing = 1\n    return ['ok']\n",
+        ["ok"],
+    ),
+    "special method aliases": (
+        "class V:\n    def __init__(self, v):\n        self.v = v\n"
+        "    def __mul__(self, k):\n        return V(self.v * k)\n    __rmul__ = __mul__\n"
+        "    def __str__(self):\n        return f'V{self.v}'\n    __repr__ = __str__\n"
+        "def post(rv):\n    return [repr(2 * V(3)), str(V(1) * 2)]\n",
+        ["V6", "V2"],
+    ),
+    "module metadata": (
+        '"""Checks names."""\n__all__ = ["post"]\n__version__ = "1.2"\n__author__ = "ops"\n'
+        "def post(rv):\n    return [__version__, __all__, __author__]\n",
+        ["1.2", ["post"], "ops"],
+    ),
     "default reprs without addresses": (
         "def helper():\n    pass\nclass A:\n    pass\n"
         "def post(rv):\n    return [repr(helper), str(A()), f'{helper}', '%s' % helper]\n",
@@ -304,3 +323,121 @@ def test_limits_still_apply_inside_special_methods(make_engine: MakeEngine) -> N
     with pytest.raises(hookyard.HookFailed) as caught:
         host()
     assert isinstance(caught.value.__cause__, hookyard.LimitExceeded)
+
+
+_INTERNAL = re.compile(
+    r"safe_|guarded_|lambda_call|budgeted|_call_print|Collector|ScriptLog|Facade"
+)
+
+
+def test_what_a_script_sees_of_the_sandbox_names_no_internals(make_engine: MakeEngine) -> None:
+    """Reprs of the sandbox's own objects (every guarded builtin, `log`, `api`, `print`, a
+    lambda) and the messages of wrong calls to them name what the script wrote, never a
+    function or class of hookyard's (issue 18: messages to scripts show no internal names)."""
+    from hookyard._sandbox import _GUARDED_BUILTINS
+
+    names = sorted(_GUARDED_BUILTINS)
+    source = f"""
+def post(rv):
+    seen = [repr(log), repr(api), repr(print), repr(log.info), repr(lambda n: n)]
+    for name in {names!r}:
+        function = {{{", ".join(f"{n!r}: {n}" for n in names)}}}[name]
+        seen.append(repr(function))
+        try:
+            function(1, 2, 3, 4, 5, no_such_option=1)
+        except Exception as exc:
+            seen.append(str(exc))
+    for call in (lambda: log.info(), lambda: print(file=1), lambda: (lambda: 1)(2)):
+        try:
+            call()
+        except Exception as exc:
+            seen.append(str(exc))
+    return seen
+"""
+    engine = make_engine({"p/10-x.py": source}, api={"notify": print})
+    (status,) = engine.status()
+    assert status.ok, status.error
+
+    @engine.hook("p", result="replace", on_error="raise")
+    def host() -> object:
+        return None
+
+    seen = host()
+    assert isinstance(seen, list) and len(seen) > 2 * len(names)
+    leaked = [text for text in seen if _INTERNAL.search(text)]
+    assert not leaked, leaked
+    assert seen[:2] == ["<log hookyard.script.p.10-x>", "<api: notify>"]
+    assert "<lambda>" in seen[4]
+    assert any(text.startswith("sorted()") for text in seen), seen
+
+
+TYPED = """
+from typing import TYPE_CHECKING, Any, Callable, Dict, Generic, List, Literal, NewType
+from typing import Optional, Protocol, TypedDict, TypeVar, Union, cast, overload
+if TYPE_CHECKING:
+    from typing import Sequence
+T = TypeVar("T")
+UserId = NewType("UserId", int)
+Vector = List[float]
+Maybe = Optional[int] | None
+Either = int | Dict[str, List[int]]
+class Movie(TypedDict):
+    name: str
+    year: int
+class Box(Generic[T]):
+    def __init__(self, item: T) -> None:
+        self.item: T = item
+class Greeter(Protocol):
+    def greet(self) -> str: ...
+def shout(x: Union[int, str], cb: Callable[[int], str] = str) -> Dict[str, Any]:
+    return {"x": x}
+def post(rv: Any) -> List[Any]:
+    mode: Literal["a", "b"] = "a"
+    movie = Movie(name="Up", year=2009)
+    return [movie["year"], isinstance(movie, dict), Box(3).item, cast(int, "3"), UserId(5),
+            shout(1), repr(Vector), TYPE_CHECKING, mode]
+"""
+
+
+def test_typed_scripts_load_whatever_modules_the_host_offers(make_engine: MakeEngine) -> None:
+    """A script written with type hints (`from typing import ...`, aliases, TypeVar,
+    Generic and Protocol bases, TypedDict, cast, NewType) loads and runs although the host
+    offers only `math`: typing is part of the language to the engine, and inert."""
+    engine = make_engine({"p/10-x.py": TYPED}, modules=("math",))
+    (status,) = engine.status()
+    assert status.ok, status.error
+
+    @engine.hook("p", result="replace", on_error="raise")
+    def host() -> object:
+        return None
+
+    assert host() == [2009, True, 3, "3", 5, {"x": 1}, "typing.List", False, "a"]
+    assert not hookyard.audit.audit_directory(engine.directory, modules=("math",)).findings
+
+
+def test_type_hints_hand_out_nothing(make_engine: MakeEngine) -> None:
+    """typing's names are inert: no attribute of a hint is readable (not the real types
+    behind TypedDict), a hint cannot be called or its type used, and indexing or `|` in a
+    loop builds nothing that grows."""
+    source = """
+from typing import List, TypedDict
+def post(rv):
+    refused = 0
+    for attempt in (lambda: TypedDict._bases, lambda: List._name, lambda: List.__getitem__,
+                    lambda: type(List)("x"), lambda: List(1), lambda: List.__class__):
+        try:
+            attempt()
+        except (AttributeError, TypeError):
+            refused += 1
+    hint = List
+    for i in range(10_000):
+        hint = hint[hint, hint] | hint
+    return [refused, repr(hint)]
+"""
+    engine = make_engine({"p/10-x.py": source})
+
+    @engine.hook("p", result="replace", on_error="raise")
+    def host() -> object:
+        return None
+
+    assert host() == [6, "typing.Union"]

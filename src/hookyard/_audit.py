@@ -34,7 +34,7 @@ from ._loader import (
     compile_source,
     read_source,
 )
-from ._modules import DEFAULT_MODULES, FORBIDDEN_MODULES, facade_factories
+from ._modules import DEFAULT_MODULES, FORBIDDEN_MODULES, TYPE_HINT_MODULES, facade_factories
 from ._paths import script_paths, stray_files, world_writable_root
 from ._sandbox import SandboxPolicy, script_globals
 
@@ -592,14 +592,14 @@ def _sorted(findings: list[Finding]) -> tuple[Finding, ...]:
 def _check_imports(reach: _Reach, allowed: tuple[str, ...], find: Any) -> None:
     shown = ", ".join(allowed) or "none"
     for module, line in sorted(reach.imports.items(), key=lambda item: item[1]):
-        if module in allowed:
+        if module in allowed or module in TYPE_HINT_MODULES:
             continue
         reason = FORBIDDEN_MODULES.get(module.split(".")[0])
         why = f" ({reason})" if reason else ""
         find(line, f"import of {module!r} is not allowed{why} (allowed: {shown})", "import")
     for qualified, line in sorted(reach.module_attributes.items(), key=lambda item: item[1]):
         module, _, attribute = qualified.rpartition(".")
-        if module not in allowed or attribute == "*":
+        if (module not in allowed and module not in TYPE_HINT_MODULES) or attribute == "*":
             continue
         offered = _facade_attributes(module)
         if offered is not None and attribute not in offered:

@@ -557,6 +557,9 @@ def budgeted(function: Any) -> Any:
         finally:
             leave(None)
 
+    # what the script sees of its lambda (a repr, an error message) names its lambda, not us
+    lambda_call.__name__ = function.__name__
+    lambda_call.__qualname__ = function.__qualname__
     return lambda_call
 
 

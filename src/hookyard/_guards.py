@@ -1522,6 +1522,8 @@ class GuardedType:
     def __init__(self, real: type, construct: Callable[..., Any]) -> None:
         object.__setattr__(self, "_real", real)
         object.__setattr__(self, "_construct", construct)
+        # a wrong call's message names the type the script called (issue 18)
+        construct.__name__ = construct.__qualname__ = real.__name__
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._construct(*args, **kwargs)

@@ -24,6 +24,7 @@ __all__ = [
     "DENIED_BUILTINS",
     "DUNDER_READS",
     "GUARDED_ATTRIBUTES",
+    "MODULE_DATA_DUNDERS",
     "SPECIAL_METHODS",
     "is_dunder",
     "is_reserved",
@@ -98,6 +99,10 @@ SPECIAL_METHODS: frozenset[str] = frozenset(
 CLASS_DATA_DUNDERS: frozenset[str] = frozenset(
     {"__hash__", "__match_args__", "__slots__", "__doc__"}
 )
+
+# Dunder names a module may bind and read as ordinary globals: metadata the engine never
+# reads (``__all__ = ["pre"]``, ``__version__ = "1.2"``), refused in class bodies.
+MODULE_DATA_DUNDERS: frozenset[str] = frozenset({"__all__", "__version__", "__author__"})
 
 # Dunder attributes a script may read (the guard decides per object: see
 # ``_guards.guarded_getattr``).

@@ -24,6 +24,7 @@ instrumentation:
 """
 
 from __future__ import annotations
+import __future__
 
 import _string  # type: ignore[import-not-found]  # the C parser behind str.format
 import ast
@@ -41,6 +42,7 @@ from ._names import (
     DENIED_BUILTINS,
     DUNDER_READS,
     GUARDED_ATTRIBUTES,
+    MODULE_DATA_DUNDERS,
     SPECIAL_METHODS,
     is_dunder,
     is_reserved,
@@ -395,6 +397,8 @@ class HookPolicy(RestrictingNodeTransformer):
         if name is None or name == "_":
             return
         if is_dunder(name):
+            if name in MODULE_DATA_DUNDERS:
+                return  # plain globals the engine never reads (`__all__ = [...]`)
             if allow_magic_methods and name in SPECIAL_METHODS:
                 return  # a def in a class body: visit_FunctionDef checked where it stands
             if id(node) in self.allowed_dunder_targets:
@@ -489,6 +493,17 @@ class HookPolicy(RestrictingNodeTransformer):
             and node.name not in getattr(self, "names_used_as_values", frozenset())
             and _is_straight_line(node)
         )
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> Any:
+        """``from __future__ import annotations`` is a note to the compiler, not an import:
+        dropped once its features are checked (annotations are made text here anyway, and
+        every other feature is the language's default since 3.7)."""
+        if node.module != "__future__":
+            return super().visit_ImportFrom(node)
+        for alias in node.names:
+            if alias.name not in __future__.all_feature_names:
+                self.error(node, f"future feature {alias.name} is not defined")
+        return None
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> Any:
         in_class = bool(self.scopes) and self.scopes[-1] == "class"
@@ -591,6 +606,8 @@ class HookPolicy(RestrictingNodeTransformer):
                 elif isinstance(child, ast.Assign):
                     self.allowed_dunder_targets.add(id(target))
                     if isinstance(value, ast.Name):
+                        # `__rmul__ = __mul__`: the class's own special method, read back
+                        self.allowed_dunder_targets.add(id(value))
                         defined.add(target.id)
 
     def visit_Assign(self, node: ast.Assign) -> Any:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import builtins
 import decimal
 import logging
+import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import _budget, _guards, _nesting
 from ._budget import current_budget
 from ._copy import rebuild_exception, to_host, to_script
-from ._modules import C_IMPORTS, ModuleFacade, c_import_facade
+from ._modules import C_IMPORTS, TYPE_HINT_MODULES, ModuleFacade, c_import_facade
 from ._names import DENIED_BUILTINS
 from .errors import BoundaryError
 
@@ -94,6 +95,13 @@ _GUARDED_BUILTINS: dict[str, Any] = {
     "zip": _guards.safe_zip,
     **{real.__name__: stand_in for real, stand_in in _guards.STAND_INS.items()},
 }
+
+
+# A guard answers to the builtin's name: the script's reprs and error messages
+# (``sorted() got an unexpected keyword argument``) never name our functions (issue 18).
+for _name, _guard in _GUARDED_BUILTINS.items():
+    if isinstance(_guard, types.FunctionType):
+        _guard.__name__ = _guard.__qualname__ = _name
 
 
 def _base_builtins() -> dict[str, Any]:
@@ -179,6 +187,15 @@ class ScriptLog:
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("log is read-only")
 
+    def __repr__(self) -> str:
+        logger: logging.Logger = object.__getattribute__(self, "_logger")
+        return f"<log {logger.name}>"
+
+
+# what a script sees of `log` (a repr, a wrong call's message) names it `log`, not us
+for _method in ("debug", "info", "warning", "error", "exception"):
+    getattr(ScriptLog, _method).__qualname__ = f"log.{_method}"
+
 
 class _PrintCollector:
     """RestrictedPython's ``_print_``: ``print(...)`` in a script logs one INFO line.
@@ -209,6 +226,12 @@ class _PrintCollector:
     def __call__(self) -> str:
         return ""  # `printed` is refused at compile time; nothing is collected
 
+    def __repr__(self) -> str:
+        return "<print>"
+
+
+_PrintCollector._call_print.__name__ = _PrintCollector._call_print.__qualname__ = "print"
+
 
 def _print_factory(log: ScriptLog) -> Callable[[Any], _PrintCollector]:
     def make(_getattr: Any = None) -> _PrintCollector:
@@ -238,6 +261,10 @@ class ApiFacade:
 
     def __dir__(self) -> list[str]:
         return sorted(object.__getattribute__(self, "_functions"))
+
+    def __repr__(self) -> str:
+        names = ", ".join(sorted(object.__getattribute__(self, "_functions")))
+        return f"<api: {names}>" if names else "<api: no functions>"
 
 
 def _api_call(name: str, function: Callable[..., Any], size: int) -> Callable[..., Any]:
@@ -374,7 +401,9 @@ def script_globals(
     """A fresh globals namespace for one script version."""
     script_builtins = dict(policy.builtins)
     script_builtins["__import__"] = _script_import(
-        policy.module_factories, tuple(policy.module_factories), flags or ScriptFlags()
+        policy.module_factories,
+        tuple(name for name in policy.module_factories if name not in TYPE_HINT_MODULES),
+        flags or ScriptFlags(),
     )
     log = ScriptLog(logger)
     return {

@@ -33,6 +33,7 @@ from ._json import json_facade
 from ._numbers import math_facade, random_facade, statistics_facade
 from ._re import make_re_facade
 from ._text import string_facade, textwrap_facade
+from ._typing import typing_facade
 from ._values import ipaddress_facade, uuid_facade
 
 __all__ = [
@@ -40,12 +41,17 @@ __all__ = [
     "C_IMPORTS",
     "DEFAULT_MODULES",
     "FORBIDDEN_MODULES",
+    "TYPE_HINT_MODULES",
     "ModuleFacade",
     "c_import_facade",
     "facade_factories",
 ]
 
 DEFAULT_MODULES: tuple[str, ...] = ("math", "json", "datetime", "random", "string", "re")
+# Importable by every script whatever the host offers: not a module on offer but part of
+# writing typed Python. Annotations are text to the engine, so its names are inert
+# (_typing); a typed script loads under any `modules=`.
+TYPE_HINT_MODULES: dict[str, Callable[[], Mapping[str, Any]]] = {"typing": typing_facade}
 
 FORBIDDEN_MODULES: dict[str, str] = {
     "os": "file system and processes",
@@ -146,7 +152,7 @@ class ModuleFacade:
 
 
 def _curated(name: str) -> Callable[[], ModuleFacade]:
-    build = _BUILDERS[name]
+    build = _BUILDERS.get(name) or TYPE_HINT_MODULES[name]
 
     def factory() -> ModuleFacade:
         return ModuleFacade(name, build())
@@ -187,7 +193,7 @@ def facade_factories(names: Iterable[str]) -> dict[str, Callable[[], ModuleFacad
     for name in names:
         if not isinstance(name, str) or not name:
             raise ValueError(f"module names must be non-empty strings, not {name!r}")
-        if name in _BUILDERS:
+        if name in _BUILDERS or name in TYPE_HINT_MODULES:
             factories[name] = _curated(name)
             continue
         root = name.split(".")[0]
@@ -204,4 +210,6 @@ def facade_factories(names: Iterable[str]) -> dict[str, Callable[[], ModuleFacad
                 f"modules on offer: {', '.join(CATALOGUE)}"
             )
         factories[name] = factory
+    for name in TYPE_HINT_MODULES:
+        factories.setdefault(name, _curated(name))
     return factories
