@@ -569,6 +569,7 @@ def test_loads_in_a_held_point_wait_for_the_release() -> None:
     watcher, engine, clock = make_watcher()
     watcher.handler.dispatch(DirCreatedEvent("/hooks/p/.~tmp~"))
     watcher.handler.dispatch(FileMovedEvent("", A))
+    watcher.handler.dispatch(FileAttribEvent(A))  # a chmod: no retry while held either
     watcher.handler.dispatch(FileClosedEvent("/hooks/q/b.py"))
     assert engine.calls == [("load", "/hooks/q/b.py")]
     settle(watcher, clock)

@@ -579,7 +579,8 @@ class Watcher:
             self.expire_later(self._generation(touched, drop=deleted.__contains__))
 
     def retry(self, path: str) -> None:
-        self.engine._watch_load([path], retry_only=True)
+        if not self._busy(_point(path)):  # a held point's release reads it anyway
+            self.engine._watch_load([path], retry_only=True)
 
     def vanished(self, path: str) -> None:
         # The earliest deadline stands: a script stops at most one grace after it was
