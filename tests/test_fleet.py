@@ -204,28 +204,36 @@ def test_configmap_many_updates_in_a_row(tmp_path: Path) -> None:
         on_p.assert_whole_versions([f"none|a{n}|b{n}" for n in range(21)])
 
 
+def reload_changing_under_the_first_read(host: Host, change: Callable[[], None]) -> None:
+    """``reload()`` with ``change`` made right after the first script is read."""
+    engine = host.engine
+    real_read = engine._read
+    changed: list[bool] = []
+
+    def read_and_change(point: str, path: Path) -> Any:
+        result = real_read(point, path)
+        if not changed:
+            changed.append(True)
+            change()
+        return result
+
+    engine._read = read_and_change  # type: ignore[method-assign]
+    engine.reload()
+
+
 def test_configmap_swap_during_a_generation_read(tmp_path: Path) -> None:
     """A swap that lands while the engine is reading a generation makes it read again:
     what goes live is one generation, never half of each."""
     volume = tmp_path / "volume"
     configmap_write(volume, {"p/10-a.py": chain("a1"), "p/20-b.py": chain("b1")})
     host = Host(volume)
-    engine = host.engine
-    real_read = engine._read
-    swapped: list[bool] = []
-
-    def read_and_swap(point: str, path: Path) -> Any:
-        result = real_read(point, path)
-        if not swapped:  # the first file read is of generation 2; swap to 3 under it
-            swapped.append(True)
-            configmap_write(volume, {"p/10-a.py": chain("a3"), "p/20-b.py": chain("b3")})
-        return result
-
     configmap_write(volume, {"p/10-a.py": chain("a2"), "p/20-b.py": chain("b2")})
-    engine._read = read_and_swap  # type: ignore[method-assign]
-    engine.reload()
+    # the first file read is of generation 2; swap to 3 under it
+    reload_changing_under_the_first_read(
+        host, lambda: configmap_write(volume, {"p/10-a.py": chain("a3"), "p/20-b.py": chain("b3")})
+    )
     assert host.call("p") == "none|a3|b3"
-    engine.close()
+    host.engine.close()
 
 
 def test_point_folder_changed_during_a_read_is_read_again(tmp_path: Path) -> None:
@@ -234,24 +242,16 @@ def test_point_folder_changed_during_a_read_is_read_again(tmp_path: Path) -> Non
     it was at one moment, never the file read before the renames beside one read after."""
     root = make_root(tmp_path, {"p/10-a.py": chain("a1"), "p/20-b.py": chain("b1")})
     host = Host(root)
-    engine = host.engine
-    real_read = engine._read
-    renamed: list[bool] = []
 
-    def read_and_rename(point: str, path: Path) -> Any:
-        result = real_read(point, path)
-        if not renamed:  # 10-a.py was read as a1; now a2 and b2 are renamed into place
-            renamed.append(True)
-            for name, tag in (("10-a.py", "a2"), ("20-b.py", "b2")):
-                temp = root / "p" / f".{name}.tmp"
-                temp.write_text(chain(tag))
-                os.rename(temp, root / "p" / name)
-        return result
+    def rename_in() -> None:  # 10-a.py was read as a1; now a2 and b2 are renamed into place
+        for name, tag in (("10-a.py", "a2"), ("20-b.py", "b2")):
+            temp = root / "p" / f".{name}.tmp"
+            temp.write_text(chain(tag))
+            os.rename(temp, root / "p" / name)
 
-    engine._read = read_and_rename  # type: ignore[method-assign]
-    engine.reload()
+    reload_changing_under_the_first_read(host, rename_in)
     assert host.call("p") == "none|a2|b2"
-    engine.close()
+    host.engine.close()
 
 
 def test_mounted_configmap_root_is_a_symlink(tmp_path: Path) -> None:

@@ -615,7 +615,7 @@ def test_rsync_hold_without_release_goes_live_later(monkeypatch: pytest.MonkeyPa
 
     on_disk = {"p": frozenset({"b.py"})}
     monkeypatch.setattr(_watcher, "_holding", lambda root: dict(on_disk))
-    monkeypatch.setattr(_watcher, "_held_names", lambda folder: on_disk.get(folder[7:]))
+    monkeypatch.setattr(_watcher, "_held_names", lambda folder: on_disk.get(Path(folder).name))
     watcher, engine, clock = make_watcher()
     watcher.handler.dispatch(FileMovedEvent("/hooks/p/.~tmp~/a.py", A))
     checks = round(_watcher.HOLD_MAX / _watcher.HOLD_POLL)
@@ -651,7 +651,7 @@ def test_holding_folder_found_on_disk_holds_before_its_event(
 
     on_disk = {"p": frozenset({"a.py"})}
     monkeypatch.setattr(_watcher, "_holding", lambda root: dict(on_disk))
-    monkeypatch.setattr(_watcher, "_held_names", lambda folder: on_disk.get(folder[7:]))
+    monkeypatch.setattr(_watcher, "_held_names", lambda folder: on_disk.get(Path(folder).name))
     watcher, engine, clock = make_watcher()
     watcher.handler.dispatch(FileMovedEvent("", A))  # its creation's event still on its way
     assert engine.calls == []

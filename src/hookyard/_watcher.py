@@ -33,7 +33,9 @@ Why it is built this way (issue 3, issue 15, DESIGN.md guarantee 4):
   one generation, and in the held points whatever is missing leaves in the same switch.
   No window of time stands in for any of this: a deletion rsync has not made yet when the
   generation is read goes afterwards, as its own later state (renames done, deletions
-  made), never before the renamed files are serving.
+  made), never before the renamed files are serving. (Time matters only to holding
+  folders left unchanged for ``HOLD_MAX``, as a killed rsync leaves them: they stop
+  holding, and what is on disk goes live.)
 - **Nothing raises into watchdog.** watchdog's dispatcher thread dies on the first
   exception out of a handler (``BaseObserver.run`` catches only ``queue.Empty``), so every
   entry point here catches, logs and carries on.
