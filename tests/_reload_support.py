@@ -368,13 +368,17 @@ def release_deploy(base: Path, files: dict[str, str], on_switch: Callable[[], No
 
 
 def rsync_delay_updates(
-    dest: Path, files: dict[str, str], on_switch: Callable[[], None] = _now
+    dest: Path,
+    files: dict[str, str],
+    on_switch: Callable[[], None] = _now,
+    on_renamed: Callable[[], None] = _now,
 ) -> None:
     """``rsync -a --delay-updates --delete-after SRC/ DEST/`` as its processes touch DEST
     (rsync ``receiver.c``, ``util1.c``): new folders made first; each changed file written
     to a ``.<name>.XXXXXX`` temp file beside it, then renamed into ``.~tmp~/<name>``; at the
     end every held file renamed into place, ``rmdir .~tmp~`` tried after each (it works
-    after the last); then files and folders not in the source deleted."""
+    after the last); then files and folders not in the source deleted (rsync's generator
+    does that once the receiver reports its renames done: ``on_renamed`` runs between)."""
     wanted = _tree(files)
     for relative in sorted(wanted):
         if relative not in files:
@@ -397,6 +401,7 @@ def rsync_delay_updates(
         os.rename(path.parent / ".~tmp~" / path.name, path)
         with contextlib.suppress(OSError):  # not empty yet
             os.rmdir(path.parent / ".~tmp~")
+    on_renamed()
     for path in sorted(dest.rglob("*"), reverse=True):
         if str(path.relative_to(dest)) not in wanted:
             if path.is_dir():

@@ -29,6 +29,7 @@ from tests._reload_support import (
     configmap_write,
     make_root,
     release_deploy,
+    rsync_delay_updates,
     version_of,
     wait_until,
 )
@@ -108,13 +109,24 @@ def plain_fingerprint(tmp_path: Path, files: dict[str, str]) -> str:
         engine.close()
 
 
-def check_switch(host: Host, on_p: Callers, on_q: Callers, tmp_path: Path) -> None:
-    """After an update of OLD to NEW: it went live whole and exactly."""
+# rsync --delete-after deletes only once its renames are done (rsync generator.c), so the
+# disk holds p's renamed 10-a.py beside the 20-b.py about to go for a while: a whole state
+# of its own (never the old 10-a.py without 20-b.py).
+RENAMED = {"p": "none|a2|b1"}
+
+
+def check_switch(
+    host: Host, on_p: Callers, on_q: Callers, tmp_path: Path, between: dict[str, str] | None = None
+) -> None:
+    """After an update of OLD to NEW: it went live whole and exactly (by way of the states
+    ``between`` names, if a call saw them)."""
     wait_until(lambda: host.results() == AFTER, "the new generation to answer every call")
     on_p.__exit__()
     on_q.__exit__()
-    on_p.assert_whole_versions([BEFORE["p"], AFTER["p"]])
-    on_q.assert_whole_versions([BEFORE["q"], AFTER["q"]])
+    middle = between or {}
+    for point, callers in (("p", on_p), ("q", on_q)):
+        steps = [BEFORE[point], *([middle[point]] if point in middle else []), AFTER[point]]
+        callers.assert_whole_versions(steps)
     assert host.engine.points() == {
         "fresh": ("10-f.py",),
         "gone": (),
@@ -192,28 +204,54 @@ def test_configmap_many_updates_in_a_row(tmp_path: Path) -> None:
         on_p.assert_whole_versions([f"none|a{n}|b{n}" for n in range(21)])
 
 
+def reload_changing_under_the_first_read(host: Host, change: Callable[[], None]) -> None:
+    """``reload()`` with ``change`` made right after the first script is read."""
+    engine = host.engine
+    real_read = engine._read
+    changed: list[bool] = []
+
+    def read_and_change(point: str, path: Path) -> Any:
+        result = real_read(point, path)
+        if not changed:
+            changed.append(True)
+            change()
+        return result
+
+    engine._read = read_and_change  # type: ignore[method-assign]
+    engine.reload()
+
+
 def test_configmap_swap_during_a_generation_read(tmp_path: Path) -> None:
     """A swap that lands while the engine is reading a generation makes it read again:
     what goes live is one generation, never half of each."""
     volume = tmp_path / "volume"
     configmap_write(volume, {"p/10-a.py": chain("a1"), "p/20-b.py": chain("b1")})
     host = Host(volume)
-    engine = host.engine
-    real_read = engine._read
-    swapped: list[bool] = []
-
-    def read_and_swap(point: str, path: Path) -> Any:
-        result = real_read(point, path)
-        if not swapped:  # the first file read is of generation 2; swap to 3 under it
-            swapped.append(True)
-            configmap_write(volume, {"p/10-a.py": chain("a3"), "p/20-b.py": chain("b3")})
-        return result
-
     configmap_write(volume, {"p/10-a.py": chain("a2"), "p/20-b.py": chain("b2")})
-    engine._read = read_and_swap  # type: ignore[method-assign]
-    engine.reload()
+    # the first file read is of generation 2; swap to 3 under it
+    reload_changing_under_the_first_read(
+        host, lambda: configmap_write(volume, {"p/10-a.py": chain("a3"), "p/20-b.py": chain("b3")})
+    )
     assert host.call("p") == "none|a3|b3"
-    engine.close()
+    host.engine.close()
+
+
+def test_point_folder_changed_during_a_read_is_read_again(tmp_path: Path) -> None:
+    """A point folder whose files are renamed in while a generation reads it (an rsync
+    run's renames landing under the read) is read again: what goes live is the folder as
+    it was at one moment, never the file read before the renames beside one read after."""
+    root = make_root(tmp_path, {"p/10-a.py": chain("a1"), "p/20-b.py": chain("b1")})
+    host = Host(root)
+
+    def rename_in() -> None:  # 10-a.py was read as a1; now a2 and b2 are renamed into place
+        for name, tag in (("10-a.py", "a2"), ("20-b.py", "b2")):
+            temp = root / "p" / f".{name}.tmp"
+            temp.write_text(chain(tag))
+            os.rename(temp, root / "p" / name)
+
+    reload_changing_under_the_first_read(host, rename_in)
+    assert host.call("p") == "none|a2|b2"
+    host.engine.close()
 
 
 def test_mounted_configmap_root_is_a_symlink(tmp_path: Path) -> None:
@@ -291,13 +329,29 @@ def test_release_hook_directory_below_the_link(tmp_path: Path) -> None:
 # -- rsync --delay-updates ------------------------------------------------------------------
 @pytest.mark.parametrize("polling", MODES)
 def test_rsync_delay_updates(tmp_path: Path, polling: Any) -> None:
-    """``rsync --delay-updates --delete-after``: each point's updated, new and deleted
-    files switch together."""
+    """``rsync --delay-updates --delete-after``: each point's updated and new files switch
+    together, and the files it deletes stop with them or right after (never before)."""
     root = make_root(tmp_path, OLD)
     host = Host(root, polling=polling)
     with running(host) as (on_p, on_q):
         apart("rsync", root, NEW)
-        check_switch(host, on_p, on_q, tmp_path)
+        check_switch(host, on_p, on_q, tmp_path, between=RENAMED)
+
+
+@pytest.mark.parametrize("polling", MODES)
+def test_rsync_deletions_after_the_generation(tmp_path: Path, polling: Any) -> None:
+    """rsync's ``--delete-after`` pass held back until its renamed files serve: calls see
+    the old files, then the renamed ones beside the files about to go, then the final
+    state, in that order; the deletions never take effect before the renamed files."""
+    root = make_root(tmp_path, OLD)
+    host = Host(root, polling=polling)
+
+    def renamed() -> None:
+        wait_until(lambda: host.call("p") == RENAMED["p"], "the renamed files to serve")
+
+    with running(host) as (on_p, on_q):
+        rsync_delay_updates(root, NEW, on_renamed=renamed)
+        check_switch(host, on_p, on_q, tmp_path, between=RENAMED)
 
 
 # -- the directory itself ---------------------------------------------------------------------

@@ -122,7 +122,6 @@ def test_renamed_in_from_outside_the_directory(tmp_path: Path) -> None:
 WRITER = """
 import os, sys, time
 path, count = sys.argv[1], int(sys.argv[2])
-started = time.monotonic()
 for i in range(1, count + 1):
     text = 'def post(rv, *args, **kwargs):\\n    return "v%d"\\n' % i
     target = path if i % 2 else path + ".tmp"
@@ -130,30 +129,28 @@ for i in range(1, count + 1):
         handle.write(text)
     if target != path:
         os.replace(target, path)
-    time.sleep(0.002)  # pacing the load (~300/s), so the run spans many reloads
-print(count / (time.monotonic() - started))
+    time.sleep(0.002)  # pacing the load (~300/s idle), so the run spans many reloads
 """
 
 
-def test_hundreds_of_rewrites_per_second(tmp_path: Path) -> None:
-    """Hundreds of rewrites per second (in place and by rename, from another process)
-    while 4 threads call: no call fails, every result is a whole version, versions only move
-    forward, and the last one ends up serving."""
+def test_hundreds_of_rewrites_in_a_row(tmp_path: Path) -> None:
+    """Three hundred rewrites in a row (in place and by rename, from another process, a
+    few hundred a second on an idle machine) while 4 threads call: no call fails, every
+    result is a whole version, versions only move forward, and the last one ends up
+    serving. (How fast the writer goes is the machine's business, not asserted here:
+    benchmarks/reload.py times reloads.)"""
     count = 300
     order = [f"v{i}" for i in range(count + 1)]
     with probe_engine(tmp_path, {"p/a.py": script("v0")}, delete_grace=SLOW_GRACE) as probe:
         with Callers(probe) as callers:
-            writer = subprocess.run(
+            subprocess.run(
                 [sys.executable, "-c", WRITER, str(probe.path()), str(count)],
-                capture_output=True,
-                text=True,
                 check=True,
                 timeout=60,
             )
             probe.events.loaded(script(order[-1]))
         callers.assert_whole_versions(order)
         assert probe.call() == order[-1]
-        assert float(writer.stdout) > 100, "the writer was too slow to test the claim"
 
 
 def test_calls_in_flight_finish_on_their_version(tmp_path: Path) -> None:

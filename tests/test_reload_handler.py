@@ -396,7 +396,7 @@ class FakeEngine:
     def _watch_expire(self, path: str) -> None:
         self.calls.append(("expire", path))
 
-    def _watch_generation(self, points: Any, *, drop: Any) -> list[str]:
+    def _watch_generation(self, points: Any, *, drop: Any, busy: Any = None) -> list[str]:
         self.drops.append(drop)
         how = "drop" if drop is True else "grace" if drop is False else "some"
         self.calls.append(("generation", tuple(points) if points is not None else None, how))
@@ -540,25 +540,23 @@ def test_link_swap_is_one_generation() -> None:
 
 
 def settle(watcher: Watcher, clock: Clock) -> None:
-    """Run the timers through a disk check and the settle window after it."""
-    from hookyard._watcher import HOLD_POLL, HOLD_SETTLE
+    """Run the timers through the next disk check of a held run."""
+    from hookyard._watcher import HOLD_POLL
 
-    for step in (HOLD_POLL, HOLD_SETTLE):
-        clock.now += step
-        watcher.timers.run_due()
+    clock.now += HOLD_POLL
+    watcher.timers.run_due()
 
 
 def test_rsync_hold_releases_one_generation() -> None:
     """Renames out of ``.~tmp~`` load nothing until rsync's run is over (no holding folder
-    left); then, after the settle window (rsync's --delete-after pass), everything loads
-    as one generation that drops what is gone from the points rsync held."""
-    watcher, engine, clock = make_watcher()
+    left on disk); then everything loads as one generation that drops what is gone from
+    the points rsync held, and nothing elsewhere."""
+    watcher, engine, _ = make_watcher()
     watcher.handler.dispatch(DirCreatedEvent("/hooks/p/.~tmp~"))
     watcher.handler.dispatch(FileMovedEvent("/hooks/p/.~tmp~/a.py", A))
-    watcher.timers.run_due()
     assert engine.calls == []
     watcher.handler.dispatch(DirDeletedEvent("/hooks/p/.~tmp~"))
-    settle(watcher, clock)
+    watcher.timers.run_due()  # the removal's event: the disk is looked at now
     assert engine.calls == [("generation", None, "some")]
     drop = engine.drops[-1]
     assert drop("/hooks/p/b.py") and not drop("/hooks/q/b.py")
@@ -571,28 +569,67 @@ def test_loads_in_a_held_point_wait_for_the_release() -> None:
     watcher, engine, clock = make_watcher()
     watcher.handler.dispatch(DirCreatedEvent("/hooks/p/.~tmp~"))
     watcher.handler.dispatch(FileMovedEvent("", A))
+    watcher.handler.dispatch(FileAttribEvent(A))  # a chmod: no retry while held either
     watcher.handler.dispatch(FileClosedEvent("/hooks/q/b.py"))
     assert engine.calls == [("load", "/hooks/q/b.py")]
     settle(watcher, clock)
     assert engine.calls[1:] == [("generation", None, "some")]
 
 
-def test_rsync_hold_without_release_goes_live_later(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Renames out of a holding folder that never goes (rsync killed mid-way) go live
-    ``HOLD_MAX`` after the last one."""
+def test_deletion_in_a_held_point_leaves_with_the_generation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A script deleted while its point is held for an rsync run is never dropped on its
+    own, however late the run's end is noticed: its grace runs out while rsync is still
+    renaming (and again after the run, before the watcher looked at the disk), and it is
+    dropped by the run's generation, in the same switch as the files rsync renamed in
+    (never the old files without it)."""
     from hookyard import _watcher
 
-    monkeypatch.setattr(_watcher, "_holding", lambda root: {"p"})
+    b = "/hooks/p/b.py"
+    on_disk = {"p": frozenset({"c.py"})}
+    monkeypatch.setattr(_watcher, "_holding", lambda root: dict(on_disk))
+    watcher, engine, clock = make_watcher([A, b])
+    watcher.handler.dispatch(DirCreatedEvent("/hooks/p/.~tmp~"))
+    watcher.handler.dispatch(FileMovedEvent("/hooks/p/.~tmp~/a.py", A))
+    watcher.handler.dispatch(FileDeletedEvent(b))  # e.g. --delete-during, or a late event
+    clock.now += 0.5  # the grace is long over; rsync is still at work
+    watcher.timers.run_due()
+    assert engine.calls == []
+    on_disk.clear()  # rsync's last rename and rmdir
+    watcher.handler.dispatch(DirDeletedEvent("/hooks/p/.~tmp~"))
+    watcher.handler.dispatch(FileDeletedEvent(b))  # --delete-after, right behind it
+    clock.now += 0.5  # the watcher is slow to look: the new grace is over too
+    watcher.timers.run_due()
+    assert engine.calls[0] == ("generation", None, "some")
+    assert engine.drops[0](b)
+    # the expiry that follows, if any, finds the script dropped already
+    assert engine.calls[1:] in ([], [("expire", b)])
+
+
+def test_rsync_hold_without_release_goes_live_later(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Holding folders that stay unchanged (rsync killed mid-way) stop holding after
+    ``HOLD_MAX`` of disk checks: what is on disk goes live. The folder left behind holds
+    nothing more until its contents change (a new run)."""
+    from hookyard import _watcher
+
+    on_disk = {"p": frozenset({"b.py"})}
+    monkeypatch.setattr(_watcher, "_holding", lambda root: dict(on_disk))
+    monkeypatch.setattr(_watcher, "_held_names", lambda folder: on_disk.get(Path(folder).name))
     watcher, engine, clock = make_watcher()
     watcher.handler.dispatch(FileMovedEvent("/hooks/p/.~tmp~/a.py", A))
-    for _ in range(round(_watcher.HOLD_MAX / _watcher.HOLD_POLL) - 2):
-        clock.now += _watcher.HOLD_POLL
-        watcher.timers.run_due()
+    checks = round(_watcher.HOLD_MAX / _watcher.HOLD_POLL)
+    for _ in range(checks - 1):
+        settle(watcher, clock)
     assert engine.calls == []
     for _ in range(3):
-        clock.now += _watcher.HOLD_POLL
-        watcher.timers.run_due()
+        settle(watcher, clock)
     assert engine.calls == [("generation", None, "some")]
+    watcher.handler.dispatch(FileClosedEvent(A))  # an edit while the folder stays
+    assert engine.calls[1:] == [("load", A)]
+    on_disk["p"] = frozenset({"b.py", "c.py"})  # rsync again: it holds again
+    watcher.handler.dispatch(FileClosedEvent(A))
+    assert engine.calls[2:] == []
 
 
 def test_hold_released_when_the_folder_is_gone_before_its_event() -> None:
@@ -600,8 +637,25 @@ def test_hold_released_when_the_folder_is_gone_before_its_event() -> None:
     holds an unpaired rename, and what follows it, for 0.5 s)."""
     watcher, engine, clock = make_watcher()
     watcher.handler.dispatch(DirCreatedEvent("/hooks/p/.~tmp~"))  # not on disk: gone
-    watcher.timers.run_due()
     assert engine.calls == []
+    settle(watcher, clock)
+    assert engine.calls == [("generation", None, "some")]
+
+
+def test_holding_folder_found_on_disk_holds_before_its_event(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A holding folder the disk shows before its event arrives holds its point all the
+    same: a load there waits for the run's end."""
+    from hookyard import _watcher
+
+    on_disk = {"p": frozenset({"a.py"})}
+    monkeypatch.setattr(_watcher, "_holding", lambda root: dict(on_disk))
+    monkeypatch.setattr(_watcher, "_held_names", lambda folder: on_disk.get(Path(folder).name))
+    watcher, engine, clock = make_watcher()
+    watcher.handler.dispatch(FileMovedEvent("", A))  # its creation's event still on its way
+    assert engine.calls == []
+    on_disk.clear()
     settle(watcher, clock)
     assert engine.calls == [("generation", None, "some")]
 

@@ -62,11 +62,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 # after a grace of at most 300 ms" with room for event delivery. See docs/hot-reload.md.
 DEFAULT_DELETE_GRACE = 0.2
 
-# How long a generation is read again while symlink swaps keep overlapping the read
-# (seconds). Each swap makes a new data directory, so one more read settles it in
-# practice; a directory swapped faster than it can be read for this long loads nothing
-# and is tried again (the watcher's ``_watch_generation`` returns None).
+# How long a generation is read again while symlink swaps (or changes in a point folder)
+# keep overlapping the read (seconds). Each swap makes a new data directory, so one more
+# read settles it in practice; a directory changed faster than it can be read for this
+# long loads nothing and is tried again (the watcher's ``_watch_generation`` returns None).
 _READ_PATIENCE = 2.0
+
+# One script read by a generation: its point, its path, when the read started, what it gave.
+_Read = tuple[str, Path, float, LoadedScript | LoadFailure]
 
 
 def script_mode(name: str) -> str:
@@ -468,7 +471,11 @@ class HookEngine:
         return layout_of(str(self.directory), is_point_name)
 
     def _generation(
-        self, points: Collection[str] | None, *, drop: bool | Callable[[str], bool]
+        self,
+        points: Collection[str] | None,
+        *,
+        drop: bool | Callable[[str], bool],
+        busy: Callable[[str], bool] | None = None,
     ) -> list[str] | None:
         """Load ``points`` (every point: None) from disk as one generation.
 
@@ -476,24 +483,28 @@ class HookEngine:
         files no longer there are dropped where ``drop`` says (True: an atomic swap
         removed them; a callable: decides per file), and each point is published once
         with all of it. A read that overlapped a symlink swap (the layout differs before
-        and after it) is read again, so a generation is never half old, half new.
+        and after it) is read again, and so is a point folder whose entries changed while
+        it was read (``_scan``), so a generation is never half old, half new. A point
+        ``busy`` names (the watcher's: an rsync run is delivering into it) is left as it
+        serves, neither read nor dropped.
         Returns the known files found missing and not dropped (the caller's grace), or
-        None when the directory kept being swapped during every read (nothing changed).
+        None when the directory kept changing during every read (nothing changed).
         """
         with self._lock:
             deadline = time.monotonic() + _READ_PATIENCE
             while True:
                 before = self._layout()
-                read, found, unreadable = self._scan(points)
-                if self._layout() == before:
+                scanned = self._scan(points, busy, deadline)
+                if scanned is not None and self._layout() == before:
                     break
                 if time.monotonic() > deadline:
                     logger.warning(
-                        "hook directory %s kept being swapped while it was read; the "
-                        "scripts serving stay until it settles",
+                        "hook directory %s kept changing while it was read; the scripts "
+                        "serving stay until it settles",
                         self.directory,
                     )
                     return None
+            read, found, left = scanned
             events = [
                 event
                 for point, path, started, result in read
@@ -503,7 +514,7 @@ class HookEngine:
                 file
                 for file, record in self._records.items()
                 if file not in found
-                and record.point not in unreadable
+                and record.point not in left
                 and (points is None or record.point in points)
             ]
             dropped = [f for f in missing if drop is True or (callable(drop) and drop(f))]
@@ -516,16 +527,25 @@ class HookEngine:
             return [file for file in missing if file not in dropped]
 
     def _scan(
-        self, points: Collection[str] | None
-    ) -> tuple[list[tuple[str, Path, float, LoadedScript | LoadFailure]], set[str], set[str]]:
+        self,
+        points: Collection[str] | None,
+        busy: Callable[[str], bool] | None,
+        deadline: float,
+    ) -> tuple[list[_Read], set[str], set[str]] | None:
         """Read every script of ``points`` (all: None); changes nothing.
 
-        Returns what each read gave, the files found, and the points whose folder could
-        not be listed (permissions): not seeing a file is not the same as it being gone.
+        Each point folder is read as it was at one moment: when its entries changed while
+        it was read (a rename, a creation or a deletion in it changes the folder's mtime
+        and ctime), it is read again, so a delivery renaming files into it one by one
+        (rsync --delay-updates) is never caught half way. Returns what each read gave, the
+        files found, and the points left alone: folders that could not be listed
+        (permissions: not seeing a file is not the same as it being gone) and those
+        ``busy`` named, before or after their read. None when a folder was still
+        changing at ``deadline``.
         """
-        read: list[tuple[str, Path, float, LoadedScript | LoadFailure]] = []
+        read: list[_Read] = []
         found: set[str] = set()
-        unreadable: set[str] = set()
+        left: set[str] = set()
         if points is not None:
             folders = [self.directory / point for point in sorted(points)]
         else:
@@ -545,20 +565,32 @@ class HookEngine:
                 logger.error("cannot list hook directory %s: %s", self.directory, exc)
                 return read, found, {r.point for r in self._records.values()}
         for folder in folders:
-            try:
-                entries = sorted(folder.iterdir())
-            except (FileNotFoundError, NotADirectoryError):
-                continue  # gone, or a link into a generation that is gone
-            except OSError as exc:
-                logger.error("cannot list hook point folder %s: %s", folder, exc)
-                unreadable.add(folder.name)
-                continue
-            for path in entries:
-                if is_script_name(path.name):
-                    found.add(str(path))
-                    started = time.perf_counter()
-                    read.append((folder.name, path, started, self._read(folder.name, path)))
-        return read, found, unreadable
+            point = folder.name
+            while True:
+                if busy is not None and busy(point):
+                    left.add(point)
+                    break
+                stamp = _stamp(folder)
+                try:
+                    entries = sorted(folder.iterdir())
+                except (FileNotFoundError, NotADirectoryError):
+                    break  # gone, or a link into a generation that is gone
+                except OSError as exc:
+                    logger.error("cannot list hook point folder %s: %s", folder, exc)
+                    left.add(point)
+                    break
+                reads = []
+                for path in entries:
+                    if is_script_name(path.name):
+                        started = time.perf_counter()
+                        reads.append((point, path, started, self._read(point, path)))
+                if _stamp(folder) == stamp and not (busy is not None and busy(point)):
+                    read += reads
+                    found.update(str(path) for _, path, _, _ in reads)
+                    break
+                if time.monotonic() > deadline:
+                    return None
+        return read, found, left
 
     def _report_layout(self) -> None:
         """Log, once each, what in the directory can never serve: files that look like
@@ -773,11 +805,15 @@ class HookEngine:
                 self._apply([self._remove(path)])
 
     def _watch_generation(
-        self, points: Collection[str] | None, *, drop: bool | Callable[[str], bool]
+        self,
+        points: Collection[str] | None,
+        *,
+        drop: bool | Callable[[str], bool],
+        busy: Callable[[str], bool] | None = None,
     ) -> list[str] | None:
         """Load points as one generation (see ``_generation``); the files left to expire,
         or None if it could not be read whole."""
-        return self._generation(points, drop=drop)
+        return self._generation(points, drop=drop, busy=busy)
 
     def _watch_files(self, point: str | None = None) -> list[str]:
         """The files the engine knows (all, or one point's)."""
@@ -841,3 +877,13 @@ def declare_host(hosts: Hosts, point: str, host: Callable[..., Any], skip: int) 
         return False  # hosts with equal parameters accept the same calls
     known[parameters] = host_name(host)
     return True
+
+
+def _stamp(folder: Path) -> tuple[int, int, int, int] | None:
+    """What changes when an entry of ``folder`` is added, removed or renamed (or the
+    folder is replaced): its identity, mtime and ctime; None if it cannot be seen."""
+    try:
+        info = os.stat(folder)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino, info.st_mtime_ns, info.st_ctime_ns

@@ -22,10 +22,20 @@ Why it is built this way (issue 3, issue 15, DESIGN.md guarantee 4):
   script read, then swapped in together, and files the swap removed dropped in the same
   swap (no grace: the swap was atomic, nothing is mid-save). The directories above the hook
   directory whose entries lead to it (``anchors``) are watched too, so a swapped link
-  above it is noticed at once instead of at the next health check. rsync
-  ``--delay-updates`` puts each new file in a ``.~tmp~`` folder beside it and renames them
-  all into place at the end, removing ``.~tmp~`` after the last: renames out of ``.~tmp~``
-  are held and the point loaded as one generation when ``.~tmp~`` goes.
+  above it is noticed at once instead of at the next health check.
+- **rsync runs, whole by construction.** rsync ``--delay-updates`` puts each new file in a
+  ``.~tmp~`` folder beside it and renames them all into place after its last transfer,
+  removing each ``.~tmp~`` after its last rename; ``--delete-after`` deletes later still,
+  once the renames are reported done (rsync ``generator.c``). While a point has a holding
+  folder (seen by an event, or found on disk by any look at the point) it is *held*:
+  nothing of it is loaded, read into a generation or dropped -- a grace that runs out
+  meanwhile waits too. When the disk shows no holding folder left, every point is read as
+  one generation, and in the held points whatever is missing leaves in the same switch.
+  No window of time stands in for any of this: a deletion rsync has not made yet when the
+  generation is read goes afterwards, as its own later state (renames done, deletions
+  made), never before the renamed files are serving. (Time matters only to holding
+  folders left unchanged for ``HOLD_MAX``, as a killed rsync leaves them: they stop
+  holding, and what is on disk goes live.)
 - **Nothing raises into watchdog.** watchdog's dispatcher thread dies on the first
   exception out of a handler (``BaseObserver.run`` catches only ``queue.Empty``), so every
   entry point here catches, logs and carries on.
@@ -79,7 +89,7 @@ from ._timers import Timers
 __all__ = [
     "HEALTH_INTERVAL",
     "HOLD_MAX",
-    "HOLD_SETTLE",
+    "HOLD_POLL",
     "POLL_INTERVAL",
     "RETRY_INTERVAL",
     "RSYNC_HOLD",
@@ -126,11 +136,9 @@ POLL_INTERVAL = 0.5
 # rsync --delay-updates' holding folder (rsync options.c: partial_dir = ".~tmp~"); rsync
 # rmdirs it after each rename at the end of a transfer, which succeeds after the last.
 RSYNC_HOLD = ".~tmp~"
-# After the holding folder goes, rsync's --delete-after pass follows within milliseconds:
-# files it deletes within this window leave in the same generation (seconds).
-HOLD_SETTLE = 0.025
-# Renames out of a holding folder that stays (an rsync killed mid-way) go live this long
-# after the last one (seconds).
+# Holding folders that stay exactly as they are this long, with no event from the run
+# (an rsync killed mid-way leaves them behind), no longer hold their points (seconds): what
+# is on disk goes live, and they hold again only once their contents change.
 HOLD_MAX = 1.0
 # While a point is held, the disk is checked this often for the holding folder's removal
 # (seconds): rsync renames a temp file into the brand-new .~tmp~ before inotify watches
@@ -151,7 +159,11 @@ class WatchTarget(Protocol):
     def _watch_expire(self, path: str) -> None: ...
 
     def _watch_generation(
-        self, points: Collection[str] | None, *, drop: bool | Callable[[str], bool]
+        self,
+        points: Collection[str] | None,
+        *,
+        drop: bool | Callable[[str], bool],
+        busy: Callable[[str], bool] | None = None,
     ) -> list[str] | None: ...
 
     def _watch_files(self, point: str | None = None) -> list[str]: ...
@@ -406,7 +418,7 @@ class ReloadHandler(FileSystemEventHandler):
 
     def load(self, path: str) -> None:
         if path in self._through_link:
-            self.sink.linked_changed(os.path.basename(os.path.dirname(path)))
+            self.sink.linked_changed(_point(path))
         elif self.batching:
             self._loads.append(path)
         else:
@@ -414,7 +426,7 @@ class ReloadHandler(FileSystemEventHandler):
 
     def vanished(self, path: str) -> None:
         if path in self._through_link:
-            self.sink.linked_changed(os.path.basename(os.path.dirname(path)))
+            self.sink.linked_changed(_point(path))
         elif self.batching:
             self._deleted.add(path)
         else:
@@ -494,10 +506,14 @@ class Watcher:
         self._identity: tuple[str, int, int] | None = None  # as in Layout.root
         self._problem: str | None = None  # what is wrong with the watch, as last reported
         self._stopped = False
-        # an rsync --delay-updates run: the points seen with its holding folder, and the
-        # disk checks left before giving up on a folder that stays
+        # an rsync --delay-updates run: the points held (seen with a holding folder), the
+        # holding folders' contents at the last disk check, the checks left before folders
+        # that stay unchanged are taken for left behind, and those taken so (they hold
+        # nothing while their contents stay the same)
         self._held: set[str] = set()
+        self._hold_seen: dict[str, frozenset[str]] = {}
         self._hold_left = 0
+        self._stale: dict[str, frozenset[str]] = {}
         self._layout_lock = threading.Lock()  # one layout comparison at a time
         self._layout: Layout | None = None
 
@@ -549,7 +565,7 @@ class Watcher:
         now = []
         for path in paths:
             self.timers.cancel(("gone", path))  # a new version is here: not a delete after all
-            if not self._hold(os.path.basename(os.path.dirname(path))):
+            if not self._busy(_point(path)):
                 now.append(path)
         if now:
             self.engine._watch_load(now)
@@ -560,13 +576,13 @@ class Watcher:
         editor's save is complete by now; anything else missing gets the grace)."""
         for path in loads:
             self.timers.cancel(("gone", path))
-        touched = {os.path.basename(os.path.dirname(path)) for path in [*loads, *deleted]}
-        points = [point for point in sorted(touched) if not self._hold(point)]
-        if points:
-            self.expire_later(self._generation(points, drop=deleted.__contains__))
+        touched = sorted({_point(path) for path in [*loads, *deleted]})
+        if touched:  # held points are left alone (their run's release reads them)
+            self.expire_later(self._generation(touched, drop=deleted.__contains__))
 
     def retry(self, path: str) -> None:
-        self.engine._watch_load([path], retry_only=True)
+        if not self._busy(_point(path)):  # a held point's release reads it anyway
+            self.engine._watch_load([path], retry_only=True)
 
     def vanished(self, path: str) -> None:
         # The earliest deadline stands: a script stops at most one grace after it was
@@ -580,35 +596,20 @@ class Watcher:
         (a poll sees the files before the link) is loaded whole first; then the point is
         read again from where the link leads now (what is missing gets the grace)."""
         self.entries_changed(None)
-        if not self._hold(point):
-            self.expire_later(self._generation([point], drop=False))
+        self.expire_later(self._generation([point], drop=False))
 
     def staged(self, path: str) -> None:
         """rsync renamed a file out of its holding folder: hold it for its generation."""
         self.timers.cancel(("gone", path))
-        self.holding(os.path.basename(os.path.dirname(path)))
+        self.holding(_point(path))
 
     def holding(self, point: str) -> None:
-        """rsync made a holding folder in ``point``: what changes there waits for the
-        end of its run (no holding folder left in any point)."""
+        """rsync made a holding folder in ``point`` (or one was found there): the point is
+        held until the end of the run (no holding folder left in any point)."""
         with self._lock:
-            running = bool(self._held)
             self._held.add(point)
             self._hold_left = _HOLD_CHECKS
-        if not running and not self._batching:
-            # polling: the end of the run is the quiet poll after .~tmp~ went (released)
-            self.timers.call_later(("hold",), HOLD_POLL, self._check_hold)
-
-    def _hold(self, point: str) -> bool:
-        """If ``point`` is held, note the activity (it pushes the fallback release back)
-        and say so. The fallback: a holding folder that stays (an rsync killed mid-way)
-        must not hold changes for ever; rsync's renames come in a tight loop.
-        """
-        with self._lock:
-            if point not in self._held:
-                return False
-            self._hold_left = _HOLD_CHECKS
-        return True
+        self.timers.call_later(("hold",), HOLD_POLL, self._check_hold, keep_earlier=True)
 
     def released(self, point: str) -> None:
         """rsync removed a holding folder: look at the disk now."""
@@ -617,27 +618,60 @@ class Watcher:
                 return
         self.timers.call_later(("hold",), 0.0, self._check_hold)
 
+    def _busy(self, point: str) -> bool:
+        """True while ``point`` is held for an rsync run: seen with a holding folder, or
+        found with one on disk now (then held from here on, before its event arrives).
+        Nothing of a busy point is loaded, read or dropped; the run's release reads it."""
+        with self._lock:
+            if point in self._held:
+                return True
+            stale = self._stale.get(point)
+        names = _held_names(os.path.join(self.root, point))
+        if names is None or names == stale:
+            return False
+        self.holding(point)
+        return True
+
     def _check_hold(self) -> None:
         """Is rsync's run over (no holding folder in any point on disk)?
 
         Read from the disk, not from events: rsync renames a temp file into each
         brand-new holding folder before inotify watches it, and watchdog holds such an
-        unpaired rename, and every event after it, for half a second.
+        unpaired rename, and every event after it, for half a second. Folders that stay
+        as they are for ``HOLD_MAX`` are taken for left behind by a killed rsync.
         """
         with self._lock:
             if not self._held:
                 return
-            self._hold_left -= 1
-            left = self._hold_left
-        holding = _holding(self.root)
+        found = _holding(self.root)
         with self._lock:
-            self._held |= holding
-        if not holding:
-            self.timers.call_later(("hold",), HOLD_SETTLE, self._release)
-        elif left <= 0:
-            self._release()
-        else:
+            if not self._held:
+                return
+            # a left-behind folder holds again once its contents change (a new run)
+            self._stale = {p: n for p, n in self._stale.items() if found.get(p) == n}
+            seen = {p: n for p, n in found.items() if self._stale.get(p) != n}
+            self._held |= seen.keys()
+            if seen != self._hold_seen:
+                self._hold_seen = seen
+                self._hold_left = _HOLD_CHECKS  # the run is moving
+            else:
+                self._hold_left -= 1
+            over = not seen or self._hold_left <= 0
+            if over:
+                held, self._held, self._hold_seen = self._held, set(), {}
+                self._stale.update(seen)
+        if not over:
             self.timers.call_later(("hold",), HOLD_POLL, self._check_hold)
+            return
+        if seen:
+            logger.info(
+                "hookyard: rsync %s folders left unchanged in %s for %.1f s; loading what "
+                "is on disk",
+                RSYNC_HOLD,
+                ", ".join(sorted(seen)),
+                HOLD_MAX,
+            )
+        self._release(held)
 
     def entries_changed(self, hints: dict[str, str] | None) -> None:
         """Entries at the top of the directory changed: load what now leads elsewhere.
@@ -702,9 +736,10 @@ class Watcher:
     def _generation(
         self, points: list[str] | None, *, drop: bool | Callable[[str], bool]
     ) -> list[str]:
-        """Load points as one generation; one that kept being swapped while read is tried
-        again shortly (never half of one). The files left to expire."""
-        missing = self.engine._watch_generation(points, drop=drop)
+        """Load points as one generation, leaving held points alone; one that kept
+        changing while read is tried again shortly (never half of one). The files left
+        to expire."""
+        missing = self.engine._watch_generation(points, drop=drop, busy=self._busy)
         if missing is None:
 
             def again() -> None:
@@ -716,31 +751,23 @@ class Watcher:
         return missing
 
     def _expire(self, path: str) -> None:
-        self.engine._watch_expire(path)
+        # A held point's script is not dropped on its own (issue 15): the run's release
+        # drops it if it is still gone, in the same switch as the files the run renamed
+        # in, so a call never sees the old versions without it.
+        if not self._busy(_point(path)):
+            self.engine._watch_expire(path)
 
     def expire_later(self, files: list[str]) -> None:
         """Give each of ``files`` (missing from a rescan) the delete grace."""
         for file in files:
             self.vanished(file)
 
-    def _release(self) -> None:
-        """rsync's run is over: everything is loaded as one generation; in the points seen
-        holding its files, what it deleted meanwhile (``--delete-after``) leaves with it."""
-        with self._lock:
-            held, self._held = self._held, set()
-        if not held:
-            return  # released already
-        stale = sorted(_holding(self.root))
-        if stale:
-            logger.info(
-                "hookyard: rsync %s folders still in %s after %.1f s; loading them now",
-                RSYNC_HOLD,
-                ", ".join(stale),
-                HOLD_MAX,
-            )
-        self.expire_later(
-            self._generation(None, drop=lambda f: os.path.basename(os.path.dirname(f)) in held)
-        )
+    def _release(self, held: set[str]) -> None:
+        """rsync's run is over: every point loads as one generation (points whose events
+        are still on their way included); in the points it held, whatever is missing now
+        leaves in the same switch. A deletion it has not made yet (``--delete-after``
+        comes after its renames) follows when it is made: a later state of its own."""
+        self.expire_later(self._generation(None, drop=lambda file: _point(file) in held))
 
     def _anchor_changed(self) -> None:
         self.timers.call_later(("watch",), 0.0, self._check)
@@ -904,17 +931,32 @@ class Watcher:
 _HOLD_CHECKS = round(HOLD_MAX / HOLD_POLL)
 
 
-def _holding(root: str) -> set[str]:
-    """The points with an rsync holding folder in them."""
+def _point(path: str) -> str:
+    """The point of a script path (``<root>/<point>/<name>.py``)."""
+    return os.path.basename(os.path.dirname(path))
+
+
+def _held_names(folder: str) -> frozenset[str] | None:
+    """What is in ``folder``'s rsync holding folder, or None if it has none."""
+    try:
+        return frozenset(os.listdir(os.path.join(folder, RSYNC_HOLD)))
+    except OSError:
+        return None
+
+
+def _holding(root: str) -> dict[str, frozenset[str]]:
+    """Each point with an rsync holding folder in it, and what that folder holds."""
     try:
         names = os.listdir(root)
     except OSError:
-        return set()
-    return {
-        name
-        for name in names
-        if is_point_name(name) and os.path.isdir(os.path.join(root, name, RSYNC_HOLD))
-    }
+        return {}
+    found = {}
+    for name in names:
+        if is_point_name(name):
+            held = _held_names(os.path.join(root, name))
+            if held is not None:
+                found[name] = held
+    return found
 
 
 def _put(points: dict[str, Entry], name: str, entry: Entry | None) -> None:
