@@ -218,6 +218,10 @@ CASES: dict[str, tuple[str, Any]] = {
         "def post(rv):\n    return [__version__, __all__, __author__]\n",
         ["1.2", ["post"], "ops"],
     ),
+    "print and printed": (
+        "def post(rv):\n    print('a', 1)\n    print('b', 'c', sep='-', end='')\n    return [printed]\n",
+        ["a 1\nb-c"],
+    ),
     "default reprs without addresses": (
         "def helper():\n    pass\nclass A:\n    pass\n"
         "def post(rv):\n    return [repr(helper), str(A()), f'{helper}', '%s' % helper]\n",
@@ -441,3 +445,17 @@ def post(rv):
         return None
 
     assert host() == [6, "typing.Union"]
+
+
+def test_what_printed_keeps_is_bounded_by_the_output_limit(make_engine: MakeEngine) -> None:
+    """A function reading `printed` keeps its lines although nobody listens to them, so
+    they count against Limits.output: printing without end fails with the output limit."""
+    source = "def post(rv):\n    while True:\n        print('x' * 1000)\n    return printed\n"
+    engine = make_engine({"p/10-x.py": source}, limits=hookyard.Limits(output=10_000))
+
+    @engine.hook("p", result="replace", on_error="raise")
+    def host() -> object:
+        return None
+
+    with pytest.raises(hookyard.HookFailed, match="output"):
+        host()

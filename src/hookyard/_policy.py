@@ -494,6 +494,18 @@ class HookPolicy(RestrictingNodeTransformer):
             and _is_straight_line(node)
         )
 
+    def inject_print_collector(self, node: Any, position: int = 0) -> None:
+        """A function that reads ``printed`` asks its collector to keep what it prints
+        (``_print_(_getattr_, True)``); one that only prints keeps nothing."""
+        before = len(node.body)
+        super().inject_print_collector(node, position)
+        if len(node.body) > before and self.print_info.printed_used:
+            made = node.body[position]
+            if isinstance(made, ast.Assign) and isinstance(made.value, ast.Call):
+                keep = ast.Constant(True)
+                copy_locations(keep, made.value)
+                made.value.args.append(keep)
+
     def visit_ImportFrom(self, node: ast.ImportFrom) -> Any:
         """``from __future__ import annotations`` is a note to the compiler, not an import:
         dropped once its features are checked (annotations are made text here anyway, and

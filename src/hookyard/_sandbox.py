@@ -202,29 +202,44 @@ class _PrintCollector:
 
     Like ``log.info``, a line nobody listens to is neither formatted nor charged to
     ``Limits.output`` (issue 18); a heard one is charged once, its size (``sep`` repeated
-    between many items included) checked before it is joined.
+    between many items included) checked before it is joined. A function that reads
+    ``printed`` (Zope's PythonScripts end with ``return printed``) also keeps what it
+    printed, as RestrictedPython does: charged to ``Limits.output`` whether heard or not,
+    so what it keeps stays bounded.
     """
 
-    __slots__ = ("_log",)
+    __slots__ = ("_kept", "_log")
 
-    def __init__(self, log: ScriptLog) -> None:
+    def __init__(self, log: ScriptLog, kept: list[str] | None) -> None:
         self._log = log
+        self._kept = kept
 
     def _call_print(
         self, *objects: Any, sep: Any = " ", end: Any = "\n", file: Any = None, flush: bool = False
     ) -> None:
         if file is not None:
             raise TypeError("print(file=...) is not available to scripts")
-        if not self._log._listening(logging.INFO):
+        kept = self._kept
+        heard = self._log._listening(logging.INFO)
+        if not heard and kept is None:
             return
         parts = [_guards.safe_str(item) for item in objects]
         separator = " " if sep is None else _guards.safe_str(sep)
         size = sum(map(len, parts)) + len(separator) * max(len(parts) - 1, 0)
-        current_budget().charge_size(size, "printed line")
-        self._log._emit(logging.INFO, separator.join(parts), ())
+        budget = current_budget()
+        budget.charge_size(size, "printed line")
+        line = separator.join(parts)
+        if kept is not None:
+            ending = "\n" if end is None else _guards.safe_str(end)
+            if not heard:  # a heard line is charged to the output once, by the log
+                budget.charge_output(len(line) + len(ending))
+            kept.append(line + ending)
+        if heard:
+            self._log._emit(logging.INFO, line, ())
 
     def __call__(self) -> str:
-        return ""  # `printed` is refused at compile time; nothing is collected
+        """``printed``: what this function call printed so far."""
+        return "".join(self._kept or ())
 
     def __repr__(self) -> str:
         return "<print>"
@@ -233,9 +248,9 @@ class _PrintCollector:
 _PrintCollector._call_print.__name__ = _PrintCollector._call_print.__qualname__ = "print"
 
 
-def _print_factory(log: ScriptLog) -> Callable[[Any], _PrintCollector]:
-    def make(_getattr: Any = None) -> _PrintCollector:
-        return _PrintCollector(log)
+def _print_factory(log: ScriptLog) -> Callable[..., _PrintCollector]:
+    def make(_getattr: Any = None, keep: bool = False) -> _PrintCollector:
+        return _PrintCollector(log, [] if keep else None)
 
     return make
 
