@@ -399,6 +399,8 @@ class _Reach(ast.NodeVisitor):
             self.relative_imports.append(node.lineno)
             return
         module = node.module or ""
+        if module == "__future__":
+            return  # a note to the compiler (the policy checks the feature names)
         self.imports.setdefault(module, node.lineno)
         for alias in node.names:
             self.module_attributes.setdefault(f"{module}.{alias.name}", node.lineno)
