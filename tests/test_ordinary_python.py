@@ -376,6 +376,7 @@ def post(rv):
 
 
 TYPED = """
+from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Dict, Generic, List, Literal, NewType
 from typing import Optional, Protocol, TypedDict, TypeVar, Union, cast, overload
 if TYPE_CHECKING:
