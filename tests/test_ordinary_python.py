@@ -460,3 +460,20 @@ def test_what_printed_keeps_is_bounded_by_the_output_limit(make_engine: MakeEngi
 
     with pytest.raises(hookyard.HookFailed, match="output"):
         host()
+
+
+def test_reading_printed_is_charged_by_its_size(make_engine: MakeEngine) -> None:
+    """Each read of `printed` copies what was kept: 100 reads of 60,000 characters
+    spend more than 100,000 operations (a few per read if they were not charged)."""
+    source = (
+        "def post(rv):\n    print('x' * 60_000)\n    n = 0\n    for i in range(100):\n"
+        "        n += len(printed)\n    return n\n"
+    )
+    engine = make_engine({"p/10-x.py": source}, limits=hookyard.Limits(operations=100_000))
+
+    @engine.hook("p", result="replace", on_error="raise")
+    def host() -> object:
+        return None
+
+    with pytest.raises(hookyard.HookFailed, match="operations limit"):
+        host()

@@ -208,11 +208,12 @@ class _PrintCollector:
     so what it keeps stays bounded.
     """
 
-    __slots__ = ("_kept", "_log")
+    __slots__ = ("_kept", "_kept_chars", "_log")
 
     def __init__(self, log: ScriptLog, kept: list[str] | None) -> None:
         self._log = log
         self._kept = kept
+        self._kept_chars = 0
 
     def _call_print(
         self, *objects: Any, sep: Any = " ", end: Any = "\n", file: Any = None, flush: bool = False
@@ -234,11 +235,14 @@ class _PrintCollector:
             if not heard:  # a heard line is charged to the output once, by the log
                 budget.charge_output(len(line) + len(ending))
             kept.append(line + ending)
+            self._kept_chars += len(line) + len(ending)
         if heard:
             self._log._emit(logging.INFO, line, ())
 
     def __call__(self) -> str:
-        """``printed``: what this function call printed so far."""
+        """``printed``: what this function call printed so far (charged like any string
+        of that size: read in a loop, it would copy up to Limits.output per read)."""
+        current_budget().charge_size(self._kept_chars, "printed")
         return "".join(self._kept or ())
 
     def __repr__(self) -> str:
