@@ -132,47 +132,45 @@ _named(_Counter)
 
 
 # -- OrderedDict and defaultdict --------------------------------------------------------------
-class _OrderedDict(collections.OrderedDict):  # type: ignore[type-arg]
-    def __init__(self, other: Any = (), /, **kwds: Any) -> None:
-        super().__init__()
-        self.update(other, **kwds)
+class _CheckedMerges:
+    """``update``, ``fromkeys`` and ``|=`` of a dict subclass, size- and spread-checked
+    before the C merge runs (named by the class: ``OrderedDict.fromkeys``)."""
 
     def update(self, other: Any = (), /, **kwds: Any) -> None:
-        super().update(_pairs_checked(other, len(self) + len(kwds), "OrderedDict"), **kwds)
+        what = type(self).__name__
+        checked = _pairs_checked(other, len(self) + len(kwds), what)  # type: ignore[arg-type]
+        super().update(checked, **kwds)  # type: ignore[misc]
 
     @classmethod
     def fromkeys(cls, iterable: Any, value: Any = None) -> Any:
-        keys = materialize(iterable, "OrderedDict.fromkeys")
-        check_hash_spread(keys, "OrderedDict.fromkeys")
-        return super().fromkeys(keys, value)
-
-    def __or__(self, other: Any) -> Any:
-        current_budget().charge_size(len(self) + len(other), "OrderedDict")
-        return super().__or__(other)
+        keys = materialize(iterable, f"{cls.__name__}.fromkeys")
+        check_hash_spread(keys, f"{cls.__name__}.fromkeys")
+        return super().fromkeys(keys, value)  # type: ignore[misc]
 
     def __ior__(self, other: Any) -> Any:
         self.update(other)
         return self
 
 
+class _OrderedDict(_CheckedMerges, collections.OrderedDict):  # type: ignore[type-arg]
+    def __init__(self, other: Any = (), /, **kwds: Any) -> None:
+        super().__init__()
+        self.update(other, **kwds)
+
+    def __or__(self, other: Any) -> Any:
+        current_budget().charge_size(len(self) + len(other), "OrderedDict")
+        return super().__or__(other)
+
+
 _named(_OrderedDict)
 
 
-class _defaultdict(collections.defaultdict):  # type: ignore[type-arg]  # noqa: N801
+class _defaultdict(_CheckedMerges, collections.defaultdict):  # type: ignore[type-arg]  # noqa: N801
     def __init__(self, default_factory: Any = None, other: Any = (), /, **kwds: Any) -> None:
         if default_factory is not None and not callable(default_factory):
             raise TypeError("first argument must be callable or None")
         super().__init__(default_factory)
         self.update(other, **kwds)
-
-    def update(self, other: Any = (), /, **kwds: Any) -> None:
-        super().update(_pairs_checked(other, len(self) + len(kwds), "defaultdict"), **kwds)
-
-    @classmethod
-    def fromkeys(cls, iterable: Any, value: Any = None) -> Any:
-        keys = materialize(iterable, "defaultdict.fromkeys")
-        check_hash_spread(keys, "defaultdict.fromkeys")
-        return super().fromkeys(keys, value)
 
     def copy(self) -> Any:
         current_budget().charge_size(len(self), "defaultdict copy")
@@ -183,10 +181,6 @@ class _defaultdict(collections.defaultdict):  # type: ignore[type-arg]  # noqa: 
         new = self.copy()
         new.update(other)
         return new
-
-    def __ior__(self, other: Any) -> Any:
-        self.update(other)
-        return self
 
 
 _named(_defaultdict)
