@@ -9,8 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 import hookyard
+
+# Property tests check what they generate, not how fast: on a loaded CI machine generating
+# deep values takes seconds, and Hypothesis' wall-clock health check and deadline then fail
+# runs whose every example passed.
+settings.register_profile("hookyard", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("hookyard")
 
 
 def write_scripts(root: Path, scripts: dict[str, str]) -> Path:
