@@ -261,8 +261,12 @@ def test_ordinary_python_construct(make_engine: MakeEngine, name: str) -> None:
         ("class A:\n    def __del__(self):\n        pass\ndef pre():\n    pass\n", "__del__"),
         ("def pre():\n    return x.__dict__\n", "__dict__"),
         ("def pre(x):\n    yield x\n", "generator function"),
+        (
+            "def pre(x):\n    try:\n        pass\n    except* ValueError:\n        pass\n",
+            "CVE-2025-22153",
+        ),
     ],
-    ids=["open", "vars", "near name", "format attribute", "__del__", "dunder", "yield"],
+    ids=["open", "vars", "near name", "format attribute", "__del__", "dunder", "yield", "except*"],
 )
 def test_mistakes_are_explained_at_load(make_engine: MakeEngine, source: str, message: str) -> None:
     """A hook author's mistake is a load error naming file and line with the fix, not a

@@ -506,6 +506,18 @@ class HookPolicy(RestrictingNodeTransformer):
                 copy_locations(keep, made.value)
                 made.value.args.append(keep)
 
+    def visit_TryStar(self, node: ast.AST) -> Any:
+        # CVE-2025-22153 (GHSA-gmj9-h825-chq2): a type confusion in CPython's except*
+        # before 3.13.2 let sandboxed code out of RestrictedPython; 3.11, 3.12.1 and 3.13.0
+        # are supported here, so the statement stays refused on every version
+        self.error(
+            node,
+            "except* is not available to scripts: CPython's except* had a type confusion "
+            "that escapes sandboxes (CVE-2025-22153); catch the ExceptionGroup with except "
+            "and look at its .exceptions",
+        )
+        return node
+
     def visit_ImportFrom(self, node: ast.ImportFrom) -> Any:
         """``from __future__ import annotations`` is a note to the compiler, not an import:
         dropped once its features are checked (annotations are made text here anyway, and
