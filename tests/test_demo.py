@@ -35,6 +35,9 @@ def test_demo_runs_the_example_hooks() -> None:
     assert "[api.notify] created web-1 (m1.small)" in out
     assert "capped web-1 from m1.xlarge to m1.large" in out
     assert "vetoed: batch-7 is protected" in out
+    # the shadow script's veto is reported, never applied: cache-2 is still created
+    assert "would have vetoed the call: m1.xlarge is for batch instances, not 'cache-2'" in out
+    assert "-> created cache-2" in out
 
 
 def test_demo_without_directory_is_a_usage_error(tmp_path: Path) -> None:

@@ -19,11 +19,13 @@ from ._audit import (
     audit_source,
     reach_change,
 )
+from ._breaker import Breaker
 from ._budget import Limits
 from ._engine import HookEngine, ReloadEvent, ScriptStatus, add_hook, configure, default_engine
 from ._hookpoint import PointOptions
 from ._isolation import ProcessIsolation
 from ._modules import DEFAULT_MODULES
+from ._shadow import no_side_effects
 from ._trail import AuditEvent, AuditLog
 from .errors import (
     BoundaryError,
@@ -39,6 +41,7 @@ __all__ = [
     "AuditEvent",
     "AuditLog",
     "BoundaryError",
+    "Breaker",
     "DirectoryAudit",
     "Finding",
     "HookEngine",
@@ -61,6 +64,7 @@ __all__ = [
     "audit_source",
     "configure",
     "default_engine",
+    "no_side_effects",
     "reach_change",
 ]
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import threading
 import time
 import types
 from collections.abc import Callable
@@ -38,9 +39,11 @@ from ._copy import ATOMS, arguments_to_script, rebuild_exception, safe_message, 
 from ._loader import LoadedScript, script_line
 from ._retained import clear_kept, kept_size
 from ._sandbox import Veto
+from ._shadow import NOTES, describe_value
+from ._trail import fan_out
 from .errors import BoundaryError, HookFailed, HookVetoed, LimitExceeded
 
-__all__ = ["Point", "PointOptions", "ScriptFailure", "make_hooked"]
+__all__ = ["Plan", "Point", "PointOptions", "ScriptFailure", "make_hooked", "run_call"]
 
 logger = logging.getLogger("hookyard")
 
@@ -92,18 +95,24 @@ class _Meter:
     """Stands in for a hook function while audited: times it and reads its budget use.
 
     Runs inside ``call_script``, so the thread's current budget is the invocation's.
-    Made only when ``point.observer`` is set: the unaudited path never sees it.
+    Made only when ``point.observer`` is set: the unaudited path never sees it. For a
+    shadow script it also collects the ``api`` calls the shadow was not let make
+    (``_shadow.not_made``), which end up in ``note``, the audit event's message.
     """
 
-    __slots__ = ("function", "operations", "started")
+    __slots__ = ("function", "note", "operations", "shadow", "started")
 
-    def __init__(self, function: Callable[..., Any]) -> None:
+    def __init__(self, function: Callable[..., Any], shadow: bool = False) -> None:
         self.function = function
+        self.shadow = shadow
         self.started = 0.0
         self.operations: int | None = None
+        self.note: str | None = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         function = self.function
+        if self.shadow:
+            NOTES.stack.append([])
         self.started = time.perf_counter()
         try:
             return function(*args, **kwargs)
@@ -111,20 +120,44 @@ class _Meter:
             # process isolation: the worker counted them (_isolation._RemoteHook);
             # in process, the thread's budget is the invocation's (call_script set it)
             remote = getattr(function, "operations", _LOCAL)
-            self.operations = _thread_state.budget.used() if remote is _LOCAL else remote
+            if remote is _LOCAL:
+                self.operations = _thread_state.budget.used()
+            else:
+                self.operations = remote
+                self.note = getattr(function, "note", None)  # _breaker: closed by this call
+            if self.shadow:
+                calls = NOTES.stack.pop()
+                if calls:
+                    self.note = "api calls not made: " + ", ".join(calls)
+
+
+# What a call of a point runs, read once per call: ``(pre, post, error, session)``, the
+# scripts defining each phase in run order (a tripped script as its
+# ``_breaker.TrippedScript``), and the recording session (``_record``) while one records
+# the point. A plain tuple: the wrapper unpacks it on every call, and unpacking a tuple
+# subclass (a NamedTuple) costs ~0.2 us more.
+Plan = tuple[tuple[LoadedScript, ...], tuple[LoadedScript, ...], tuple[LoadedScript, ...], Any]
 
 
 class Point:
     """One hook point: its name and the current scripts, swapped atomically on reload."""
 
-    __slots__ = ("_scripts", "name", "observer", "plan")
+    __slots__ = ("_lock", "_scripts", "name", "observer", "plan", "session", "watchers")
 
     def __init__(self, name: str) -> None:
         self.name = name
         self._scripts: tuple[LoadedScript, ...] = ()
-        # (pre, post, error): the scripts defining each, in run order; None when no scripts
-        self.plan: tuple[tuple[LoadedScript, ...], ...] | None = None
+        # None when there is nothing to run: no scripts and no recording
+        self.plan: Plan | None = None
+        # who hears each invocation: the engine's observers (``watchers``) and the
+        # recording session; None when nobody does
         self.observer: Observer | None = None
+        self.watchers: Observer | None = None
+        self.session: Any = None
+        # Publishing is done by the engine (a reload) and by a tripping breaker, which
+        # runs on a calling thread without the engine's lock: each builds the plan from
+        # the latest state under this lock, so the last one to publish is never stale.
+        self._lock = threading.Lock()
 
     @property
     def scripts(self) -> tuple[LoadedScript, ...]:
@@ -132,18 +165,59 @@ class Point:
 
     @scripts.setter
     def scripts(self, scripts: tuple[LoadedScript, ...]) -> None:
-        # Publishing: the wrapper reads `plan` once per call, so the three phase tuples
-        # change together in one reference swap.
-        self._scripts = scripts
-        self.plan = (
+        with self._lock:
+            self._scripts = scripts
+            self._publish()
+
+    def watch(self, observer: Observer | None) -> None:
+        """The engine's observers changed (an audit sink, metrics, tracing)."""
+        with self._lock:
+            self.watchers = observer
+            self._publish()
+
+    def record(self, session: Any) -> None:
+        """Start (a session) or stop (None) recording the calls of this point."""
+        with self._lock:
+            self.session = session
+            self._publish()
+
+    def refresh(self) -> None:
+        """Publish again: a script's breaker tripped or closed (``_breaker``)."""
+        with self._lock:
+            self._publish()
+
+    def _publish(self) -> None:
+        # The wrapper reads `plan` once per call, so the phase tuples change together in
+        # one reference swap. A plan with a session needs the session among the observers
+        # (it hears the outcomes): the observer is set first when a session starts, last
+        # when it stops.
+        scripts = tuple(_serving(script) for script in self._scripts)
+        session = self.session
+        plan: Plan | None = (
             (
                 tuple(s for s in scripts if s.pre is not None),
                 tuple(s for s in scripts if s.post is not None),
                 tuple(s for s in scripts if s.error is not None),
+                session,
             )
-            if scripts
+            if scripts or session is not None
             else None
         )
+        if session is None:
+            self.plan = plan
+            self.observer = self.watchers
+        else:
+            self.observer = fan_out([o for o in (self.watchers, session) if o is not None])
+            self.plan = plan
+
+
+def _serving(script: LoadedScript) -> LoadedScript:
+    """What runs for ``script``: its breaker's stand-in while it is tripped."""
+    tripped = getattr(script.record, "tripped", None)
+    if tripped is not None and tripped.real is script:
+        stand_in: LoadedScript = tripped
+        return stand_in
+    return script
 
 
 class ScriptFailure(Exception):  # internal; becomes HookFailed/HookVetoed
@@ -151,7 +225,7 @@ class ScriptFailure(Exception):  # internal; becomes HookFailed/HookVetoed
 
     def __init__(
         self,
-        kind: Literal["error", "limit", "veto"],
+        kind: Literal["error", "limit", "veto", "tripped"],
         message: str,
         cause: BaseException,
         reason: str = "",
@@ -211,11 +285,13 @@ def call_script(
             account.due -= _FREE_CALL
             if account.due <= 0:
                 _measure_kept(script)
+            if record.streak:
+                record.streak = 0  # failures in a row, for the breaker (_breaker)
             return value
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # nothing a script raises reaches the host raw
-            record.failures += 1
+            # (counted where it is handled: _failed knows a veto from a failure)
             # a throwaway budget: the thread's may hold another invocation's failure
             raise_clean(_failure(script, phase, exc, Budget(script.limits)))
     try:
@@ -271,11 +347,13 @@ def call_script(
         account.due -= limits.operations - left + 1  # a call spends one at least
         if account.due <= 0:
             _measure_kept(script)
+        if record.streak:
+            record.streak = 0  # failures in a row, for the breaker (_breaker)
         return value
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # nothing a script raises reaches the host raw
-        record.failures += 1
+        # (counted where it is handled: _failed knows a veto from a failure)
         raise_clean(_failure(script, phase, exc, budget))
     finally:
         # Budget.end, inlined: not running, every later tick fails, no loop kept alive
@@ -299,13 +377,13 @@ def _call_remote(
     record = script.record
     record.calls += 1
     try:
-        return function(*args, **kwargs)
+        value = function(*args, **kwargs)
     except NotRun:
         record.calls -= 1
         raise
-    except ScriptFailure:
-        record.failures += 1
-        raise
+    if record.streak:
+        record.streak = 0  # failures in a row, for the breaker (_breaker)
+    return value
 
 
 def _call_nested(
@@ -380,9 +458,20 @@ def _failed(
     *,
     may_raise: bool = True,
 ) -> None:
-    """Apply the point's on_error policy to one failure."""
+    """Apply the point's on_error policy to one failure, and count it (a veto the point
+    honours never comes here: ``_pre_failed``)."""
+    if script.shadow:
+        _shadow_failed(point, options, script, phase, failure, meter)
+        return
+    raises = may_raise and options.on_error == "raise"
     observer = point.observer
-    if observer is not None:
+    if failure.kind == "tripped":
+        # its breaker is open: nothing ran, nothing is counted, the trip was logged
+        if observer is not None:
+            observer.invocation(point.name, script, phase, "skipped", 0.0, failure.message)
+        if not raises:
+            return
+    elif observer is not None:
         # a Veto that is not honoured (wrong phase, or the point allows none) is an error
         outcome = "error" if failure.kind == "veto" else failure.kind
         observer.invocation(
@@ -394,7 +483,11 @@ def _failed(
             failure.message,
             meter.operations if meter is not None else None,
         )
-        if may_raise and options.on_error == "raise":
+    if not isinstance(failure, NotRun):
+        # after its own event: a trip this failure causes is logged and audited next
+        script.record.failed(script, phase)
+    if raises:
+        if observer is not None:
             _skip_rest(
                 observer,
                 point,
@@ -403,7 +496,6 @@ def _failed(
                 phase,
                 f"not run: {script.name} failed and the point raises",
             )
-    if may_raise and options.on_error == "raise":
         raise_clean(
             HookFailed(
                 f"hook point {point.name!r}: {failure.message}",
@@ -411,9 +503,65 @@ def _failed(
                 script=script.path,
                 phase=phase,
             ),
-            failure.cause,
+            None if failure.kind == "tripped" else failure.cause,
         )
     logger.warning("hook point %r: %s", point.name, failure.message)
+
+
+def _shadow_failed(
+    point: Point,
+    options: PointOptions,
+    script: LoadedScript,
+    phase: str,
+    failure: ScriptFailure,
+    meter: _Meter | None,
+) -> None:
+    """A shadow script vetoed, failed or was not run: record what would have happened,
+    apply none of it (DESIGN.md "Safe rollout")."""
+    kind = failure.kind
+    vetoed = kind == "veto" and phase == "pre" and options.veto
+    if kind == "tripped":
+        outcome, message = "skipped", failure.message
+    elif vetoed:
+        outcome, message = "shadow-veto", f"would have vetoed the call: {failure.reason}"
+    else:
+        text = failure.message
+        if kind == "veto" and phase == "pre":
+            text += f" (point {point.name!r} does not allow vetoes)"
+        raises = options.on_error == "raise" and phase != "error"
+        consequence = "raised HookFailed in the host" if raises else "been logged"
+        outcome, message = "shadow-error", f"{text}; would have {consequence}"
+    _shadow_event(point, script, phase, outcome, message, meter)
+    if vetoed:
+        script.record.vetoed()
+    elif kind != "tripped" and not isinstance(failure, NotRun):
+        script.record.failed(script, phase)  # a shadow that keeps failing trips too
+
+
+def _shadow_event(
+    point: Point,
+    script: LoadedScript,
+    phase: str,
+    outcome: str,
+    message: str,
+    meter: _Meter | None,
+) -> None:
+    """Log a shadow's would-be effect (INFO: nothing happened) and audit it."""
+    if meter is not None and meter.note:
+        message += f"; {meter.note}"
+    if outcome != "skipped":
+        logger.info("hook point %r: shadow %s: %s: %s", point.name, script.path, phase, message)
+    observer = point.observer
+    if observer is not None:
+        observer.invocation(
+            point.name,
+            script,
+            phase,
+            outcome,
+            meter.started if meter is not None else 0.0,
+            message,
+            meter.operations if meter is not None else None,
+        )
 
 
 def _skip_rest(
@@ -437,7 +585,7 @@ def _skip_rest(
             observer.invocation(point.name, script, "post", "skipped", 0.0, message)
 
 
-def _atoms_only(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+def atoms_only(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
     """True when no argument needs a copy: all immutable atoms (DESIGN, guarantee 1)."""
     for item in args:
         if type(item) not in ATOMS:
@@ -455,7 +603,7 @@ def run_pre(
 ) -> None:
     """Run the ``pre`` of ``scripts`` (the point's scripts that define one), in order.
 
-    ``shared``: the arguments are immutable atoms only (``_atoms_only``), so every script
+    ``shared``: the arguments are immutable atoms only (``atoms_only``), so every script
     gets them as they are (DESIGN, guarantee 1; ``**kwargs`` unpacks into a fresh dict
     per call anyway). The wrapper tests that once per hooked call.
     """
@@ -464,7 +612,7 @@ def run_pre(
         function = script.pre
         meter = None
         if observer is not None:
-            function = meter = _Meter(function)
+            function = meter = _Meter(function, script.shadow)
         try:
             if shared or script.remote:
                 # (a worker's copy is the one its wire encoding makes: _isolation)
@@ -480,7 +628,7 @@ def run_pre(
             continue
         if meter is not None and observer is not None:
             observer.invocation(
-                point.name, script, "pre", "ok", meter.started, None, meter.operations
+                point.name, script, "pre", "ok", meter.started, meter.note, meter.operations
             )
 
 
@@ -493,8 +641,9 @@ def _pre_failed(
     meter: _Meter | None,
 ) -> None:
     """A ``pre`` failed or vetoed: raise HookVetoed, or apply the on_error policy."""
-    if failure.kind == "veto":
+    if failure.kind == "veto" and not script.shadow:
         if options.veto:
+            script.record.vetoed()  # never a failure (DESIGN.md "Safe rollout")
             observer = point.observer
             if observer is not None and meter is not None:
                 observer.invocation(
@@ -543,7 +692,7 @@ def run_post(
             continue
         meter = None
         if observer is not None:
-            function = meter = _Meter(function)
+            function = meter = _Meter(function, script.shadow)
         try:
             # result and arguments are copied together, so a result that is (or holds)
             # one of the arguments keeps that shape in the script's copy too
@@ -560,7 +709,7 @@ def run_post(
             continue
         if replace and value is not None:
             try:
-                result = to_host(value, script.limits.size)
+                replacement = to_host(value, script.limits.size)
             except BoundaryError as exc:
                 message = (
                     f"{script.path}: post: returned a value that cannot replace the result: {exc}"
@@ -575,13 +724,21 @@ def run_post(
                     scripts,
                 )
                 continue
+            if script.shadow:
+                shown = describe_value(replacement)
+                message = f"would have replaced the result with {shown}"
+                _shadow_event(point, script, "post", "shadow-replace", message, meter)
+                continue
+            result = replacement
         if meter is not None and observer is not None:
             if value is None:
-                outcome, note = "ok", None
+                outcome, note = "ok", meter.note
             elif replace:
                 outcome, note = "replaced", None
             else:
                 outcome, note = "ok", f"returned a value; point {point.name!r} keeps its result"
+                if meter.note:
+                    note += f"; {meter.note}"
             observer.invocation(
                 point.name, script, "post", outcome, meter.started, note, meter.operations
             )
@@ -604,7 +761,7 @@ def run_error(
             continue
         meter = None
         if observer is not None:
-            function = meter = _Meter(function)
+            function = meter = _Meter(function, script.shadow)
         try:
             try:
                 call_args, call_kwargs = arguments_to_script(args, kwargs)
@@ -619,8 +776,61 @@ def run_error(
             continue
         if meter is not None and observer is not None:
             observer.invocation(
-                point.name, script, "error", "ok", meter.started, None, meter.operations
+                point.name, script, "error", "ok", meter.started, meter.note, meter.operations
             )
+
+
+def run_call(
+    point: Point,
+    options: PointOptions,
+    plan: Plan,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    seen: tuple[Any, ...],
+) -> Any:
+    """One hooked call by ``plan``: pre scripts, the host function, post or error scripts.
+
+    ``seen``: the arguments scripts see (``args`` less a bound object).
+    """
+    pre, post, error, _ = plan
+    shared = atoms_only(seen, kwargs)
+    if pre:
+        run_pre(point, options, pre, seen, kwargs, shared)
+    try:
+        result = fn(*args, **kwargs)
+    except Exception as exc:
+        if error:
+            run_error(point, options, error, exc, seen, kwargs)
+        raise
+    if post:
+        return run_post(point, options, post, result, seen, kwargs, shared)
+    return result
+
+
+async def run_call_async(
+    point: Point,
+    options: PointOptions,
+    plan: Plan,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    seen: tuple[Any, ...],
+) -> Any:
+    """``run_call`` around an ``async def`` host function (scripts run synchronously)."""
+    pre, post, error, _ = plan
+    shared = atoms_only(seen, kwargs)
+    if pre:
+        run_pre(point, options, pre, seen, kwargs, shared)
+    try:
+        result = await fn(*args, **kwargs)
+    except Exception as exc:
+        if error:
+            run_error(point, options, error, exc, seen, kwargs)
+        raise
+    if post:
+        return run_post(point, options, post, result, seen, kwargs, shared)
+    return result
 
 
 def _plain_wrapper(
@@ -632,20 +842,13 @@ def _plain_wrapper(
             plan = point.plan
             if plan is None:
                 return await fn(*args, **kwargs)
-            pre, post, error = plan
             seen = args[skip:]
-            shared = _atoms_only(seen, kwargs)
-            if pre:
-                run_pre(point, options, pre, seen, kwargs, shared)
-            try:
-                result = await fn(*args, **kwargs)
-            except Exception as exc:
-                if error:
-                    run_error(point, options, error, exc, seen, kwargs)
-                raise
-            if post:
-                return run_post(point, options, post, result, seen, kwargs, shared)
-            return result
+            session = plan[3]
+            if session is not None:
+                return await session.call_async(
+                    run_call_async, point, options, plan, fn, args, kwargs, seen
+                )
+            return await run_call_async(point, options, plan, fn, args, kwargs, seen)
 
         return hooked_async
 
@@ -653,14 +856,17 @@ def _plain_wrapper(
         plan = point.plan
         if plan is None:
             return fn(*args, **kwargs)
-        pre, post, error = plan
+        pre, post, error, session = plan
         seen = args[skip:] if skip else args
-        for item in seen:  # _atoms_only, inlined (the hot path)
+        if session is not None:
+            # recorded (_record): run_call under the session, which writes the call down
+            return session.call(run_call, point, options, plan, fn, args, kwargs, seen)
+        for item in seen:  # atoms_only, inlined (the hot path)
             if type(item) not in ATOMS:
                 shared = False
                 break
         else:
-            shared = not kwargs or _atoms_only((), kwargs)
+            shared = not kwargs or atoms_only((), kwargs)
         if pre:
             run_pre(point, options, pre, seen, kwargs, shared)
         try:

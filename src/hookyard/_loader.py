@@ -28,6 +28,7 @@ from ._copy import safe_message
 from ._policy import HookPolicy, LocatedHookPolicy
 from ._retained import KeptAccount
 from ._sandbox import SandboxPolicy, script_globals
+from ._shadow import is_shadow
 
 __all__ = [
     "HOOK_NAMES",
@@ -65,6 +66,11 @@ class LoadedScript:
     kept_account: KeptAccount = field(repr=False, default_factory=KeptAccount)
     # its hook functions that need no budget to run (see budget_free)
     free: frozenset[Any] = field(repr=False, default=frozenset())
+    # a *.shadow.py: runs, changes nothing (_shadow; its api does not reach the host)
+    shadow: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        self.shadow = is_shadow(self.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +262,7 @@ def load_source(
         module_name=f"hookyard.scripts.{point}.{Path(path).stem}",
         logger=logger,
         state=state,
+        shadow=is_shadow(name),
     )
     budget = Budget(policy.limits)
     try:

@@ -26,9 +26,32 @@ logger = logging.getLogger("hookyard.audit")
 _engine_logger = logging.getLogger("hookyard")
 
 Phase = Literal["pre", "post", "error", "load"]
-Outcome = Literal["ok", "error", "veto", "replaced", "limit", "skipped"]
+Outcome = Literal[
+    "ok",
+    "error",
+    "veto",
+    "replaced",
+    "limit",
+    "skipped",
+    "shadow-veto",
+    "shadow-replace",
+    "shadow-error",
+    "tripped",
+]
 PHASES: Final = ("pre", "post", "error", "load")
-OUTCOMES: Final = ("ok", "error", "veto", "replaced", "limit", "skipped")
+# shadow-*: what a shadow script would have done (_shadow); tripped: its breaker opened
+OUTCOMES: Final = (
+    "ok",
+    "error",
+    "veto",
+    "replaced",
+    "limit",
+    "skipped",
+    "shadow-veto",
+    "shadow-replace",
+    "shadow-error",
+    "tripped",
+)
 
 
 class AuditEvent(NamedTuple):
