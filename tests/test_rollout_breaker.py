@@ -285,9 +285,16 @@ def test_one_call_tries_it_again(make_engine: MakeEngine) -> None:
 
 
 @BOTH_MODES
-def test_failures_zero_turns_it_off(make_engine: MakeEngine) -> None:
-    """Breaker(failures=0): a script keeps running however often it fails."""
-    engine, runs = make(make_engine, FLAKY, hookyard.Breaker(failures=0))
+@pytest.mark.parametrize(
+    ("breaker", "runs"), [({}, 5), ({"breaker": hookyard.Breaker(failures=0)}, 12)]
+)
+def test_on_by_default_and_off_with_failures_zero(
+    make_engine: MakeEngine, breaker: dict[str, Any], runs: int
+) -> None:
+    """Without breaker=, five failures in a row trip a script; Breaker(failures=0) keeps
+    it running however often it fails."""
+    seen = Runs()
+    engine = make_engine({"p/10-x.py": FLAKY}, api={"ran": seen}, **breaker)
 
     @engine.hook("p")
     def host(x: str) -> str:
@@ -295,24 +302,8 @@ def test_failures_zero_turns_it_off(make_engine: MakeEngine) -> None:
 
     for _ in range(12):
         host("bad")
-    assert len(runs.seen) == 12
-    assert engine.status()[0].tripped is False
-
-
-@BOTH_MODES
-def test_on_by_default_with_five_failures(make_engine: MakeEngine) -> None:
-    """Without breaker=, five failures in a row trip a script."""
-    runs = Runs()
-    engine = make_engine({"p/10-x.py": FLAKY}, api={"ran": runs})
-
-    @engine.hook("p")
-    def host(x: str) -> str:
-        return "served"
-
-    for _ in range(7):
-        host("bad")
-    assert len(runs.seen) == 5
-    assert engine.status()[0].tripped is True
+    assert len(seen.seen) == runs
+    assert engine.status()[0].tripped is (runs < 12)
 
 
 @BOTH_MODES

@@ -102,7 +102,7 @@ class CallRecord:
     __slots__ = (
         "api",
         "args",
-        "host",
+        "hosted_outcome",
         "kwargs",
         "options",
         "outcome",
@@ -116,11 +116,38 @@ class CallRecord:
         self.options = options
         self.args = args  # encoded, or a str saying why the arguments cannot be recorded
         self.kwargs = kwargs
-        self.host: dict[str, Any] | None = None
+        self.hosted_outcome: dict[str, Any] | None = None  # None: the host was not called
         self.scripts: list[dict[str, Any]] = []
         self.api: list[dict[str, Any]] = []
         self.pending: list[dict[str, Any]] = []  # api calls of the script running now
         self.outcome: dict[str, Any] = {}
+
+    def returned(self, value: Any) -> Any:
+        """The call returned ``value`` (after the post scripts)."""
+        self.outcome = self.session._value("result", value)
+        return value
+
+    def host(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``fn``, keeping its result or exception as the host's."""
+
+        def host(*args: Any, **kwargs: Any) -> Any:
+            with _Hosting(self):
+                return self.hosted(fn(*args, **kwargs))
+
+        return host
+
+    def host_async(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``host`` for an ``async def`` host function."""
+
+        async def host(*args: Any, **kwargs: Any) -> Any:
+            with _Hosting(self):
+                return self.hosted(await fn(*args, **kwargs))
+
+        return host
+
+    def hosted(self, value: Any) -> Any:
+        self.hosted_outcome = self.session._value("result", value)
+        return value
 
     def as_line(self, point: str, redact: tuple[str, ...]) -> dict[str, Any]:
         options = self.options
@@ -140,9 +167,48 @@ class CallRecord:
         else:
             line.update(args=self.args, kwargs=self.kwargs)
         line.update(
-            host=self.host, scripts=self.scripts, api=self.api + self.pending, outcome=self.outcome
+            host=self.hosted_outcome,
+            scripts=self.scripts,
+            api=self.api + self.pending,
+            outcome=self.outcome,
         )
         return line
+
+
+class _Recording:
+    """While a recorded call runs: it is this context's ``CURRENT``; its failure is kept
+    as its outcome; when it ends, it is written down."""
+
+    __slots__ = ("record", "token")
+
+    def __init__(self, record: CallRecord) -> None:
+        self.record = record
+
+    def __enter__(self) -> None:
+        self.token = CURRENT.set(self.record)
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        record = self.record
+        if exc is not None:
+            record.session._failed(record, exc)
+        CURRENT.reset(self.token)
+        record.session._end(record)
+
+
+class _Hosting:
+    """While the host function runs: its exception is kept as the host's outcome."""
+
+    __slots__ = ("record",)
+
+    def __init__(self, record: CallRecord) -> None:
+        self.record = record
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        if exc is not None:
+            self.record.hosted_outcome = {"raised": describe_exception(exc)}
+
+    def __enter__(self) -> None:
+        return None
 
 
 class Session:
@@ -174,18 +240,8 @@ class Session:
         record = self._begin(options, fn, args, kwargs, seen)
         if record is None:
             return run(point, options, plan, fn, args, kwargs, seen)
-        token = CURRENT.set(record)
-        try:
-            value = run(point, options, plan, self._host(record, fn), args, kwargs, seen)
-        except BaseException as exc:
-            self._failed(record, exc)
-            raise
-        else:
-            record.outcome = self._value("result", value)
-            return value
-        finally:
-            CURRENT.reset(token)
-            self._end(record)
+        with _Recording(record):
+            return record.returned(run(point, options, plan, record.host(fn), args, kwargs, seen))
 
     async def call_async(
         self,
@@ -198,48 +254,13 @@ class Session:
         kwargs: dict[str, Any],
         seen: tuple[Any, ...],
     ) -> Any:
-        """``call`` for an ``async def`` host function."""
+        """``call`` for an ``async def`` host function (``run`` a coroutine function)."""
         record = self._begin(options, fn, args, kwargs, seen)
         if record is None:
             return await run(point, options, plan, fn, args, kwargs, seen)
-        token = CURRENT.set(record)
-        try:
-            value = await run(
-                point, options, plan, self._host_async(record, fn), args, kwargs, seen
-            )
-        except BaseException as exc:
-            self._failed(record, exc)
-            raise
-        else:
-            record.outcome = self._value("result", value)
-            return value
-        finally:
-            CURRENT.reset(token)
-            self._end(record)
-
-    def _host(self, record: CallRecord, fn: Callable[..., Any]) -> Callable[..., Any]:
-        def host(*args: Any, **kwargs: Any) -> Any:
-            try:
-                value = fn(*args, **kwargs)
-            except BaseException as exc:
-                record.host = {"raised": describe_exception(exc)}
-                raise
-            record.host = self._value("result", value)
-            return value
-
-        return host
-
-    def _host_async(self, record: CallRecord, fn: Callable[..., Any]) -> Callable[..., Any]:
-        async def host(*args: Any, **kwargs: Any) -> Any:
-            try:
-                value = await fn(*args, **kwargs)
-            except BaseException as exc:
-                record.host = {"raised": describe_exception(exc)}
-                raise
-            record.host = self._value("result", value)
-            return value
-
-        return host
+        with _Recording(record):
+            hosted = record.host_async(fn)
+            return record.returned(await run(point, options, plan, hosted, args, kwargs, seen))
 
     def _failed(self, record: CallRecord, exc: BaseException) -> None:
         if isinstance(exc, HookVetoed):

@@ -18,7 +18,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Literal, NamedTuple
+from typing import Any, Final, Literal, NamedTuple, get_args
 
 __all__ = ["OUTCOMES", "PHASES", "AuditEvent", "AuditLog", "AuditTrail", "FanOut", "fan_out"]
 
@@ -40,18 +40,7 @@ Outcome = Literal[
 ]
 PHASES: Final = ("pre", "post", "error", "load")
 # shadow-*: what a shadow script would have done (_shadow); tripped: its breaker opened
-OUTCOMES: Final = (
-    "ok",
-    "error",
-    "veto",
-    "replaced",
-    "limit",
-    "skipped",
-    "shadow-veto",
-    "shadow-replace",
-    "shadow-error",
-    "tripped",
-)
+OUTCOMES: Final = get_args(Outcome)
 
 
 class AuditEvent(NamedTuple):

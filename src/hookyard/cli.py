@@ -178,10 +178,10 @@ def _show(value: Any) -> str:
         return repr(value)
 
 
-def _run(args: argparse.Namespace) -> int:
-    from ._trail import AuditEvent
-    from .testing import ApiCall, Harness, LogLine
-
+def _point_in(args: argparse.Namespace) -> tuple[Path, DirectoryAudit, list[str]]:
+    """For commands that run one point's scripts (run, replay): the directory, its audit
+    and the api names its scripts call or hookyard.toml declares; UsageError for a point
+    DIR does not have."""
     directory = _directory(args)
     _engine_logs_to_stderr()
     audit = audit_directory(directory, modules=args.modules)
@@ -190,6 +190,14 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"no point {args.point!r} in {directory} (points: {known})")
     config_api = audit.config.api or ()
     api_names = sorted({n for s in audit.scripts for n in s.api if n != "*"} | set(config_api))
+    return directory, audit, api_names
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ._trail import AuditEvent
+    from .testing import ApiCall, Harness, LogLine
+
+    directory, audit, api_names = _point_in(args)
 
     def printing_stub(name: str) -> Callable[..., None]:
         def stub(*call_args: Any, **call_kwargs: Any) -> None:
@@ -253,13 +261,7 @@ def _run(args: argparse.Namespace) -> int:
 def _replay_command(args: argparse.Namespace) -> int:
     from ._replay import ReplayError, replay
 
-    directory = _directory(args)
-    _engine_logs_to_stderr()
-    audit = audit_directory(directory, modules=args.modules)
-    if args.point not in audit.points:
-        known = ", ".join(audit.points) or "none"
-        raise UsageError(f"no point {args.point!r} in {directory} (points: {known})")
-    api_names = {n for s in audit.scripts for n in s.api if n != "*"} | set(audit.config.api or ())
+    directory, audit, api_names = _point_in(args)
     modules = args.modules if args.modules is not None else audit.modules
     try:
         found = replay(directory, args.point, args.file, modules=modules, api_names=api_names)
