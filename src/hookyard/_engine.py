@@ -156,7 +156,20 @@ class _Record:
     def vetoed(self) -> None:
         """A call vetoed: a decision, not a failure (and it breaks a run of failures)."""
         self.vetoes += 1
+        if self.streak:
+            self.cleared()
+
+    def cleared(self) -> None:
+        """A run of failures ended (a call succeeded or vetoed): its point may run its
+        generated code again (``_fastpath``: none while a script is in a run)."""
         self.streak = 0
+        self._refresh()
+
+    def _refresh(self) -> None:
+        engine = self.engine()
+        point = engine._points.get(self.point) if engine is not None else None
+        if point is not None:
+            point.refresh()
 
 
 class HookEngine:
@@ -750,6 +763,8 @@ class HookEngine:
         """
         breaker = self.breaker
         streak = record.streak
+        if streak == 1:
+            record._refresh()  # a run begins: the general path (it ends runs) serves it
         if not breaker.failures or streak < breaker.failures:
             return
         with self._breaker_lock:

@@ -1,9 +1,15 @@
 """The decorator and the call path (the hot path: keep it tiny).
 
 Call: wrapper reads ``point.plan`` once (the scripts with a ``pre``, a ``post``, an
-``error``: immutable tuples, swapped whole on reload) -> each ``pre`` on its own copies ->
-host body -> each ``post`` (or ``error``) -> result. A point with no scripts costs one
-attribute read and a test against None.
+``error``, and a recording session: immutable, swapped whole on reload) -> each ``pre`` on
+its own copies -> host body -> each ``post`` (or ``error``) -> result. A point with no
+scripts costs one attribute read and a test against None.
+
+The wrapper the host holds is a function whose code follows its point's plan
+(``_fastpath``): for a plain plan called with atom arguments, generated code calls the
+scripts, the host function and the post scripts itself (one wrapper frame); for every
+other call, the general path here (``general_call`` -> ``run_call``). A failure on the
+generated path is handed to the general path where it happened (``resume``).
 
 Each script invocation reuses this thread's budget (``_budget``: one C call refills it)
 instead of building one, and arguments that are all immutable atoms are handed to every
@@ -18,6 +24,7 @@ import logging
 import threading
 import time
 import types
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, NoReturn, Protocol
@@ -36,6 +43,7 @@ from ._budget import (
 )
 from ._budget import _local as _thread_state
 from ._copy import ATOMS, arguments_to_script, rebuild_exception, safe_message, to_host
+from ._fastpath import NO_ARGUMENT, HookedCall, fast_ready
 from ._loader import LoadedScript, script_line
 from ._retained import clear_kept, kept_size
 from ._sandbox import Veto
@@ -142,7 +150,7 @@ Plan = tuple[tuple[LoadedScript, ...], tuple[LoadedScript, ...], tuple[LoadedScr
 class Point:
     """One hook point: its name and the current scripts, swapped atomically on reload."""
 
-    __slots__ = ("_lock", "_scripts", "name", "observer", "plan", "session", "watchers")
+    __slots__ = ("_calls", "_lock", "_scripts", "name", "observer", "plan", "session", "watchers")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -158,6 +166,8 @@ class Point:
         # runs on a calling thread without the engine's lock: each builds the plan from
         # the latest state under this lock, so the last one to publish is never stale.
         self._lock = threading.Lock()
+        # the hooked functions of this point, whose code follows the plan (_fastpath)
+        self._calls: weakref.WeakSet[HookedCall] = weakref.WeakSet()
 
     @property
     def scripts(self) -> tuple[LoadedScript, ...]:
@@ -182,9 +192,16 @@ class Point:
             self._publish()
 
     def refresh(self) -> None:
-        """Publish again: a script's breaker tripped or closed (``_breaker``)."""
+        """Publish again: a script's breaker tripped or closed (``_breaker``), or a run of
+        failures began or ended (no generated code while one lasts: ``_fastpath``)."""
         with self._lock:
             self._publish()
+
+    def attach(self, call: HookedCall) -> None:
+        """A hooked function of this point: its code follows every plan published."""
+        with self._lock:
+            self._calls.add(call)
+            call.install(self.plan, fast_ready(self.plan, self.observer))
 
     def _publish(self) -> None:
         # The wrapper reads `plan` once per call, so the phase tuples change together in
@@ -209,6 +226,11 @@ class Point:
         else:
             self.observer = fan_out([o for o in (self.watchers, session) if o is not None])
             self.plan = plan
+        # after the plan: until its code is installed a call runs the generic code, or
+        # the previous fast code, which finds its plan gone and takes the general path
+        fast = fast_ready(plan, self.observer)
+        for call in list(self._calls):
+            call.install(plan, fast)
 
 
 def _serving(script: LoadedScript) -> LoadedScript:
@@ -286,7 +308,7 @@ def call_script(
             if account.due <= 0:
                 _measure_kept(script)
             if record.streak:
-                record.streak = 0  # failures in a row, for the breaker (_breaker)
+                record.cleared()  # a run of failures ended (the breaker, _fastpath)
             return value
         except KeyboardInterrupt:
             raise
@@ -348,7 +370,7 @@ def call_script(
         if account.due <= 0:
             _measure_kept(script)
         if record.streak:
-            record.streak = 0  # failures in a row, for the breaker (_breaker)
+            record.cleared()  # a run of failures ended (the breaker, _fastpath)
         return value
     except KeyboardInterrupt:
         raise
@@ -382,7 +404,7 @@ def _call_remote(
         record.calls -= 1
         raise
     if record.streak:
-        record.streak = 0  # failures in a row, for the breaker (_breaker)
+        record.cleared()  # a run of failures ended (the breaker, _fastpath)
     return value
 
 
@@ -708,26 +730,8 @@ def run_post(
             _failed(point, options, script, "post", failure, meter, scripts)
             continue
         if replace and value is not None:
-            try:
-                replacement = to_host(value, script.limits.size)
-            except BoundaryError as exc:
-                message = (
-                    f"{script.path}: post: returned a value that cannot replace the result: {exc}"
-                )
-                _failed(
-                    point,
-                    options,
-                    script,
-                    "post",
-                    ScriptFailure("error", message, BoundaryError(message)),
-                    meter,
-                    scripts,
-                )
-                continue
-            if script.shadow:
-                shown = describe_value(replacement)
-                message = f"would have replaced the result with {shown}"
-                _shadow_event(point, script, "post", "shadow-replace", message, meter)
+            replacement = _replacement(point, options, script, value, meter, scripts)
+            if replacement is _KEPT:
                 continue
             result = replacement
         if meter is not None and observer is not None:
@@ -743,6 +747,34 @@ def run_post(
                 point.name, script, "post", outcome, meter.started, note, meter.operations
             )
     return result
+
+
+_KEPT: Any = object()  # _replacement: the result stays (already reported)
+
+
+def _replacement(
+    point: Point,
+    options: PointOptions,
+    script: LoadedScript,
+    value: Any,
+    meter: _Meter | None,
+    scripts: tuple[LoadedScript, ...],
+) -> Any:
+    """What a ``post``'s ``value`` replaces the result with on a replace point: a host
+    copy, or ``_KEPT`` (it cannot cross: a failure; a shadow's: reported, not applied)."""
+    try:
+        replacement = to_host(value, script.limits.size)
+    except BoundaryError as exc:
+        message = f"{script.path}: post: returned a value that cannot replace the result: {exc}"
+        failure = ScriptFailure("error", message, BoundaryError(message))
+        _failed(point, options, script, "post", failure, meter, scripts)
+        return _KEPT
+    if script.shadow:
+        shown = describe_value(replacement)
+        message = f"would have replaced the result with {shown}"
+        _shadow_event(point, script, "post", "shadow-replace", message, meter)
+        return _KEPT
+    return replacement
 
 
 def run_error(
@@ -793,10 +825,25 @@ def run_call(
 
     ``seen``: the arguments scripts see (``args`` less a bound object).
     """
-    pre, post, error, _ = plan
     shared = atoms_only(seen, kwargs)
-    if pre:
-        run_pre(point, options, pre, seen, kwargs, shared)
+    if plan[0]:
+        run_pre(point, options, plan[0], seen, kwargs, shared)
+    return _from_host(point, options, plan, fn, args, kwargs, seen, shared)
+
+
+def _from_host(
+    point: Point,
+    options: PointOptions,
+    plan: Plan,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    seen: tuple[Any, ...],
+    shared: bool,
+) -> Any:
+    """The rest of ``run_call`` once the pre scripts ran: the host function, then the
+    error or post scripts."""
+    _, post, error, _ = plan
     try:
         result = fn(*args, **kwargs)
     except Exception as exc:
@@ -833,6 +880,100 @@ async def run_call_async(
     return result
 
 
+def general_call(
+    call: HookedCall, plan: Plan, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """A hooked call by the general path (the generic code's, for a plan not run fast)."""
+    skip = call.skip
+    seen = args[skip:] if skip else args
+    session = plan[3]
+    if session is not None:
+        # recorded (_record): run_call under the session, which writes the call down
+        return session.call(run_call, call.point, call.options, plan, call.fn, args, kwargs, seen)
+    return run_call(call.point, call.options, plan, call.fn, args, kwargs, seen)
+
+
+def _slow(
+    call: HookedCall, given: tuple[Any, ...], rest: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """A call the fast code does not take (keywords, another arity, a plan since replaced,
+    an argument that is not an atom): as the generic code would run it."""
+    if given[-1] is NO_ARGUMENT:  # fewer arguments than parameters (they come last)
+        given = tuple(arg for arg in given if arg is not NO_ARGUMENT)
+    args = given + rest if rest else given
+    plan = call.point.plan
+    if plan is None:
+        return call.fn(*args, **kwargs)
+    return general_call(call, plan, args, kwargs)
+
+
+def resume(
+    call: HookedCall,
+    plan: Plan,
+    args: tuple[Any, ...],
+    phase: str,
+    index: int,
+    failure: ScriptFailure,
+    result: Any,
+) -> Any:
+    """The fast code's script ``index`` of ``phase`` failed: handle ``failure`` as the
+    general path does, and finish the call by it (the fast code's arguments are atoms,
+    passed by position)."""
+    point, options = call.point, call.options
+    pre, post, _, _ = plan
+    seen = args[call.skip :]
+    if phase == "pre":
+        _pre_failed(point, options, pre, pre[index], failure, None)
+        if index + 1 < len(pre):
+            run_pre(point, options, pre[index + 1 :], seen, {}, True)
+        return _from_host(point, options, plan, call.fn, args, {}, seen, True)
+    _failed(point, options, post[index], "post", failure, None, post)
+    return run_post(point, options, post[index + 1 :], result, seen, {}, True)
+
+
+def replaced(
+    call: HookedCall, plan: Plan, args: tuple[Any, ...], index: int, value: Any, result: Any
+) -> Any:
+    """The fast code's post script ``index`` returned ``value`` on a replace point: the
+    replacement and the rest of the post scripts by the general path."""
+    post = plan[1]
+    replacement = _replacement(call.point, call.options, post[index], value, None, post)
+    if replacement is not _KEPT:
+        result = replacement
+    seen = args[call.skip :]
+    return run_post(call.point, call.options, post[index + 1 :], result, seen, {}, True)
+
+
+def _free_failure(script: LoadedScript, phase: str, exc: BaseException) -> ScriptFailure:
+    """``call_script``'s free-path failure (a throwaway budget: the thread's may hold
+    another invocation's failure)."""
+    return _failure(script, phase, exc, Budget(script.limits))
+
+
+# What the generated code calls (_fastpath); each generated function holds them as
+# constants.
+_PARTS: dict[str, Any] = {
+    "GENERAL": general_call,
+    "SLOW": _slow,
+    "RESUME": resume,
+    "REPLACED": replaced,
+    "RUN_POST": run_post,
+    "RUN_ERROR": run_error,
+    "CALL_SCRIPT": call_script,
+    "SCRIPT_FAILURE": ScriptFailure,
+    "FREE_FAILURE": _free_failure,
+    "MEASURE": _measure_kept,
+    "FREE_CALL": _FREE_CALL,
+    "EMPTY": {},  # call_script's kwargs: only ever read
+    "TYPE": type,
+    "ATOMS": ATOMS,
+    "NONE": NO_ARGUMENT,
+    "KEYBOARD_INTERRUPT": KeyboardInterrupt,
+    "BASE_EXCEPTION": BaseException,
+    "EXCEPTION": Exception,
+}
+
+
 def _plain_wrapper(
     fn: Callable[..., Any], point: Point, options: PointOptions, skip: int
 ) -> Callable[..., Any]:
@@ -851,35 +992,10 @@ def _plain_wrapper(
             return await run_call_async(point, options, plan, fn, args, kwargs, seen)
 
         return hooked_async
-
-    def hooked(*args: Any, **kwargs: Any) -> Any:
-        plan = point.plan
-        if plan is None:
-            return fn(*args, **kwargs)
-        pre, post, error, session = plan
-        seen = args[skip:] if skip else args
-        if session is not None:
-            # recorded (_record): run_call under the session, which writes the call down
-            return session.call(run_call, point, options, plan, fn, args, kwargs, seen)
-        for item in seen:  # atoms_only, inlined (the hot path)
-            if type(item) not in ATOMS:
-                shared = False
-                break
-        else:
-            shared = not kwargs or atoms_only((), kwargs)
-        if pre:
-            run_pre(point, options, pre, seen, kwargs, shared)
-        try:
-            result = fn(*args, **kwargs)
-        except Exception as exc:
-            if error:
-                run_error(point, options, error, exc, seen, kwargs)
-            raise
-        if post:
-            return run_post(point, options, post, result, seen, kwargs, shared)
-        return result
-
-    return hooked
+    # a function whose code follows its point's plans (_fastpath)
+    call = HookedCall(point, fn, options, skip, _PARTS)
+    point.attach(call)
+    return call.function
 
 
 class HookedMethod:
