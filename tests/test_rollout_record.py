@@ -310,3 +310,23 @@ def test_async_host_functions_are_recorded(make_engine: MakeEngine, tmp_path: Pa
     for x in ("a", "b"):
         assert found[x]["host"] == {"result": x.upper()}
         assert [(a["args"], a["result"]) for a in found[x]["api"]] == [([x], x)]
+
+
+def test_any_text_stays_on_its_line(make_engine: MakeEngine, tmp_path: Path) -> None:
+    """Text with line separators, non-ASCII letters or lone surrogates is written on the
+    call's one line and read back as it was."""
+    engine = make_engine({"p/10-x.py": "def pre(x):\n    pass\n"})
+
+    @engine.hook("p")
+    def host(x: str) -> str:
+        return x
+
+    path = tmp_path / "p.jsonl"
+    engine.record("p", path)
+    texts = ["é\u2028line\u2029sep\x85", "lone \ud800 surrogate", "plain"]
+    for text in texts:
+        host(text)
+    raw = path.read_bytes()
+    assert raw.count(b"\n") == 3
+    assert len(path.read_text(encoding="utf-8", errors="surrogatepass").splitlines()) == 3
+    assert [json.loads(line)["args"][0] for line in raw.split(b"\n")[:3]] == texts

@@ -80,9 +80,12 @@ class Observer(Protocol):
 
     Set on ``Point.observer`` only while some audit sink listens, so an unaudited call
     pays one attribute read per phase. ``started`` is the ``time.perf_counter()`` at which
-    the script function was entered (0.0 if it never was); ``operations`` the budget
-    operations it used, where measured.
+    the script function was entered (0.0 if it never was, or nobody ``metered`` it);
+    ``operations`` the budget operations it used, where measured. ``metered``: whether it
+    wants the timing and operations (a recording does not: its calls pay for no meter).
     """
+
+    metered: bool
 
     def invocation(
         self,
@@ -586,6 +589,30 @@ def _shadow_event(
         )
 
 
+def _heard(
+    observer: Observer,
+    point: Point,
+    script: LoadedScript,
+    phase: str,
+    outcome: str,
+    meter: _Meter | None,
+    message: str | None = None,
+) -> None:
+    """Tell ``observer`` a script function returned: ``message`` (``""``: none) before
+    what the meter noted (api calls a shadow did not make, a breaker closing)."""
+    if meter is None:
+        observer.invocation(point.name, script, phase, outcome, 0.0, message or None)
+        return
+    note = meter.note
+    if message is None:
+        message = note
+    elif note and message:
+        message += f"; {note}"
+    observer.invocation(
+        point.name, script, phase, outcome, meter.started, message or None, meter.operations
+    )
+
+
 def _skip_rest(
     observer: Observer,
     point: Point,
@@ -630,10 +657,11 @@ def run_pre(
     per call anyway). The wrapper tests that once per hooked call.
     """
     observer = point.observer  # once per phase; unaudited, a script costs one None test
+    metered = observer is not None and observer.metered
     for script in scripts:
         function = script.pre
         meter = None
-        if observer is not None:
+        if metered or (observer is not None and (script.shadow or script.remote)):
             function = meter = _Meter(function, script.shadow)
         try:
             if shared or script.remote:
@@ -648,10 +676,8 @@ def run_pre(
         except ScriptFailure as failure:
             _pre_failed(point, options, scripts, script, failure, meter)
             continue
-        if meter is not None and observer is not None:
-            observer.invocation(
-                point.name, script, "pre", "ok", meter.started, meter.note, meter.operations
-            )
+        if observer is not None:
+            _heard(observer, point, script, "pre", "ok", meter)
 
 
 def _pre_failed(
@@ -667,16 +693,8 @@ def _pre_failed(
         if options.veto:
             script.record.vetoed()  # never a failure (DESIGN.md "Safe rollout")
             observer = point.observer
-            if observer is not None and meter is not None:
-                observer.invocation(
-                    point.name,
-                    script,
-                    "pre",
-                    "veto",
-                    meter.started,
-                    failure.reason,
-                    meter.operations,
-                )
+            if observer is not None:
+                _heard(observer, point, script, "pre", "veto", meter, failure.reason or "")
                 _skip_rest(
                     observer, point, scripts, script, "pre", f"not run: vetoed by {script.name}"
                 )
@@ -708,12 +726,13 @@ def run_post(
     """
     replace = options.result == "replace"
     observer = point.observer  # once per phase; unaudited, a script costs one None test
+    metered = observer is not None and observer.metered
     for script in scripts:
         function = script.post
         if function is None:
             continue
         meter = None
-        if observer is not None:
+        if metered or (observer is not None and (script.shadow or script.remote)):
             function = meter = _Meter(function, script.shadow)
         try:
             # result and arguments are copied together, so a result that is (or holds)
@@ -734,18 +753,14 @@ def run_post(
             if replacement is _KEPT:
                 continue
             result = replacement
-        if meter is not None and observer is not None:
+        if observer is not None:
             if value is None:
-                outcome, note = "ok", meter.note
+                _heard(observer, point, script, "post", "ok", meter)
             elif replace:
-                outcome, note = "replaced", None
+                _heard(observer, point, script, "post", "replaced", meter, "")
             else:
-                outcome, note = "ok", f"returned a value; point {point.name!r} keeps its result"
-                if meter.note:
-                    note += f"; {meter.note}"
-            observer.invocation(
-                point.name, script, "post", outcome, meter.started, note, meter.operations
-            )
+                kept = f"returned a value; point {point.name!r} keeps its result"
+                _heard(observer, point, script, "post", "ok", meter, kept)
     return result
 
 
@@ -787,12 +802,13 @@ def run_error(
 ) -> None:
     """Run the ``error`` of ``scripts`` in order; their failures are only logged."""
     observer = point.observer  # once per phase; unaudited, a script costs one None test
+    metered = observer is not None and observer.metered
     for script in scripts:
         function = script.error
         if function is None:
             continue
         meter = None
-        if observer is not None:
+        if metered or (observer is not None and (script.shadow or script.remote)):
             function = meter = _Meter(function, script.shadow)
         try:
             try:
@@ -806,10 +822,8 @@ def run_error(
             # an error hook cannot replace the host's exception: its own failure is logged
             _failed(point, options, script, "error", failure, meter, may_raise=False)
             continue
-        if meter is not None and observer is not None:
-            observer.invocation(
-                point.name, script, "error", "ok", meter.started, meter.note, meter.operations
-            )
+        if observer is not None:
+            _heard(observer, point, script, "error", "ok", meter)
 
 
 def run_call(

@@ -85,14 +85,32 @@ class Redactor:
 
 
 _NO_SECRETS = Redactor(())
+_TEXT_TYPES = frozenset({str, bool, type(None)})
+_JSON_TYPES = _TEXT_TYPES | {int, float}
+
+
+def _fits(x: Any) -> bool:
+    """A JSON scalar written as itself: no int past ``_BIG``, no NaN or infinity."""
+    cls = type(x)
+    if cls is int:
+        return bool(-_BIG < x < _BIG)
+    return cls is not float or math.isfinite(x)
 
 
 # -- encoding -----------------------------------------------------------------------------
 def encode(value: Any, secret: Redactor = _NO_SECRETS) -> Any:
-    """``value`` (plain data) as JSON-ready data; BoundaryError for anything else."""
+    """``value`` (plain data) as JSON-ready data; BoundaryError for anything else.
+
+    What needs no change may come back as itself: ``value`` must be a copy no one changes
+    before it is written (a recording encodes the copies the scripts' were made from).
+    """
     cls = type(value)
     if cls is str or cls is bool or value is None or (cls is int and -_BIG < value < _BIG):
         return value
+    if cls is list:
+        kinds = set(map(type, value))
+        if kinds <= _TEXT_TYPES or (kinds <= _JSON_TYPES and all(map(_fits, value))):
+            return value  # a call's arguments, often: nothing to tag (and a copy already)
     try:
         return _Encoder(secret).value(value, 0)
     except _Shared:

@@ -208,6 +208,7 @@ class AuditTrail:
     """The engine's observer: turns invocations into ``AuditEvent``s for every sink."""
 
     __slots__ = ("_file", "_listeners")
+    metered = True  # events carry durations and operations
 
     def __init__(self, audit_log: str | Path | AuditLog | None) -> None:
         if audit_log is not None and not isinstance(audit_log, AuditLog):
@@ -305,10 +306,11 @@ class AuditTrail:
 class FanOut:
     """Hands each invocation to several observers (the trail, metrics, tracing)."""
 
-    __slots__ = ("observers",)
+    __slots__ = ("metered", "observers")
 
     def __init__(self, observers: tuple[Any, ...]) -> None:
         self.observers = observers
+        self.metered = any(observer.metered for observer in observers)
 
     def invocation(
         self,
