@@ -116,8 +116,8 @@ def figure_a(root: Path, rounds: int) -> Figure:
         peer,
         ratio,
         "bare pass-through decorator",
-        "<= 1.25",
-        ratio <= 1.25,
+        "<= 1.15",
+        ratio <= 1.15,
         "ns",
     )
 
@@ -143,8 +143,8 @@ def figure_b(root: Path, rounds: int) -> Figure:
         peer,
         ratio,
         "pluggy 1.x hook call, 1 impl",
-        "<= 0.5",
-        ratio <= 0.5,
+        "<= 0.35",
+        ratio <= 0.35,
         "ns",
     )
 
