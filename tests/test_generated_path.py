@@ -3,6 +3,7 @@ its plan, with the same semantics as the general path for every call shape and f
 
 from __future__ import annotations
 
+import decimal
 import logging
 import traceback
 from pathlib import Path
@@ -183,3 +184,33 @@ def test_a_run_of_failures_ends_with_a_success(make_engine: MakeEngine) -> None:
     assert (status.calls, status.failures, status.tripped) == (8, 6, False)
     host("fail", 1)
     assert engine.status()[0].tripped is True
+
+
+DECIMAL_COMPARE = """
+import decimal
+
+def post(rv, x):
+    return x < 1
+"""
+
+
+@BOTH_MODES
+def test_a_decimal_script_compares_in_its_own_context(make_engine: MakeEngine) -> None:
+    """A script that imported decimal runs in a decimal context of its own on every path:
+    comparing NaN raises InvalidOperation there (the script fails, the host's result
+    stands) even while the host's own context has that trap off."""
+    engine = make_engine(
+        {"p/10-compare.py": DECIMAL_COMPARE}, modules=[*hookyard.DEFAULT_MODULES, "decimal"]
+    )
+
+    @engine.hook("p", result="replace")
+    def host(x: Any) -> Any:
+        return "host"
+
+    assert host(decimal.Decimal(0)) is True
+    with decimal.localcontext() as context:
+        context.traps[decimal.InvalidOperation] = False
+        assert host(decimal.Decimal("NaN")) == "host"
+        assert host(decimal.Decimal(0)) is True
+    (status,) = engine.status()
+    assert (status.calls, status.failures) == (3, 1)

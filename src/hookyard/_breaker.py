@@ -120,6 +120,7 @@ def stand_in(real: LoadedScript, circuit: Circuit, on_close: Any) -> TrippedScri
         error=None,
         namespace={},
         limits=real.limits,
+        flags=real.flags,
         real=real,
         circuit=circuit,
     )

@@ -125,10 +125,10 @@ class HookedCall:
         values.update(PRES=pre, POSTS=post, ERRORS=error)
         for i, script in enumerate(pre):
             values.update({f"S{i}": script, f"F{i}": script.pre, f"R{i}": script.record})
-            values[f"A{i}"] = script.kept_account
+            values.update({f"A{i}": script.kept_account, f"D{i}": script.flags})
         for j, script in enumerate(post):
             values.update({f"T{j}": script, f"G{j}": script.post, f"Q{j}": script.record})
-            values[f"B{j}"] = script.kept_account
+            values.update({f"B{j}": script.kept_account, f"E{j}": script.flags})
         return template.replace(co_consts=_constants(template.co_consts, values))
 
 
@@ -197,7 +197,7 @@ def _fast_source(
     out.append(f'        return "SLOW"("CALL", ({given},), rest, kwargs)')
     out.append("    failure = None")
     for i, free in enumerate(pre):
-        out += _script_lines("pre", i, f"S{i}", f"F{i}", f"R{i}", f"A{i}", seen, free)
+        out += _script_lines("pre", i, f"S{i}", f"F{i}", f"R{i}", f"A{i}", f"D{i}", seen, free)
         out.append("    if failure is not None:")
         out.append(
             f'        return "RESUME"("CALL", "PLAN", ({given},), "pre", {i}, failure, None)'
@@ -216,7 +216,7 @@ def _fast_source(
         out.append(f"        return {general}")
         for j, free in enumerate(post):
             out += _script_lines(
-                "post", j, f"T{j}", f"G{j}", f"Q{j}", f"B{j}", ["result", *seen], free
+                "post", j, f"T{j}", f"G{j}", f"Q{j}", f"B{j}", f"E{j}", ["result", *seen], free
             )
             out.append("    if failure is not None:")
             out.append(
@@ -238,6 +238,7 @@ def _script_lines(
     function: str,
     record: str,
     account: str,
+    flags: str,
     args: list[str],
     free: bool,
 ) -> list[str]:
@@ -245,17 +246,18 @@ def _script_lines(
     ``failure`` its sanitised ScriptFailure, if any."""
     call = f'"{function}"({", ".join(args)})'
     keep = "value = " if phase == "post" else ""
+    # budgeted: call_script itself (the budget's refill differs per interpreter and
+    # lives in one place), its ScriptFailure kept for outside the except
+    invocation = f'"{script}", "{function}", "{phase}", ({", ".join(args)},), "EMPTY"'
+    budgeted = [
+        "    try:",
+        f'        {keep}"CALL_SCRIPT"({invocation})',
+        '    except "SCRIPT_FAILURE" as exc:',
+        "        failure = exc",
+    ]
     if not free:
-        # budgeted: call_script itself (the budget's refill differs per interpreter and
-        # lives in one place), its ScriptFailure kept for outside the except
-        invocation = f'"{script}", "{function}", "{phase}", ({", ".join(args)},), "EMPTY"'
-        return [
-            "    try:",
-            f'        {keep}"CALL_SCRIPT"({invocation})',
-            '    except "SCRIPT_FAILURE" as exc:',
-            "        failure = exc",
-        ]
-    return [
+        return budgeted
+    inline = [
         f'    "{record}".calls += 1',
         "    try:",
         f"        {keep}{call}",
@@ -268,4 +270,12 @@ def _script_lines(
         "        raise",
         '    except "BASE_EXCEPTION" as exc:',
         f'        failure = "FREE_FAILURE"("{script}", "{phase}", exc)',
+    ]
+    # a script that imported decimal runs each call in a decimal context of its own
+    # (call_script does it); the flag can be set by any later call, so it is read here
+    return [
+        f'    if "{flags}".decimal:',
+        *("    " + line for line in budgeted),
+        "    else:",
+        *("    " + line for line in inline),
     ]

@@ -7,6 +7,7 @@ version serving.
 
 from __future__ import annotations
 
+import decimal
 import difflib
 import dis
 import hashlib
@@ -25,9 +26,10 @@ from RestrictedPython.compile import compile_restricted_exec
 from . import _budget
 from ._budget import Budget, BudgetExhausted, Limits
 from ._copy import safe_message
+from ._paths import world_writable_root
 from ._policy import HookPolicy, LocatedHookPolicy
 from ._retained import KeptAccount
-from ._sandbox import SandboxPolicy, script_globals
+from ._sandbox import SCRIPT_DECIMAL, SandboxPolicy, ScriptFlags, script_globals
 from ._shadow import is_shadow
 
 __all__ = [
@@ -66,6 +68,8 @@ class LoadedScript:
     kept_account: KeptAccount = field(repr=False, default_factory=KeptAccount)
     # its hook functions that need no budget to run (see budget_free)
     free: frozenset[Any] = field(repr=False, default=frozenset())
+    # what the engine does around its calls, learnt as it runs (_sandbox.ScriptFlags)
+    flags: ScriptFlags = field(repr=False, default_factory=ScriptFlags)
     # a *.shadow.py: runs, changes nothing (_shadow; its api does not reach the host)
     shadow: bool = field(init=False, default=False)
 
@@ -121,17 +125,9 @@ def read_source(path: Path, rules: FileRules) -> tuple[str, str] | LoadFailure:
             return LoadFailure(
                 shown, None, "refused: world-writable script (chmod o-w, or strict_modes=False)"
             )
-        parent = path.parent
-        try:
-            parent_mode = os.stat(parent).st_mode
-        except OSError:
-            parent_mode = 0
-        if parent_mode & stat.S_IWOTH and not parent_mode & stat.S_ISVTX:
-            return LoadFailure(
-                shown,
-                None,
-                f"refused: world-writable directory {parent} (chmod o-w, or strict_modes=False)",
-            )
+        refused = _writable_folder(path.parent, target.parent, root, rules.root)
+        if refused is not None:
+            return LoadFailure(shown, None, refused)
     if info.st_size > rules.max_bytes:
         return LoadFailure(
             shown,
@@ -157,6 +153,26 @@ def read_source(path: Path, rules: FileRules) -> tuple[str, str] | LoadFailure:
     if text.startswith("\ufeff"):
         text = text[1:]
     return text, version
+
+
+def _writable_folder(shown: Path, folder: Path, root: Path, given_root: Path) -> str | None:
+    """Why a folder between the script and the hook directory (both included) makes the
+    script untrustworthy, or None. ``folder`` is the script's resolved folder, ``shown``
+    how the caller named it.
+
+    Anyone who may write to one of them may add a script of their own, so a world-writable
+    one is refused, sticky bit or not: the sticky bit stops others replacing files, not
+    adding them (issue 18 found the hook directory itself unchecked).
+    """
+    while folder != root and folder.is_relative_to(root):
+        try:
+            mode = os.stat(folder).st_mode
+        except OSError:
+            mode = 0
+        if mode & stat.S_IWOTH:
+            return f"refused: world-writable directory {shown} (chmod o-w, or strict_modes=False)"
+        folder = shown = folder.parent
+    return world_writable_root(given_root)
 
 
 _LINE = re.compile(r"^Line (\d+): (.*)$", re.DOTALL)
@@ -257,16 +273,20 @@ def load_source(
         return LoadFailure(path, line, message + more, version)
     name = Path(path).name
     state: dict[str, Any] = {}
+    flags = ScriptFlags()
     namespace = script_globals(
         policy,
         module_name=f"hookyard.scripts.{point}.{Path(path).stem}",
         logger=logger,
         state=state,
         shadow=is_shadow(name),
+        flags=flags,
     )
     budget = Budget(policy.limits)
     try:
-        with _budget.running(budget):
+        with _budget.running(budget), decimal.localcontext(SCRIPT_DECIMAL.copy()):
+            # (the module body runs in a decimal context of its own, as every call does:
+            # the thread's is the host's)
             exec(code, namespace)
             spent = budget.failure()
             if spent is not None:  # the body swallowed its own limit in C (next(it, x))
@@ -329,6 +349,7 @@ def load_source(
         namespace=namespace,
         limits=policy.limits,
         free=frozenset(hook for hook in hooks.values() if budget_free(hook.__code__)),
+        flags=flags,
     )
 
 

@@ -31,6 +31,7 @@ from typing import Any
 from ._breaker import Breaker
 from ._engine import HookEngine
 from ._hookpoint import PointOptions
+from ._options import check_point_options
 from ._record import FORMAT, CallRecord, Session
 from ._shadow import SHADOW_SUFFIX, describe_call, no_side_effects
 from ._tagged import Redactor, TaggedError, decode
@@ -106,6 +107,8 @@ def read_recording(path: Path, point: str) -> list[RecordedCall]:
 
 def _call(number: int, data: dict[str, Any]) -> RecordedCall:
     options = _dict(data, "options")
+    # (types here, values by PointOptions: what engine.hook() would check)
+    check_point_options(data["point"], options["result"], options["on_error"], options["veto"])
     redact = data["redact"]
     if type(redact) is not list or not all(type(word) is str for word in redact):
         raise ValueError("redact must be a list of strings")
@@ -384,9 +387,9 @@ def _run(engine: HookEngine, point: str, path: Path, calls: list[RecordedCall]) 
         hooked = hosts.get(call.options)
         if hooked is None:
             options = call.options
-            hooked = hosts[options] = engine.hook(
-                point, result=options.result, on_error=options.on_error, veto=options.veto
-            )(host)
+            # a stand-in host (declared=None): the recorded calls, not a signature, say
+            # what the scripts are given (a script that cannot take one fails that call)
+            hooked = hosts[options] = engine._hooked(point, host, options, declared=None)
         current[:] = [call]
         session.begin(call)
         with contextlib.suppress(Exception):  # a veto or failure: the session recorded it

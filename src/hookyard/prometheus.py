@@ -40,7 +40,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from ._engine import script_mode
+from ._shadow import script_mode
 
 if TYPE_CHECKING:
     from ._engine import HookEngine
