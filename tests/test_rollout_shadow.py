@@ -274,7 +274,10 @@ def test_metrics_count_shadow_outcomes_and_label_the_mode(make_engine: MakeEngin
     import hookyard.prometheus
 
     engine = make_engine(
-        {"create/10-ok.py": "def pre(n, s):\n    pass\n", "create/50-limit.shadow.py": VETOING}
+        {
+            "create/10-ok.py": "def pre(name, size):\n    pass\n",
+            "create/50-limit.shadow.py": VETOING,
+        }
     )
     registry = CollectorRegistry()
     hookyard.prometheus.register(engine, registry)
