@@ -102,7 +102,7 @@ def encode(value: Any, secret: Redactor = _NO_SECRETS) -> Any:
     """``value`` (plain data) as JSON-ready data; BoundaryError for anything else.
 
     What needs no change may come back as itself: ``value`` must be a copy no one changes
-    before it is written (a recording encodes the copies the scripts' were made from).
+    before it is written (a recording encodes copies made for it alone).
     """
     cls = type(value)
     if cls is str or cls is bool or value is None or (cls is int and -_BIG < value < _BIG):
