@@ -37,6 +37,9 @@ def test_demo_runs_the_example_hooks() -> None:
     assert "[api.notify] created web-1 (m1.small)" in out
     assert "capped web-1 from m1.xlarge to m1.large" in out
     assert "vetoed: batch-7 is protected" in out
+    # the shadow script's veto is reported, never applied: cache-2 is still created
+    assert "would have vetoed the call: m1.xlarge is for batch instances, not 'cache-2'" in out
+    assert "-> created cache-2" in out
 
 
 def test_demo_without_directory_is_a_usage_error(tmp_path: Path) -> None:
@@ -118,6 +121,7 @@ def test_the_examples_ship_in_the_package() -> None:
     assert sorted(p.relative_to(EXAMPLES).as_posix() for p in EXAMPLES.rglob("*.py")) == [
         "create/10-validate.py",
         "create/50-notify.py",
+        "create/60-xlarge.shadow.py",
         "delete/10-protect.py",
         "delete/50-audit.py",
         "resize/10-cap.py",

@@ -319,6 +319,8 @@ def test_threads_use_their_own_budgets(make_engine: MakeEngine) -> None:
             """
         },
         limits=hookyard.Limits(operations=50_000, seconds=5),
+        # every spinning call must run and fail (the breaker would trip it after 5)
+        breaker=hookyard.Breaker(failures=0),
     )
 
     @engine.hook("p", on_error="raise")
@@ -418,7 +420,8 @@ def test_point_plan_follows_the_published_scripts(make_engine: MakeEngine) -> No
     )
     point = engine._points["p"]
     assert point.plan is not None
-    pre, post, error = point.plan
+    pre, post, error, session = point.plan
+    assert session is None  # not recorded
     assert [s.name for s in pre] == ["10-pre.py", "20-both.py"]
     assert [s.name for s in post] == ["20-both.py"]
     assert [s.name for s in error] == ["30-error.py"]

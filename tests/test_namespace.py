@@ -48,12 +48,6 @@ AUDIT_NAMES = {
     "audit_source",
     "reach_change",
 }
-# built by issue 16 (helper rollout); present once that work is merged
-ROLLOUT = {"Breaker", "no_side_effects"}
-
-
-def public(module: object) -> set[str]:
-    return {name for name in dir(module) if not name.startswith("_")}
 
 
 def test_the_top_level_holds_at_most_20_names() -> None:
@@ -72,20 +66,10 @@ def test_a_fresh_import_shows_only_the_namespace() -> None:
     assert set(ast.literal_eval(shown)) == {*hookyard.__all__, "errors"}
 
 
-@pytest.mark.xfail(
-    not public(hookyard) >= ROLLOUT,
-    reason="Breaker and no_side_effects arrive with issue 16 (helper rollout)",
-    strict=True,
-)
 def test_the_names_design_lists_are_at_the_top() -> None:
     """The engine, add_hook/configure, Limits, Breaker, ProcessIsolation, PointOptions,
     no_side_effects, ScriptStatus and the errors."""
     assert set(hookyard.__all__) >= HOST_NAMES
-
-
-def test_the_names_there_now_are_at_the_top() -> None:
-    """Every DESIGN name but the two issue 16 adds is already there."""
-    assert set(hookyard.__all__) >= HOST_NAMES - ROLLOUT
 
 
 def test_the_audit_api_lives_in_hookyard_audit() -> None:

@@ -11,12 +11,14 @@ for hook authors' tests in ``hookyard.testing``, metrics in ``hookyard.prometheu
 """
 
 # (no `from __future__ import annotations`: it would add `annotations` to the namespace)
+from ._breaker import Breaker
 from ._budget import Limits
 from ._engine import HookEngine, ReloadEvent, ScriptStatus
 from ._hookpoint import PointOptions
 from ._isolation import ProcessIsolation
 from ._modules import DEFAULT_MODULES
 from ._seed import add_hook, configure, default_engine
+from ._shadow import no_side_effects
 from .errors import (
     BoundaryError,
     HookError,
@@ -29,6 +31,7 @@ from .errors import (
 __all__ = [
     "DEFAULT_MODULES",
     "BoundaryError",
+    "Breaker",
     "HookEngine",
     "HookError",
     "HookFailed",
@@ -43,6 +46,7 @@ __all__ = [
     "add_hook",
     "configure",
     "default_engine",
+    "no_side_effects",
 ]
 
 __version__ = "0.1.0"

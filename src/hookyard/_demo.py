@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ._engine import HookEngine, ReloadEvent
+from ._trail import AuditEvent
 from .errors import HookError, HookVetoed
 
 __all__ = ["EXAMPLES", "run_demo"]
@@ -132,6 +133,13 @@ def run_demo(
             what = "removed" if event.removed else "reloaded"
             print(f"    [{what}] {event.file}", file=out, flush=True)
 
+    def shadowed(event: AuditEvent) -> None:
+        # what a shadow script would have done is what trying it out shows (issue 16,
+        # docs/rollout.md); --verbose prints it with the rest of the audit trail
+        if event.outcome.startswith("shadow-"):
+            name = Path(event.script).name
+            print(f"    [shadow {name}] {event.message}", file=out, flush=True)
+
     try:
         with (
             _hook_directory(directory, out) as served,
@@ -139,6 +147,8 @@ def run_demo(
         ):
             print("  (edit the scripts while this runs; Ctrl-C stops)", file=out, flush=True)
             engine.add_reload_listener(reloaded)
+            if not verbose:
+                engine.add_audit_listener(shadowed)
             service = ComputeService(engine, out)
             steps = itertools.count() if iterations is None else range(iterations)
             for step in steps:

@@ -7,12 +7,14 @@ import os
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from ._audit import ReachChange, report_reach_change, source_reach_change
+from ._breaker import Breaker, Circuit, TrippedScript, stand_in
 from ._budget import Limits
 from ._hookpoint import Observer, Point, PointOptions, make_hooked
 from ._interpreter import warn_if_untested
@@ -29,7 +31,9 @@ from ._loader import (
 from ._modules import DEFAULT_MODULES, facade_factories
 from ._options import check_api, check_engine_options, check_modules, check_point_options
 from ._paths import is_point_name, is_script_name, stray_files, world_writable_root
+from ._record import DEFAULT_REDACT, Recorder
 from ._sandbox import SandboxPolicy
+from ._shadow import script_mode
 from ._signature import (
     Parameters,
     first_line,
@@ -48,7 +52,6 @@ __all__ = [
     "ReloadEvent",
     "ScriptStatus",
     "declare_host",
-    "script_mode",
 ]
 
 logger = logging.getLogger("hookyard")
@@ -72,15 +75,6 @@ _READ_PATIENCE = 2.0
 _Read = tuple[str, Path, float, LoadedScript | LoadFailure]
 
 
-def script_mode(name: str) -> str:
-    """How a script file's outcomes are applied: ``"enforce"``.
-
-    The one place that says it (metrics' ``mode`` label, ``hookyard list``): shadow
-    scripts (DESIGN.md "Safe rollout", ``*.shadow.py``) will answer ``"shadow"`` here.
-    """
-    return "enforce"
-
-
 @dataclass(frozen=True, slots=True)
 class ScriptStatus:
     """One script file as the engine sees it (``engine.status()``)."""
@@ -91,7 +85,10 @@ class ScriptStatus:
     ok: bool
     error: str | None
     calls: int
-    failures: int
+    failures: int  # calls that failed (an exception, a blown budget, a boundary error)
+    vetoes: int  # calls that vetoed (never failures: DESIGN.md "Safe rollout")
+    tripped: bool  # its breaker is open: it does not run (see Breaker)
+    mode: Literal["enforce", "shadow"]  # "shadow" for *.shadow.py: it changes nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,28 +108,69 @@ class ReloadEvent:
 
 
 class _Record:
-    """Mutable per-file bookkeeping behind ``status()``."""
+    """Mutable per-file bookkeeping behind ``status()``, and its breaker's state.
+
+    The call path counts ``calls`` and clears ``streak`` (failures in a row) on success
+    (``_hookpoint.call_script``), and reports failures and vetoes (``failed``,
+    ``vetoed``). It outlives reloads of other files; a new version of its own file resets
+    its breaker.
+    """
 
     __slots__ = (
         "calls",
         "current",
+        "engine",
         "error",
         "error_line",
         "failures",
         "file",
         "point",
         "seen_version",
+        "streak",
+        "tripped",
+        "vetoes",
     )
 
-    def __init__(self, point: str, file: str) -> None:
+    def __init__(self, point: str, file: str, engine: HookEngine) -> None:
         self.point = point
         self.file = file
+        self.engine = weakref.ref(engine)
         self.current: LoadedScript | None = None
         self.error: str | None = None
         self.error_line: int | None = None
         self.seen_version: str | None = None  # sha256 of the file as last read
         self.calls = 0
         self.failures = 0
+        self.vetoes = 0
+        self.streak = 0
+        # the stand-in published while its breaker is open (_breaker.TrippedScript)
+        self.tripped: Any = None
+
+    def failed(self, script: LoadedScript, phase: str) -> None:
+        """A call of ``script`` failed (counted; may trip the breaker)."""
+        self.failures += 1
+        self.streak += 1
+        engine = self.engine()
+        if engine is not None:
+            engine._failed_in_a_row(self, script, phase)
+
+    def vetoed(self) -> None:
+        """A call vetoed: a decision, not a failure (and it breaks a run of failures)."""
+        self.vetoes += 1
+        if self.streak:
+            self.cleared()
+
+    def cleared(self) -> None:
+        """A run of failures ended (a call succeeded or vetoed): its point may run its
+        generated code again (``_fastpath``: none while a script is in a run)."""
+        self.streak = 0
+        self._refresh()
+
+    def _refresh(self) -> None:
+        engine = self.engine()
+        point = engine._points.get(self.point) if engine is not None else None
+        if point is not None:
+            point.refresh()
 
 
 class HookEngine:
@@ -160,6 +198,7 @@ class HookEngine:
         polling: bool | float = False,
         delete_grace: float = DEFAULT_DELETE_GRACE,
         audit_log: str | Path | AuditLog | None = None,
+        breaker: Breaker = Breaker(),  # noqa: B008 - frozen, shared safely
         _points: dict[str, Point] | None = None,
         _hosts: Hosts | None = None,
     ) -> None:
@@ -177,6 +216,15 @@ class HookEngine:
         functions = check_api(api)
         self.modules = check_modules(modules)
         process = process_options(isolation)
+        if not isinstance(breaker, Breaker):
+            raise TypeError(
+                "breaker must be a hookyard.Breaker (Breaker(failures=0) turns it off), "
+                f"not {breaker!r}"
+            )
+        self.breaker = breaker
+        # trips and closes are decided one at a time (calling threads, no engine lock)
+        self._breaker_lock = threading.Lock()
+        self._recordings: dict[str, Recorder] = {}
         self.limits = limits or Limits()
         self._policy = SandboxPolicy(
             api=functions,
@@ -314,6 +362,9 @@ class HookEngine:
                     error=r.error,
                     calls=r.calls,
                     failures=r.failures,
+                    vetoes=r.vetoes,
+                    tripped=r.tripped is not None and not r.tripped.circuit.closed,
+                    mode=script_mode(Path(r.file).name),
                 )
                 for r in records
             ]
@@ -394,7 +445,7 @@ class HookEngine:
                 observers.append(self._tracing)
             self._observer = fan_out(observers)
             for point in self._points.values():
-                point.observer = self._observer
+                point.watch(self._observer)
             return self._audit_on
 
     def _add_observer(self, observer: Observer) -> None:
@@ -641,7 +692,7 @@ class HookEngine:
             return None
         record = self._records.get(file)
         if record is None:
-            record = self._records[file] = _Record(point, file)
+            record = self._records[file] = _Record(point, file, self)
         old = record.current.version if record.current is not None else None
         if isinstance(result, LoadFailure):
             if (
@@ -691,9 +742,10 @@ class HookEngine:
         if change is not None and (old is not None or self._made):
             # a new script in a running engine gains its whole reach: reported like a change
             report_reach_change(file, change)
-        self._audit_load(
-            point, file, result.version, started, str(change) if change else None, "ok"
-        )
+        note = str(change) if change else None
+        if self._reset_breaker(record):
+            note = f"breaker reset by the new version; {note}" if note else "breaker reset"
+        self._audit_load(point, file, result.version, started, note, "ok")
         return ReloadEvent(point, file, old, result.version, True, None, reach=change)
 
     def _audit_load(
@@ -746,7 +798,7 @@ class HookEngine:
         point = self._points.get(name)
         if point is None:
             point = self._points[name] = Point(name)
-            point.observer = self._observer
+            point.watch(self._observer)
         return point
 
     def _publish(self, name: str) -> None:
@@ -820,6 +872,137 @@ class HookEngine:
         with self._lock:
             return [f for f, r in self._records.items() if point is None or r.point == point]
 
+    # -- safe rollout: the breaker, recording (DESIGN.md "Safe rollout") ---------------------
+    def _failed_in_a_row(self, record: _Record, script: LoadedScript, phase: str) -> None:
+        """``record``'s script failed again: trip its breaker at ``Breaker.failures`` in a
+        row; a failed try after the cooldown trips it for another cooldown.
+
+        Runs on the calling thread, without the engine's lock (the call may be nested in a
+        worker conversation a reload waits for): decided under ``_breaker_lock``,
+        published by the point itself.
+        """
+        breaker = self.breaker
+        streak = record.streak
+        if streak == 1:
+            record._refresh()  # a run begins: the general path (it ends runs) serves it
+        if not breaker.failures or streak < breaker.failures:
+            return
+        with self._breaker_lock:
+            current = record.current
+            if current is None:
+                return
+            tripped: TrippedScript | None = record.tripped
+            if tripped is not None and tripped.real is current and not tripped.circuit.closed:
+                if script is not tripped:
+                    return  # a call that began before the trip: already tripped
+                tripped.circuit.rearm(streak, breaker.cooldown)  # the try failed
+                again = True
+            else:
+                circuit = Circuit(streak, breaker.cooldown)
+                record.tripped = tripped = stand_in(
+                    current, circuit, lambda: self._breaker_closed(record, circuit)
+                )
+                again = False
+        point = self._points.get(record.point)
+        if point is not None:
+            point.refresh()
+        message = (
+            f"{'tried again and ' if again else ''}tripped after {streak} failures in a "
+            f"row: not run until {tripped.circuit.retry()} "
+            f"(breaker: failures={breaker.failures}, cooldown={breaker.cooldown:g} s)"
+        )
+        logger.warning("hook script %s: %s", record.file, message)
+        observer = point.observer if point is not None else None
+        if observer is not None:
+            observer.invocation(record.point, current, phase, "tripped", 0.0, message)
+
+    def _breaker_closed(self, record: _Record, circuit: Circuit) -> None:
+        """A try after the cooldown worked: the script runs again."""
+        with self._breaker_lock:
+            tripped = record.tripped
+            if tripped is None or tripped.circuit is not circuit:
+                return
+            record.tripped = None
+        point = self._points.get(record.point)
+        if point is not None:
+            point.refresh()
+        logger.warning(
+            "hook script %s: breaker closed: it ran again after its cooldown", record.file
+        )
+
+    def _reset_breaker(self, record: _Record) -> bool:
+        """A new version of the file: its breaker starts closed. True if it was open."""
+        record.streak = 0
+        with self._breaker_lock:
+            tripped, record.tripped = record.tripped, None
+        if tripped is None or tripped.circuit.closed:
+            return False
+        logger.warning("hook script %s: breaker reset: a new version loaded", record.file)
+        return True
+
+    def record(
+        self,
+        point: str,
+        path: str | os.PathLike[str],
+        *,
+        limit: int = 1000,
+        redact: Iterable[str] = DEFAULT_REDACT,
+    ) -> None:
+        """Append a JSON line per call of ``point`` to ``path`` (see docs/rollout.md).
+
+        Each line holds the arguments as the scripts saw them, the host's result or
+        exception, every script's version and outcome, every ``api`` call with its
+        arguments and result, and the final result; the value under any dict key (or
+        parameter) containing one of ``redact`` (any depth, any case) is ``"***"``.
+        Recording stops after ``limit`` calls, or ``stop_recording(point)``; recording a
+        point again starts a new recording. ``hookyard replay`` replays the file.
+        """
+        if not isinstance(point, str) or not is_point_name(point) or "/" in point:
+            raise ValueError(f"hook point names must be plain folder names, not {point!r}")
+        if not isinstance(path, str | os.PathLike):
+            raise TypeError(f"path must be a file path, not {path!r}")
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"limit must be a positive int (calls to record), not {limit!r}")
+        if isinstance(redact, str | bytes) or not isinstance(redact, Iterable):
+            raise TypeError(f"redact must be words such as ('password', 'token'), not {redact!r}")
+        words = tuple(redact)
+        if not all(isinstance(word, str) and word for word in words):
+            raise TypeError(f"redact must hold non-empty strings, not {words!r}")
+        holder: list[Recorder] = []
+        recorder = Recorder(
+            point,
+            Path(path),
+            limit=limit,
+            redact=words,
+            on_limit=lambda: self._recording_done(point, holder[0]),
+        )
+        holder.append(recorder)
+        with self._lock:
+            old = self._recordings.pop(point, None)
+            self._recordings[point] = recorder
+            self._point(point).record(recorder)
+        if old is not None:
+            old.close()
+
+    def stop_recording(self, point: str) -> None:
+        """Stop recording ``point`` (nothing happens if it is not recorded)."""
+        with self._lock:
+            recorder = self._recordings.pop(point, None)
+            if recorder is not None:
+                self._point(point).record(None)
+        if recorder is not None:
+            recorder.close()
+
+    def _recording_done(self, point: str, recorder: Recorder) -> None:
+        """``limit`` calls written (on a calling thread: the point's lock, not the
+        engine's, which a reload may hold while it waits for this call's worker)."""
+        if self._recordings.get(point) is recorder:
+            self._recordings.pop(point, None)
+            found = self._points.get(point)
+            if found is not None and found.session is recorder:
+                found.record(None)
+        recorder.close()
+
     # -- watching -------------------------------------------------------------------------
     def start(self) -> HookEngine:
         """Begin watching the directory; changes take effect without restart.
@@ -843,7 +1026,10 @@ class HookEngine:
         return watcher is not None and bool(watcher.watching)
 
     def close(self) -> None:
-        """Stop watching. Hooked functions keep running the scripts last loaded."""
+        """Stop watching and recording. Hooked functions keep running the scripts last
+        loaded."""
+        for point in list(self._recordings):
+            self.stop_recording(point)
         with self._lock:
             watcher, self._watcher = self._watcher, None
         if watcher is not None:

@@ -1,9 +1,15 @@
 """The decorator and the call path (the hot path: keep it tiny).
 
 Call: wrapper reads ``point.plan`` once (the scripts with a ``pre``, a ``post``, an
-``error``: immutable tuples, swapped whole on reload) -> each ``pre`` on its own copies ->
-host body -> each ``post`` (or ``error``) -> result. A point with no scripts costs one
-attribute read and a test against None.
+``error``, and a recording session: immutable, swapped whole on reload) -> each ``pre`` on
+its own copies -> host body -> each ``post`` (or ``error``) -> result. A point with no
+scripts costs one attribute read and a test against None.
+
+The wrapper the host holds is a function whose code follows its point's plan
+(``_fastpath``): for a plain plan called with atom arguments, generated code calls the
+scripts, the host function and the post scripts itself (one wrapper frame); for every
+other call, the general path here (``general_call`` -> ``run_call``). A failure on the
+generated path is handed to the general path where it happened (``resume``).
 
 Each script invocation reuses this thread's budget (``_budget``: one C call refills it)
 instead of building one, and arguments that are all immutable atoms are handed to every
@@ -16,8 +22,10 @@ import decimal
 import functools
 import inspect
 import logging
+import threading
 import time
 import types
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, NoReturn, Protocol
@@ -36,12 +44,15 @@ from ._budget import (
 )
 from ._budget import _local as _thread_state
 from ._copy import ATOMS, arguments_to_script, rebuild_exception, safe_message, to_host
+from ._fastpath import NO_ARGUMENT, HookedCall, fast_ready
 from ._loader import LoadedScript, script_line
 from ._retained import clear_kept, kept_size
 from ._sandbox import SCRIPT_DECIMAL, Veto
+from ._shadow import NOTES, describe_value
+from ._trail import fan_out
 from .errors import BoundaryError, HookFailed, HookVetoed, LimitExceeded
 
-__all__ = ["Point", "PointOptions", "ScriptFailure", "make_hooked"]
+__all__ = ["Plan", "Point", "PointOptions", "ScriptFailure", "make_hooked", "run_call"]
 
 logger = logging.getLogger("hookyard")
 
@@ -70,9 +81,12 @@ class Observer(Protocol):
 
     Set on ``Point.observer`` only while some audit sink listens, so an unaudited call
     pays one attribute read per phase. ``started`` is the ``time.perf_counter()`` at which
-    the script function was entered (0.0 if it never was); ``operations`` the budget
-    operations it used, where measured.
+    the script function was entered (0.0 if it never was, or nobody ``metered`` it);
+    ``operations`` the budget operations it used, where measured. ``metered``: whether it
+    wants the timing and operations (a recording does not: its calls pay for no meter).
     """
+
+    metered: bool
 
     def invocation(
         self,
@@ -93,18 +107,24 @@ class _Meter:
     """Stands in for a hook function while audited: times it and reads its budget use.
 
     Runs inside ``call_script``, so the thread's current budget is the invocation's.
-    Made only when ``point.observer`` is set: the unaudited path never sees it.
+    Made only when ``point.observer`` is set: the unaudited path never sees it. For a
+    shadow script it also collects the ``api`` calls the shadow was not let make
+    (``_shadow.not_made``), which end up in ``note``, the audit event's message.
     """
 
-    __slots__ = ("function", "operations", "started")
+    __slots__ = ("function", "note", "operations", "shadow", "started")
 
-    def __init__(self, function: Callable[..., Any]) -> None:
+    def __init__(self, function: Callable[..., Any], shadow: bool = False) -> None:
         self.function = function
+        self.shadow = shadow
         self.started = 0.0
         self.operations: int | None = None
+        self.note: str | None = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         function = self.function
+        if self.shadow:
+            NOTES.stack.append([])
         self.started = time.perf_counter()
         try:
             return function(*args, **kwargs)
@@ -112,20 +132,46 @@ class _Meter:
             # process isolation: the worker counted them (_isolation._RemoteHook);
             # in process, the thread's budget is the invocation's (call_script set it)
             remote = getattr(function, "operations", _LOCAL)
-            self.operations = _thread_state.budget.used() if remote is _LOCAL else remote
+            if remote is _LOCAL:
+                self.operations = _thread_state.budget.used()
+            else:
+                self.operations = remote
+                self.note = getattr(function, "note", None)  # _breaker: closed by this call
+            if self.shadow:
+                calls = NOTES.stack.pop()
+                if calls:
+                    self.note = "api calls not made: " + ", ".join(calls)
+
+
+# What a call of a point runs, read once per call: ``(pre, post, error, session)``, the
+# scripts defining each phase in run order (a tripped script as its
+# ``_breaker.TrippedScript``), and the recording session (``_record``) while one records
+# the point. A plain tuple: the wrapper unpacks it on every call, and unpacking a tuple
+# subclass (a NamedTuple) costs ~0.2 us more.
+Plan = tuple[tuple[LoadedScript, ...], tuple[LoadedScript, ...], tuple[LoadedScript, ...], Any]
 
 
 class Point:
     """One hook point: its name and the current scripts, swapped atomically on reload."""
 
-    __slots__ = ("_scripts", "name", "observer", "plan")
+    __slots__ = ("_calls", "_lock", "_scripts", "name", "observer", "plan", "session", "watchers")
 
     def __init__(self, name: str) -> None:
         self.name = name
         self._scripts: tuple[LoadedScript, ...] = ()
-        # (pre, post, error): the scripts defining each, in run order; None when no scripts
-        self.plan: tuple[tuple[LoadedScript, ...], ...] | None = None
+        # None when there is nothing to run: no scripts and no recording
+        self.plan: Plan | None = None
+        # who hears each invocation: the engine's observers (``watchers``) and the
+        # recording session; None when nobody does
         self.observer: Observer | None = None
+        self.watchers: Observer | None = None
+        self.session: Any = None
+        # Publishing is done by the engine (a reload) and by a tripping breaker, which
+        # runs on a calling thread without the engine's lock: each builds the plan from
+        # the latest state under this lock, so the last one to publish is never stale.
+        self._lock = threading.Lock()
+        # the hooked functions of this point, whose code follows the plan (_fastpath)
+        self._calls: weakref.WeakSet[HookedCall] = weakref.WeakSet()
 
     @property
     def scripts(self) -> tuple[LoadedScript, ...]:
@@ -133,18 +179,71 @@ class Point:
 
     @scripts.setter
     def scripts(self, scripts: tuple[LoadedScript, ...]) -> None:
-        # Publishing: the wrapper reads `plan` once per call, so the three phase tuples
-        # change together in one reference swap.
-        self._scripts = scripts
-        self.plan = (
+        with self._lock:
+            self._scripts = scripts
+            self._publish()
+
+    def watch(self, observer: Observer | None) -> None:
+        """The engine's observers changed (an audit sink, metrics, tracing)."""
+        with self._lock:
+            self.watchers = observer
+            self._publish()
+
+    def record(self, session: Any) -> None:
+        """Start (a session) or stop (None) recording the calls of this point."""
+        with self._lock:
+            self.session = session
+            self._publish()
+
+    def refresh(self) -> None:
+        """Publish again: a script's breaker tripped or closed (``_breaker``), or a run of
+        failures began or ended (no generated code while one lasts: ``_fastpath``)."""
+        with self._lock:
+            self._publish()
+
+    def attach(self, call: HookedCall) -> None:
+        """A hooked function of this point: its code follows every plan published."""
+        with self._lock:
+            self._calls.add(call)
+            call.install(self.plan, fast_ready(self.plan, self.observer))
+
+    def _publish(self) -> None:
+        # The wrapper reads `plan` once per call, so the phase tuples change together in
+        # one reference swap. A plan with a session needs the session among the observers
+        # (it hears the outcomes): the observer is set first when a session starts, last
+        # when it stops.
+        scripts = tuple(_serving(script) for script in self._scripts)
+        session = self.session
+        plan: Plan | None = (
             (
                 tuple(s for s in scripts if s.pre is not None),
                 tuple(s for s in scripts if s.post is not None),
                 tuple(s for s in scripts if s.error is not None),
+                session,
             )
-            if scripts
+            if scripts or session is not None
             else None
         )
+        if session is None:
+            self.plan = plan
+            self.observer = self.watchers
+        else:
+            self.observer = fan_out([o for o in (self.watchers, session) if o is not None])
+            self.plan = plan
+        # after the plan: until its code is installed a call runs the generic code, or
+        # the previous fast code, which finds its plan gone and takes the general path
+        fast = fast_ready(plan, self.observer)
+        for call in list(self._calls):
+            call.install(plan, fast)
+
+
+def _serving(script: LoadedScript) -> LoadedScript:
+    """What runs for ``script``: its breaker's stand-in while it is tripped."""
+    tripped = getattr(script.record, "tripped", None)
+    if tripped is not None and tripped.real is script:
+        stand_in: LoadedScript = tripped
+        return stand_in
+    return script
 
 
 class ScriptFailure(Exception):  # internal; becomes HookFailed/HookVetoed
@@ -152,7 +251,7 @@ class ScriptFailure(Exception):  # internal; becomes HookFailed/HookVetoed
 
     def __init__(
         self,
-        kind: Literal["error", "limit", "veto"],
+        kind: Literal["error", "limit", "veto", "tripped"],
         message: str,
         cause: BaseException,
         reason: str = "",
@@ -215,11 +314,13 @@ def call_script(
             account.due -= _FREE_CALL
             if account.due <= 0:
                 _measure_kept(script)
+            if record.streak:
+                record.cleared()  # a run of failures ended (the breaker, _fastpath)
             return value
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # nothing a script raises reaches the host raw
-            record.failures += 1
+            # (counted where it is handled: _failed knows a veto from a failure)
             # a throwaway budget: the thread's may hold another invocation's failure
             raise_clean(_failure(script, phase, exc, Budget(script.limits)))
     try:
@@ -275,11 +376,13 @@ def call_script(
         account.due -= limits.operations - left + 1  # a call spends one at least
         if account.due <= 0:
             _measure_kept(script)
+        if record.streak:
+            record.cleared()  # a run of failures ended (the breaker, _fastpath)
         return value
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # nothing a script raises reaches the host raw
-        record.failures += 1
+        # (counted where it is handled: _failed knows a veto from a failure)
         raise_clean(_failure(script, phase, exc, budget))
     finally:
         # Budget.end, inlined: not running, every later tick fails, no loop kept alive
@@ -322,13 +425,13 @@ def _call_remote(
     record = script.record
     record.calls += 1
     try:
-        return function(*args, **kwargs)
+        value = function(*args, **kwargs)
     except NotRun:
         record.calls -= 1
         raise
-    except ScriptFailure:
-        record.failures += 1
-        raise
+    if record.streak:
+        record.cleared()  # a run of failures ended (the breaker, _fastpath)
+    return value
 
 
 def _call_nested(
@@ -403,9 +506,20 @@ def _failed(
     *,
     may_raise: bool = True,
 ) -> None:
-    """Apply the point's on_error policy to one failure."""
+    """Apply the point's on_error policy to one failure, and count it (a veto the point
+    honours never comes here: ``_pre_failed``)."""
+    if script.shadow:
+        _shadow_failed(point, options, script, phase, failure, meter)
+        return
+    raises = may_raise and options.on_error == "raise"
     observer = point.observer
-    if observer is not None:
+    if failure.kind == "tripped":
+        # its breaker is open: nothing ran, nothing is counted, the trip was logged
+        if observer is not None:
+            observer.invocation(point.name, script, phase, "skipped", 0.0, failure.message)
+        if not raises:
+            return
+    elif observer is not None:
         # a Veto that is not honoured (wrong phase, or the point allows none) is an error
         outcome = "error" if failure.kind == "veto" else failure.kind
         observer.invocation(
@@ -417,7 +531,11 @@ def _failed(
             failure.message,
             meter.operations if meter is not None else None,
         )
-        if may_raise and options.on_error == "raise":
+    if not isinstance(failure, NotRun):
+        # after its own event: a trip this failure causes is logged and audited next
+        script.record.failed(script, phase)
+    if raises:
+        if observer is not None:
             _skip_rest(
                 observer,
                 point,
@@ -426,7 +544,6 @@ def _failed(
                 phase,
                 f"not run: {script.name} failed and the point raises",
             )
-    if may_raise and options.on_error == "raise":
         raise_clean(
             HookFailed(
                 f"hook point {point.name!r}: {failure.message}",
@@ -434,9 +551,89 @@ def _failed(
                 script=script.path,
                 phase=phase,
             ),
-            failure.cause,
+            None if failure.kind == "tripped" else failure.cause,
         )
     logger.warning("hook point %r: %s", point.name, failure.message)
+
+
+def _shadow_failed(
+    point: Point,
+    options: PointOptions,
+    script: LoadedScript,
+    phase: str,
+    failure: ScriptFailure,
+    meter: _Meter | None,
+) -> None:
+    """A shadow script vetoed, failed or was not run: record what would have happened,
+    apply none of it (DESIGN.md "Safe rollout")."""
+    kind = failure.kind
+    vetoed = kind == "veto" and phase == "pre" and options.veto
+    if kind == "tripped":
+        outcome, message = "skipped", failure.message
+    elif vetoed:
+        outcome, message = "shadow-veto", f"would have vetoed the call: {failure.reason}"
+    else:
+        text = failure.message
+        if kind == "veto" and phase == "pre":
+            text += f" (point {point.name!r} does not allow vetoes)"
+        raises = options.on_error == "raise" and phase != "error"
+        consequence = "raised HookFailed in the host" if raises else "been logged"
+        outcome, message = "shadow-error", f"{text}; would have {consequence}"
+    _shadow_event(point, script, phase, outcome, message, meter)
+    if vetoed:
+        script.record.vetoed()
+    elif kind != "tripped" and not isinstance(failure, NotRun):
+        script.record.failed(script, phase)  # a shadow that keeps failing trips too
+
+
+def _shadow_event(
+    point: Point,
+    script: LoadedScript,
+    phase: str,
+    outcome: str,
+    message: str,
+    meter: _Meter | None,
+) -> None:
+    """Log a shadow's would-be effect (INFO: nothing happened) and audit it."""
+    if meter is not None and meter.note:
+        message += f"; {meter.note}"
+    if outcome != "skipped":
+        logger.info("hook point %r: shadow %s: %s: %s", point.name, script.path, phase, message)
+    observer = point.observer
+    if observer is not None:
+        observer.invocation(
+            point.name,
+            script,
+            phase,
+            outcome,
+            meter.started if meter is not None else 0.0,
+            message,
+            meter.operations if meter is not None else None,
+        )
+
+
+def _heard(
+    observer: Observer,
+    point: Point,
+    script: LoadedScript,
+    phase: str,
+    outcome: str,
+    meter: _Meter | None,
+    message: str | None = None,
+) -> None:
+    """Tell ``observer`` a script function returned: ``message`` (``""``: none) before
+    what the meter noted (api calls a shadow did not make, a breaker closing)."""
+    if meter is None:
+        observer.invocation(point.name, script, phase, outcome, 0.0, message or None)
+        return
+    note = meter.note
+    if message is None:
+        message = note
+    elif note and message:
+        message += f"; {note}"
+    observer.invocation(
+        point.name, script, phase, outcome, meter.started, message or None, meter.operations
+    )
 
 
 def _skip_rest(
@@ -460,7 +657,7 @@ def _skip_rest(
             observer.invocation(point.name, script, "post", "skipped", 0.0, message)
 
 
-def _atoms_only(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+def atoms_only(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
     """True when no argument needs a copy: all immutable atoms (DESIGN, guarantee 1)."""
     for item in args:
         if type(item) not in ATOMS:
@@ -478,16 +675,17 @@ def run_pre(
 ) -> None:
     """Run the ``pre`` of ``scripts`` (the point's scripts that define one), in order.
 
-    ``shared``: the arguments are immutable atoms only (``_atoms_only``), so every script
+    ``shared``: the arguments are immutable atoms only (``atoms_only``), so every script
     gets them as they are (DESIGN, guarantee 1; ``**kwargs`` unpacks into a fresh dict
     per call anyway). The wrapper tests that once per hooked call.
     """
     observer = point.observer  # once per phase; unaudited, a script costs one None test
+    metered = observer is not None and observer.metered
     for script in scripts:
         function = script.pre
         meter = None
-        if observer is not None:
-            function = meter = _Meter(function)
+        if metered or (observer is not None and (script.shadow or script.remote)):
+            function = meter = _Meter(function, script.shadow)
         try:
             if shared or script.remote:
                 # (a worker's copy is the one its wire encoding makes: _isolation)
@@ -501,10 +699,8 @@ def run_pre(
         except ScriptFailure as failure:
             _pre_failed(point, options, scripts, script, failure, meter)
             continue
-        if meter is not None and observer is not None:
-            observer.invocation(
-                point.name, script, "pre", "ok", meter.started, None, meter.operations
-            )
+        if observer is not None:
+            _heard(observer, point, script, "pre", "ok", meter)
 
 
 def _pre_failed(
@@ -516,19 +712,12 @@ def _pre_failed(
     meter: _Meter | None,
 ) -> None:
     """A ``pre`` failed or vetoed: raise HookVetoed, or apply the on_error policy."""
-    if failure.kind == "veto":
+    if failure.kind == "veto" and not script.shadow:
         if options.veto:
+            script.record.vetoed()  # never a failure (DESIGN.md "Safe rollout")
             observer = point.observer
-            if observer is not None and meter is not None:
-                observer.invocation(
-                    point.name,
-                    script,
-                    "pre",
-                    "veto",
-                    meter.started,
-                    failure.reason,
-                    meter.operations,
-                )
+            if observer is not None:
+                _heard(observer, point, script, "pre", "veto", meter, failure.reason or "")
                 _skip_rest(
                     observer, point, scripts, script, "pre", f"not run: vetoed by {script.name}"
                 )
@@ -560,13 +749,14 @@ def run_post(
     """
     replace = options.result == "replace"
     observer = point.observer  # once per phase; unaudited, a script costs one None test
+    metered = observer is not None and observer.metered
     for script in scripts:
         function = script.post
         if function is None:
             continue
         meter = None
-        if observer is not None:
-            function = meter = _Meter(function)
+        if metered or (observer is not None and (script.shadow or script.remote)):
+            function = meter = _Meter(function, script.shadow)
         try:
             # result and arguments are copied together, so a result that is (or holds)
             # one of the arguments keeps that shape in the script's copy too
@@ -582,33 +772,47 @@ def run_post(
             _failed(point, options, script, "post", failure, meter, scripts)
             continue
         if replace and value is not None:
-            try:
-                result = to_host(value, script.limits.size)
-            except BoundaryError as exc:
-                message = (
-                    f"{script.path}: post: returned a value that cannot replace the result: {exc}"
-                )
-                _failed(
-                    point,
-                    options,
-                    script,
-                    "post",
-                    ScriptFailure("error", message, BoundaryError(message)),
-                    meter,
-                    scripts,
-                )
+            replacement = _replacement(point, options, script, value, meter, scripts)
+            if replacement is _KEPT:
                 continue
-        if meter is not None and observer is not None:
+            result = replacement
+        if observer is not None:
             if value is None:
-                outcome, note = "ok", None
+                _heard(observer, point, script, "post", "ok", meter)
             elif replace:
-                outcome, note = "replaced", None
+                _heard(observer, point, script, "post", "replaced", meter, "")
             else:
-                outcome, note = "ok", f"returned a value; point {point.name!r} keeps its result"
-            observer.invocation(
-                point.name, script, "post", outcome, meter.started, note, meter.operations
-            )
+                kept = f"returned a value; point {point.name!r} keeps its result"
+                _heard(observer, point, script, "post", "ok", meter, kept)
     return result
+
+
+_KEPT: Any = object()  # _replacement: the result stays (already reported)
+
+
+def _replacement(
+    point: Point,
+    options: PointOptions,
+    script: LoadedScript,
+    value: Any,
+    meter: _Meter | None,
+    scripts: tuple[LoadedScript, ...],
+) -> Any:
+    """What a ``post``'s ``value`` replaces the result with on a replace point: a host
+    copy, or ``_KEPT`` (it cannot cross: a failure; a shadow's: reported, not applied)."""
+    try:
+        replacement = to_host(value, script.limits.size)
+    except BoundaryError as exc:
+        message = f"{script.path}: post: returned a value that cannot replace the result: {exc}"
+        failure = ScriptFailure("error", message, BoundaryError(message))
+        _failed(point, options, script, "post", failure, meter, scripts)
+        return _KEPT
+    if script.shadow:
+        shown = describe_value(replacement)
+        message = f"would have replaced the result with {shown}"
+        _shadow_event(point, script, "post", "shadow-replace", message, meter)
+        return _KEPT
+    return replacement
 
 
 def run_error(
@@ -621,13 +825,14 @@ def run_error(
 ) -> None:
     """Run the ``error`` of ``scripts`` in order; their failures are only logged."""
     observer = point.observer  # once per phase; unaudited, a script costs one None test
+    metered = observer is not None and observer.metered
     for script in scripts:
         function = script.error
         if function is None:
             continue
         meter = None
-        if observer is not None:
-            function = meter = _Meter(function)
+        if metered or (observer is not None and (script.shadow or script.remote)):
+            function = meter = _Meter(function, script.shadow)
         try:
             try:
                 call_args, call_kwargs = arguments_to_script(args, kwargs)
@@ -640,10 +845,170 @@ def run_error(
             # an error hook cannot replace the host's exception: its own failure is logged
             _failed(point, options, script, "error", failure, meter, may_raise=False)
             continue
-        if meter is not None and observer is not None:
-            observer.invocation(
-                point.name, script, "error", "ok", meter.started, None, meter.operations
-            )
+        if observer is not None:
+            _heard(observer, point, script, "error", "ok", meter)
+
+
+def run_call(
+    point: Point,
+    options: PointOptions,
+    plan: Plan,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    seen: tuple[Any, ...],
+) -> Any:
+    """One hooked call by ``plan``: pre scripts, the host function, post or error scripts.
+
+    ``seen``: the arguments scripts see (``args`` less a bound object).
+    """
+    shared = atoms_only(seen, kwargs)
+    if plan[0]:
+        run_pre(point, options, plan[0], seen, kwargs, shared)
+    return _from_host(point, options, plan, fn, args, kwargs, seen, shared)
+
+
+def _from_host(
+    point: Point,
+    options: PointOptions,
+    plan: Plan,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    seen: tuple[Any, ...],
+    shared: bool,
+) -> Any:
+    """The rest of ``run_call`` once the pre scripts ran: the host function, then the
+    error or post scripts."""
+    _, post, error, _ = plan
+    try:
+        result = fn(*args, **kwargs)
+    except Exception as exc:
+        if error:
+            run_error(point, options, error, exc, seen, kwargs)
+        raise
+    if post:
+        return run_post(point, options, post, result, seen, kwargs, shared)
+    return result
+
+
+async def run_call_async(
+    point: Point,
+    options: PointOptions,
+    plan: Plan,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    seen: tuple[Any, ...],
+) -> Any:
+    """``run_call`` around an ``async def`` host function (scripts run synchronously)."""
+    pre, post, error, _ = plan
+    shared = atoms_only(seen, kwargs)
+    if pre:
+        run_pre(point, options, pre, seen, kwargs, shared)
+    try:
+        result = await fn(*args, **kwargs)
+    except Exception as exc:
+        if error:
+            run_error(point, options, error, exc, seen, kwargs)
+        raise
+    if post:
+        return run_post(point, options, post, result, seen, kwargs, shared)
+    return result
+
+
+def general_call(
+    call: HookedCall, plan: Plan, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """A hooked call by the general path (the generic code's, for a plan not run fast)."""
+    skip = call.skip
+    seen = args[skip:] if skip else args
+    session = plan[3]
+    if session is not None:
+        # recorded (_record): run_call under the session, which writes the call down
+        return session.call(run_call, call.point, call.options, plan, call.fn, args, kwargs, seen)
+    return run_call(call.point, call.options, plan, call.fn, args, kwargs, seen)
+
+
+def _slow(
+    call: HookedCall, given: tuple[Any, ...], rest: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """A call the fast code does not take (keywords, another arity, a plan since replaced,
+    an argument that is not an atom): as the generic code would run it."""
+    if given[-1] is NO_ARGUMENT:  # fewer arguments than parameters (they come last)
+        given = tuple(arg for arg in given if arg is not NO_ARGUMENT)
+    args = given + rest if rest else given
+    plan = call.point.plan
+    if plan is None:
+        return call.fn(*args, **kwargs)
+    return general_call(call, plan, args, kwargs)
+
+
+def resume(
+    call: HookedCall,
+    plan: Plan,
+    args: tuple[Any, ...],
+    phase: str,
+    index: int,
+    failure: ScriptFailure,
+    result: Any,
+) -> Any:
+    """The fast code's script ``index`` of ``phase`` failed: handle ``failure`` as the
+    general path does, and finish the call by it (the fast code's arguments are atoms,
+    passed by position)."""
+    point, options = call.point, call.options
+    pre, post, _, _ = plan
+    seen = args[call.skip :]
+    if phase == "pre":
+        _pre_failed(point, options, pre, pre[index], failure, None)
+        if index + 1 < len(pre):
+            run_pre(point, options, pre[index + 1 :], seen, {}, True)
+        return _from_host(point, options, plan, call.fn, args, {}, seen, True)
+    _failed(point, options, post[index], "post", failure, None, post)
+    return run_post(point, options, post[index + 1 :], result, seen, {}, True)
+
+
+def replaced(
+    call: HookedCall, plan: Plan, args: tuple[Any, ...], index: int, value: Any, result: Any
+) -> Any:
+    """The fast code's post script ``index`` returned ``value`` on a replace point: the
+    replacement and the rest of the post scripts by the general path."""
+    post = plan[1]
+    replacement = _replacement(call.point, call.options, post[index], value, None, post)
+    if replacement is not _KEPT:
+        result = replacement
+    seen = args[call.skip :]
+    return run_post(call.point, call.options, post[index + 1 :], result, seen, {}, True)
+
+
+def _free_failure(script: LoadedScript, phase: str, exc: BaseException) -> ScriptFailure:
+    """``call_script``'s free-path failure (a throwaway budget: the thread's may hold
+    another invocation's failure)."""
+    return _failure(script, phase, exc, Budget(script.limits))
+
+
+# What the generated code calls (_fastpath); each generated function holds them as
+# constants.
+_PARTS: dict[str, Any] = {
+    "GENERAL": general_call,
+    "SLOW": _slow,
+    "RESUME": resume,
+    "REPLACED": replaced,
+    "RUN_POST": run_post,
+    "RUN_ERROR": run_error,
+    "CALL_SCRIPT": call_script,
+    "SCRIPT_FAILURE": ScriptFailure,
+    "FREE_FAILURE": _free_failure,
+    "MEASURE": _measure_kept,
+    "FREE_CALL": _FREE_CALL,
+    "EMPTY": {},  # call_script's kwargs: only ever read
+    "TYPE": type,
+    "ATOMS": ATOMS,
+    "NONE": NO_ARGUMENT,
+    "KEYBOARD_INTERRUPT": KeyboardInterrupt,
+    "BASE_EXCEPTION": BaseException,
+    "EXCEPTION": Exception,
+}
 
 
 def _plain_wrapper(
@@ -655,48 +1020,19 @@ def _plain_wrapper(
             plan = point.plan
             if plan is None:
                 return await fn(*args, **kwargs)
-            pre, post, error = plan
             seen = args[skip:]
-            shared = _atoms_only(seen, kwargs)
-            if pre:
-                run_pre(point, options, pre, seen, kwargs, shared)
-            try:
-                result = await fn(*args, **kwargs)
-            except Exception as exc:
-                if error:
-                    run_error(point, options, error, exc, seen, kwargs)
-                raise
-            if post:
-                return run_post(point, options, post, result, seen, kwargs, shared)
-            return result
+            session = plan[3]
+            if session is not None:
+                return await session.call_async(
+                    run_call_async, point, options, plan, fn, args, kwargs, seen
+                )
+            return await run_call_async(point, options, plan, fn, args, kwargs, seen)
 
         return hooked_async
-
-    def hooked(*args: Any, **kwargs: Any) -> Any:
-        plan = point.plan
-        if plan is None:
-            return fn(*args, **kwargs)
-        pre, post, error = plan
-        seen = args[skip:] if skip else args
-        for item in seen:  # _atoms_only, inlined (the hot path)
-            if type(item) not in ATOMS:
-                shared = False
-                break
-        else:
-            shared = not kwargs or _atoms_only((), kwargs)
-        if pre:
-            run_pre(point, options, pre, seen, kwargs, shared)
-        try:
-            result = fn(*args, **kwargs)
-        except Exception as exc:
-            if error:
-                run_error(point, options, error, exc, seen, kwargs)
-            raise
-        if post:
-            return run_post(point, options, post, result, seen, kwargs, shared)
-        return result
-
-    return hooked
+    # a function whose code follows its point's plans (_fastpath)
+    call = HookedCall(point, fn, options, skip, _PARTS)
+    point.attach(call)
+    return call.function
 
 
 class HookedMethod:

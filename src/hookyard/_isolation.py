@@ -61,6 +61,8 @@ from ._layers import Layer, check_inherited_cpu, inherited_memory_note, sandbox_
 from ._layers import layers as _layers
 from ._loader import HOOK_NAMES, FileRules, LoadedScript, LoadFailure, read_source
 from ._process import Gone, Retired, Timeout, Worker
+from ._record import call_api, skip_api
+from ._shadow import is_no_side_effects
 from ._signature import Parameters, valid_parameters
 from ._wire import (
     ProtocolError,
@@ -593,8 +595,9 @@ class WorkerPool:
         )
 
     def _api(self, worker: Worker, reply: list[Any]) -> None:
-        if len(reply) != 3 or type(reply[1]) is not str:
-            raise ProtocolError("an api call is [name, [args, kwargs]]")
+        if len(reply) not in (3, 4) or type(reply[1]) is not str:
+            raise ProtocolError("an api call is [name, [args, kwargs]] (and true for a shadow)")
+        shadow = len(reply) == 4 and reply[3] is True
         function = self._functions.get(reply[1])
         arguments = reply[2]
         if (
@@ -615,8 +618,15 @@ class WorkerPool:
         except BoundaryError as exc:
             raise ProtocolError(f"invalid api arguments ({exc})") from None
         answer: list[Any]
+        if shadow and not is_no_side_effects(function):
+            # a shadow script's call of a function with side effects: not made
+            # (DESIGN.md "Safe rollout"), as in-process (_sandbox._api_call)
+            skip_api(reply[1], tuple(args), kwargs)
+            worker.send(frame(["ret", None]), self._deadline)
+            return
         try:
-            result = function(*args, **kwargs)
+            # (recorded while engine.record() records the call: _record)
+            result = call_api(reply[1], function, tuple(args), kwargs)
         except Exception as exc:
             # rebuilt on the other side from type name and message: the host's object,
             # traceback and frames stay here

@@ -30,6 +30,7 @@ from ._paths import world_writable_root
 from ._policy import HookPolicy, LocatedHookPolicy
 from ._retained import KeptAccount
 from ._sandbox import SCRIPT_DECIMAL, SandboxPolicy, ScriptFlags, script_globals
+from ._shadow import is_shadow
 
 __all__ = [
     "HOOK_NAMES",
@@ -69,6 +70,11 @@ class LoadedScript:
     free: frozenset[Any] = field(repr=False, default=frozenset())
     # what the engine does around its calls, learnt as it runs (_sandbox.ScriptFlags)
     flags: ScriptFlags = field(repr=False, default_factory=ScriptFlags)
+    # a *.shadow.py: runs, changes nothing (_shadow; its api does not reach the host)
+    shadow: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        self.shadow = is_shadow(self.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +279,7 @@ def load_source(
         module_name=f"hookyard.scripts.{point}.{Path(path).stem}",
         logger=logger,
         state=state,
+        shadow=is_shadow(name),
         flags=flags,
     )
     budget = Budget(policy.limits)

@@ -89,6 +89,8 @@ class _Call:
 class Tracing:
     """The engine's tracing observer (see the module docstring)."""
 
+    metered = True  # events carry their scripts' durations
+
     def __init__(self, engine: HookEngine, tracer: Any) -> None:
         self._points = engine._points
         self._tracer = tracer

@@ -19,6 +19,8 @@ from ._budget import current_budget
 from ._copy import rebuild_exception, to_host, to_script
 from ._modules import C_IMPORTS, TYPE_HINT_MODULES, ModuleFacade, c_import_facade
 from ._names import DENIED_BUILTINS
+from ._record import call_api, skip_api
+from ._shadow import is_no_side_effects
 from .errors import BoundaryError
 
 __all__ = ["SCRIPT_DECIMAL", "SandboxPolicy", "ScriptFlags", "Veto", "script_globals"]
@@ -286,7 +288,13 @@ class ApiFacade:
         return f"<api: {names}>" if names else "<api: no functions>"
 
 
-def _api_call(name: str, function: Callable[..., Any], size: int) -> Callable[..., Any]:
+def _api_call(
+    name: str, function: Callable[..., Any], size: int, *, shadow: bool = False
+) -> Callable[..., Any]:
+    # a shadow script's call reaches the host only for a no_side_effects function
+    # (DESIGN.md "Safe rollout"); the others are noted and return None
+    skipped = shadow and not is_no_side_effects(function)
+
     def call(*args: Any, **kwargs: Any) -> Any:
         try:
             host_args = tuple(to_host(a, size) for a in args)
@@ -296,8 +304,12 @@ def _api_call(name: str, function: Callable[..., Any], size: int) -> Callable[..
         spent = current_budget().failure()
         if spent is not None:
             raise spent
+        if skipped:
+            skip_api(name, host_args, host_kwargs)
+            return None
         try:
-            result = function(*host_args, **host_kwargs)
+            # (recorded while engine.record() records the call: _record)
+            result = call_api(name, function, host_args, host_kwargs)
         except Exception as exc:
             # rebuilt from type name and message: the host's object, traceback and frames
             # stay in the host
@@ -321,13 +333,23 @@ class SandboxPolicy:
         api: Mapping[str, Callable[..., Any]],
         module_factories: Mapping[str, Callable[[], ModuleFacade]],
         limits: _budget.Limits,
+        shadow_api: Mapping[str, Callable[..., Any]] | None = None,
     ) -> None:
+        """``shadow_api``: what shadow scripts' ``api`` calls (default: ``api``, of which
+        they reach only ``no_side_effects`` functions; a worker forwards them all to the
+        host, which decides)."""
         for name, function in api.items():
             if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
                 raise ValueError(f"api names must be public identifiers, not {name!r}")
             if not callable(function):
                 raise TypeError(f"api[{name!r}] must be callable")
         self.api = ApiFacade({name: _api_call(name, fn, limits.size) for name, fn in api.items()})
+        self.shadow_api = ApiFacade(
+            {
+                name: _api_call(name, fn, limits.size, shadow=True)
+                for name, fn in (api if shadow_api is None else shadow_api).items()
+            }
+        )
         self.api_names = tuple(sorted(api))
         self.module_factories = dict(module_factories)
         self.limits = limits
@@ -415,9 +437,11 @@ def script_globals(
     module_name: str,
     logger: logging.Logger,
     state: dict[str, Any],
+    shadow: bool = False,
     flags: ScriptFlags | None = None,
 ) -> dict[str, Any]:
-    """A fresh globals namespace for one script version."""
+    """A fresh globals namespace for one script version (``shadow``: a shadow script's,
+    whose ``api`` does not reach the host's functions with side effects)."""
     script_builtins = dict(policy.builtins)
     script_builtins["__import__"] = _script_import(
         policy.module_factories,
@@ -464,7 +488,7 @@ def script_globals(
         "_getslice_": _guards.getslice,
         "_mapping_": _guards.mapping,
         # the script's world
-        "api": policy.api,
+        "api": policy.shadow_api if shadow else policy.api,
         "log": log,
         "state": state,
         "Veto": Veto,

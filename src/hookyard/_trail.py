@@ -18,7 +18,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Literal, NamedTuple
+from typing import Any, Final, Literal, NamedTuple, get_args
 
 __all__ = ["OUTCOMES", "PHASES", "AuditEvent", "AuditLog", "AuditTrail", "FanOut", "fan_out"]
 
@@ -26,9 +26,21 @@ logger = logging.getLogger("hookyard.audit")
 _engine_logger = logging.getLogger("hookyard")
 
 Phase = Literal["pre", "post", "error", "load"]
-Outcome = Literal["ok", "error", "veto", "replaced", "limit", "skipped"]
+Outcome = Literal[
+    "ok",
+    "error",
+    "veto",
+    "replaced",
+    "limit",
+    "skipped",
+    "shadow-veto",
+    "shadow-replace",
+    "shadow-error",
+    "tripped",
+]
 PHASES: Final = ("pre", "post", "error", "load")
-OUTCOMES: Final = ("ok", "error", "veto", "replaced", "limit", "skipped")
+# shadow-*: what a shadow script would have done (_shadow); tripped: its breaker opened
+OUTCOMES: Final = get_args(Outcome)
 
 
 class AuditEvent(NamedTuple):
@@ -196,6 +208,7 @@ class AuditTrail:
     """The engine's observer: turns invocations into ``AuditEvent``s for every sink."""
 
     __slots__ = ("_file", "_listeners")
+    metered = True  # events carry durations and operations
 
     def __init__(self, audit_log: str | Path | AuditLog | None) -> None:
         if audit_log is not None and not isinstance(audit_log, AuditLog):
@@ -293,10 +306,11 @@ class AuditTrail:
 class FanOut:
     """Hands each invocation to several observers (the trail, metrics, tracing)."""
 
-    __slots__ = ("observers",)
+    __slots__ = ("metered", "observers")
 
     def __init__(self, observers: tuple[Any, ...]) -> None:
         self.observers = observers
+        self.metered = any(observer.metered for observer in observers)
 
     def invocation(
         self,

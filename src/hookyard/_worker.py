@@ -42,6 +42,7 @@ from ._hookpoint import ScriptFailure, _Meter, call_script
 from ._loader import HOOK_NAMES, LoadedScript, LoadFailure, load_source
 from ._modules import facade_factories
 from ._sandbox import SandboxPolicy
+from ._shadow import no_side_effects
 from ._signature import first_line, parameters_of
 from ._wire import (
     ProtocolError,
@@ -104,11 +105,11 @@ class _Channel:
 class _Counts:
     """Stands in for the engine's per-file record: the host keeps the real counters."""
 
-    __slots__ = ("calls", "failures")
+    __slots__ = ("calls", "streak")
 
     def __init__(self) -> None:
         self.calls = 0
-        self.failures = 0
+        self.streak = 0
 
 
 class _ForwardLogger(logging.Logger):
@@ -139,6 +140,11 @@ class _Server:
             api={name: self._forwarder(name) for name in init["api"]},
             module_factories=facade_factories(init["modules"]),
             limits=limits,
+            # shadow scripts' calls all go to the host, marked: it knows which functions
+            # have no side effects (DESIGN.md "Safe rollout")
+            shadow_api={
+                name: no_side_effects(self._forwarder(name, shadow=True)) for name in init["api"]
+            },
         )
         self.scripts: dict[int, LoadedScript] = {}
         self.loggers: dict[int, _ForwardLogger] = {}
@@ -374,13 +380,15 @@ class _Server:
         self.channel.send(["loaded", hooks, shapes])
 
     # -- api ----------------------------------------------------------------------------------
-    def _forwarder(self, name: str) -> Any:
+    def _forwarder(self, name: str, *, shadow: bool = False) -> Any:
         channel = self.channel
+        request = ["api", name, None, True] if shadow else ["api", name, None]
 
         def forward(*args: Any, **kwargs: Any) -> Any:
             # _sandbox's api wrapper has already copied the arguments to plain data and
             # will copy the answer again; this only carries them.
-            channel.send(["api", name, encode_call(args, kwargs)])
+            request[2] = encode_call(args, kwargs)
+            channel.send(request)
             while True:
                 message = channel.receive()
                 kind = message[0]

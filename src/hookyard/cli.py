@@ -2,7 +2,8 @@
 
 ``check``, ``list`` and ``audit`` never run a script: they read the syntax trees.
 ``run`` and ``watch`` load scripts in the sandbox, with stub ``api`` functions that print
-their calls and return None. ``demo`` runs the example host. See docs/cli.md.
+their calls and return None; ``replay`` runs them against recorded calls. ``demo`` runs
+the example host. See docs/cli.md and docs/rollout.md.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from . import __version__
 from ._audit import DirectoryAudit, ScriptAudit, audit_directory
 from ._layout import fingerprint
 from ._modules import facade_factories
+from ._shadow import script_mode
 
 __all__ = ["EXIT_FINDINGS", "EXIT_OK", "EXIT_USAGE", "UsageError", "main"]
 
@@ -126,6 +128,8 @@ def _list_one(audit: DirectoryAudit) -> None:
         width = max((len(s.name) for s in scripts), default=0)
         for script in scripts:
             note = ", ".join(script.hooks) or "-"
+            if script_mode(script.name) == "shadow":
+                note += "  (shadow: runs, changes nothing)"
             if script.findings:
                 count = len(script.findings)
                 note += f"  [{count} problem{'s' if count > 1 else ''}: hookyard check]"
@@ -203,10 +207,10 @@ def _show(value: Any) -> str:
         return repr(value)
 
 
-def _run(args: argparse.Namespace) -> int:
-    from ._trail import AuditEvent
-    from .testing import ApiCall, Harness, LogLine
-
+def _point_in(args: argparse.Namespace) -> tuple[Path, DirectoryAudit, list[str]]:
+    """For commands that run one point's scripts (run, replay): the directory, its audit
+    and the api names its scripts call or hookyard.toml declares; UsageError for a point
+    DIR does not have."""
     directory = _directory(args)
     _engine_logs_to_stderr()
     audit = audit_directory(directory, modules=args.modules)
@@ -215,6 +219,14 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"no point {args.point!r} in {directory} (points: {known})")
     config_api = audit.config.api or ()
     api_names = sorted({n for s in audit.scripts for n in s.api if n != "*"} | set(config_api))
+    return directory, audit, api_names
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ._trail import AuditEvent
+    from .testing import ApiCall, Harness, LogLine
+
+    directory, audit, api_names = _point_in(args)
 
     def printing_stub(name: str) -> Callable[..., None]:
         def stub(*call_args: Any, **call_kwargs: Any) -> None:
@@ -272,6 +284,24 @@ def _run(args: argparse.Namespace) -> int:
     # with --host-error the host's own exception is expected; anything else is a finding
     unexpected = call.error is not None and args.host_error is None
     return EXIT_FINDINGS if failures or script_failed or unexpected else EXIT_OK
+
+
+# -- replay: recorded calls against today's scripts ------------------------------------------
+def _replay_command(args: argparse.Namespace) -> int:
+    from ._replay import ReplayError, replay
+
+    directory, audit, api_names = _point_in(args)
+    modules = args.modules if args.modules is not None else audit.modules
+    try:
+        found = replay(directory, args.point, args.file, modules=modules, api_names=api_names)
+    except ReplayError as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        json.dump(found.as_dict(), sys.stdout, indent=2)
+        print()
+    else:
+        print(found.text())
+    return EXIT_FINDINGS if found.differing or found.not_loaded else EXIT_OK
 
 
 # -- watch --------------------------------------------------------------------------------
@@ -496,6 +526,25 @@ def _parser() -> argparse.ArgumentParser:
         help="make the host raise RuntimeError(MESSAGE), to run error hooks",
     )
     run.set_defaults(handler=_run)
+
+    replaying = commands.add_parser(
+        "replay",
+        help="run DIR's scripts of POINT against calls engine.record() recorded",
+        description="Run the current scripts of POINT in DIR against every call recorded "
+        "in FILE (engine.record), without the host: the host's recorded result or "
+        "exception stands in for its body, api calls return the recorded results (an "
+        "api call that was not recorded returns None and is reported). Prints each call "
+        "whose outcome now differs (veto, final result, failures, per-script outcomes) "
+        "and a summary. Exit 0 when nothing differs, 1 when something does (or a script "
+        "does not load), 2 when FILE cannot be replayed.",
+    )
+    _add_dir(replaying)
+    replaying.add_argument("point", metavar="POINT", help="the hook point (folder name)")
+    replaying.add_argument("file", metavar="FILE", type=Path, help="the recording (JSON lines)")
+    replaying.add_argument(
+        "--json", action="store_true", help="print what differs as JSON (see docs/rollout.md)"
+    )
+    replaying.set_defaults(handler=_replay_command)
 
     watch = commands.add_parser(
         "watch",

@@ -40,7 +40,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from ._engine import script_mode
+from ._shadow import script_mode
 
 if TYPE_CHECKING:
     from ._engine import HookEngine
@@ -74,6 +74,7 @@ class _Counts:
     """The engine's observer: counts invocations and sorts durations into buckets."""
 
     __slots__ = ("_lock", "durations", "invocations")
+    metered = True  # it sorts durations into buckets
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
