@@ -22,6 +22,7 @@ import decimal
 import enum
 import fractions
 import functools
+import os
 import sys
 import types
 import uuid
@@ -33,6 +34,7 @@ from .errors import BoundaryError
 __all__ = [
     "ATOMS",
     "IMMUTABLE",
+    "IMPLEMENTATION",
     "args_to_script",
     "arguments_to_script",
     "check_host_safe",
@@ -110,7 +112,7 @@ class _Copier:
     container: Callable[[Any, Memo, int], Any]  # subclasses of the plain containers
 
 
-def _make_copier(foreign: Foreign) -> _Copier:
+def _python_copier(foreign: Foreign) -> _Copier:
     """The copier for one direction; ``foreign(x, memo, depth)`` handles what is not plain.
 
     ``depth`` counts the containers above ``x``; past MAX_NESTING the copy stops.
@@ -323,11 +325,63 @@ def _host_value(x: Any, memo: Memo, depth: int) -> Any:
     return _refuse(x, memo, depth)
 
 
-_TO_SCRIPT = _make_copier(_host_value)
-_TO_HOST = _make_copier(_refuse)
-_to_script_value = _TO_SCRIPT.value
-_to_script_tuple = _TO_SCRIPT.tuple
-_to_host_value = _TO_HOST.value
+# The compiled copier (``_ccopy.c``, issue 17): the same algorithm and memo in C, built
+# when the package is installed where a C compiler is found (hatch_build.py); the
+# functions above are the fallback wherever it is not, or with HOOKYARD_PURE_PYTHON=1.
+_CCOPY_VERSION = 1  # _ccopy.c's CCOPY_VERSION: a stale build is not used
+
+
+def _compiled() -> Any:
+    """The ``_ccopy`` extension when it is built, current and not turned off, else None."""
+    if os.environ.get("HOOKYARD_PURE_PYTHON", "") not in ("", "0"):
+        return None
+    try:
+        from . import _ccopy  # type: ignore[attr-defined]  # built by hatch_build.py
+    except ImportError:
+        return None
+    return _ccopy if getattr(_ccopy, "VERSION", None) == _CCOPY_VERSION else None
+
+
+def _make_copier(foreign: Foreign, compiled: Any) -> _Copier:
+    if compiled is None:
+        return _python_copier(foreign)
+    copier = compiled.Copier(ATOMS, foreign, MAX_NESTING, _TooDeep, _KEEP_ALIVE, _NOT_A_CONTAINER)
+    return _Copier(copier.value, copier.tuple, copier.container)
+
+
+IMPLEMENTATION = "python"  # which copier runs: "c" (the extension) or "python"
+
+
+def _select(implementation: str) -> str:
+    """Run the ``"c"`` or the ``"python"`` copier from now on; returns the previous one.
+
+    For tests (both copiers pass the same suite) and benchmarks; ``"c"`` raises
+    ``ImportError`` where the extension is not built."""
+    global _TO_SCRIPT, _TO_HOST, _to_script_value, _to_script_tuple, _to_host_value
+    global IMPLEMENTATION
+    if implementation not in ("c", "python"):
+        raise ValueError(f"implementation must be 'c' or 'python', not {implementation!r}")
+    compiled = None
+    if implementation == "c":
+        compiled = _compiled()
+        if compiled is None:
+            raise ImportError("hookyard._ccopy is not built (or HOOKYARD_PURE_PYTHON is set)")
+    previous = IMPLEMENTATION
+    _TO_SCRIPT = _make_copier(_host_value, compiled)
+    _TO_HOST = _make_copier(_refuse, compiled)
+    _to_script_value = _TO_SCRIPT.value
+    _to_script_tuple = _TO_SCRIPT.tuple
+    _to_host_value = _TO_HOST.value
+    IMPLEMENTATION = implementation
+    return previous
+
+
+_TO_SCRIPT: _Copier
+_TO_HOST: _Copier
+_to_script_value: Callable[[Any, Memo, int], Any]
+_to_script_tuple: Callable[[tuple[Any, ...], Memo, int], Any]
+_to_host_value: Callable[[Any, Memo, int], Any]
+_select("c" if _compiled() is not None else "python")
 
 
 def to_script(value: Any) -> Any:
