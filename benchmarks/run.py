@@ -206,32 +206,54 @@ def figure_d(root: Path, rounds: int) -> Figure:
 
 
 # -- E ---------------------------------------------------------------------------------------
-def figure_e(root: Path, rounds: int, count: int = 1000) -> tuple[Figure, dict[str, float]]:
+def figure_e(
+    root: Path, rounds: int, count: int = 1000
+) -> tuple[list[Figure], dict[str, float]]:
+    """A first load (empty compiled-script cache) and a restart (the cache warm) of
+    ``count`` scripts, each against raw ``compile_restricted`` of the same sources."""
     folder = root / "e"
     paths = workloads.write_scripts(folder, count, points=20)
     sources = [(p.read_text(encoding="utf-8"), str(p)) for p in paths]
+    caches = root / "e-caches"
+    caches.mkdir(mode=0o700)
+    warm = caches / "warm"
+    hookyard.HookEngine(folder, cache_dir=warm)  # fills it
+    fresh = iter(range(1_000_000))
 
-    def load() -> None:
-        engine = hookyard.HookEngine(folder)
+    def first_load() -> None:
+        engine = hookyard.HookEngine(folder, cache_dir=caches / f"cold-{next(fresh)}")
+        assert len(engine.status()) == count
+
+    def restart() -> None:
+        engine = hookyard.HookEngine(folder, cache_dir=warm)
         assert len(engine.status()) == count
 
     def compile_all() -> None:
         for source, filename in sources:
             compile_restricted(source, filename, "exec")
 
-    subject, peer, ratio = alternate(once(load), once(compile_all), max(rounds // 3, 2))
-    figure = Figure(
-        "E",
-        f"cold load of {count:,} small scripts",
-        subject,
-        peer,
-        ratio,
-        "raw compile_restricted of the sources",
-        "<= 1.3",
-        ratio <= 1.3,
-        "ms",
-    )
-    return figure, load_breakdown(folder, sources)
+    figures = []
+    for key, title, subject_load, goal in (
+        ("E1", "first load", first_load, 2.0),
+        ("E2", "restart (compiled-script cache warm)", restart, 0.35),
+    ):
+        subject, peer, ratio = alternate(
+            once(subject_load), once(compile_all), max(rounds // 3, 2)
+        )
+        figures.append(
+            Figure(
+                key,
+                f"{title}, {count:,} small scripts",
+                subject,
+                peer,
+                ratio,
+                "raw compile_restricted of the sources",
+                f"<= {goal}",
+                ratio <= goal,
+                "ms",
+            )
+        )
+    return figures, load_breakdown(folder, sources)
 
 
 def load_breakdown(folder: Path, sources: list[tuple[str, str]]) -> dict[str, float]:
@@ -366,10 +388,10 @@ def main(argv: list[str] | None = None) -> int:
         if "D" in only:
             figures.append(figure_d(root, rounds))
         if "E" in only:
-            figure, stages = figure_e(root, rounds)
-            figures.append(figure)
+            e_figures, stages = figure_e(root, rounds)
+            figures.extend(e_figures)
             total = sum(stages.values())
-            extra.append("E breakdown (one pass over the same 1,000 files, stage by stage):")
+            extra.append("E breakdown (one uncached pass over the same 1,000 files, by stage):")
             for name, seconds in stages.items():
                 extra.append(f"    {name:<24}{seconds * 1e3:>9.1f} ms  {seconds / total:>5.0%}")
         if "F" in only:

@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeVar
 
 from ._audit import ReachChange, report_reach_change, source_reach_change
 from ._budget import Limits
+from ._cache import USER_CACHE, CacheSession, _Default, script_cache
 from ._hookpoint import Observer, Point, PointOptions, make_hooked
 from ._interpreter import warn_if_untested
 from ._isolation import ProcessIsolation, WorkerPool, process_options
@@ -139,6 +140,10 @@ class HookEngine:
     Scripts are loaded when the engine is made; ``start()`` (or ``with engine:``) begins
     watching the directory for changes, ``close()`` stops.
 
+    ``cache_dir``: where compiled scripts are kept between runs (default: the per-user
+    cache directory; None: off); used only when it is the host user's own, mode 0700
+    (``_cache``). Under process isolation the workers compile.
+
     Watching options: ``polling`` uses watchdog's PollingObserver for file systems without
     inotify (True: every 0.5 s; a number: that interval in seconds); ``delete_grace`` is how
     long a script whose file vanished keeps serving, so that an editor's rename-away-then-
@@ -153,6 +158,7 @@ class HookEngine:
         modules: Iterable[str] = DEFAULT_MODULES,
         limits: Limits | None = None,
         strict_modes: bool = True,
+        cache_dir: str | os.PathLike[str] | _Default | None = USER_CACHE,
         max_script_bytes: int = MAX_SCRIPT_BYTES,
         isolation: Literal["inline", "process"] | ProcessIsolation = "inline",
         polling: bool | float = False,
@@ -191,6 +197,9 @@ class HookEngine:
         self._rules = FileRules(
             root=self.directory, strict_modes=strict_modes, max_bytes=max_script_bytes
         )
+        cache = script_cache(cache_dir, self.directory)  # (checks its type in any mode)
+        self._cache = cache if self._pool is None else None
+        self._session: CacheSession | None = None  # the cache's view during a rescan
         self._points: dict[str, Point] = _points if _points is not None else {}
         self._records: dict[str, _Record] = {}
         self._lock = threading.RLock()
@@ -417,18 +426,27 @@ class HookEngine:
         """
         with self._lock:
             deadline = time.monotonic() + _READ_PATIENCE
-            while True:
-                before = self._layout()
-                read, found, unreadable = self._scan(points)
-                if self._layout() == before:
-                    break
-                if time.monotonic() > deadline:
-                    logger.warning(
-                        "hook directory %s kept being swapped while it was read; the "
-                        "scripts serving stay until it settles",
-                        self.directory,
-                    )
-                    return None
+            # compiled scripts: the pack is read once here and written once below
+            session = self._session = (
+                self._cache.session() if self._cache is not None else CacheSession()
+            )
+            try:
+                while True:
+                    before = self._layout()
+                    read, found, unreadable = self._scan(points)
+                    if self._layout() == before:
+                        break
+                    if time.monotonic() > deadline:
+                        logger.warning(
+                            "hook directory %s kept being swapped while it was read; the "
+                            "scripts serving stay until it settles",
+                            self.directory,
+                        )
+                        return None
+                session.save(points)
+            finally:
+                self._session = None
+                session.close()
             events = [
                 event
                 for point, path, started, result in read
@@ -500,7 +518,12 @@ class HookEngine:
         if self._pool is not None:
             return self._pool.load(path, point=point, rules=self._rules, logger=script_logger)
         return load_script(
-            path, point=point, policy=self._policy, rules=self._rules, logger=script_logger
+            path,
+            point=point,
+            policy=self._policy,
+            rules=self._rules,
+            logger=script_logger,
+            cache=self._session,
         )
 
     def _load(self, point: str, path: Path) -> ReloadEvent | None:

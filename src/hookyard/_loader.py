@@ -18,7 +18,7 @@ import stat
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from RestrictedPython.compile import compile_restricted_exec
 
@@ -29,10 +29,14 @@ from ._policy import HookPolicy, LocatedHookPolicy
 from ._retained import KeptAccount
 from ._sandbox import SandboxPolicy, script_globals
 
+if TYPE_CHECKING:
+    from ._cache import CacheSession
+
 __all__ = [
     "HOOK_NAMES",
     "LoadFailure",
     "LoadedScript",
+    "PathChecks",
     "compile_source",
     "load_script",
     "read_source",
@@ -88,26 +92,66 @@ class FileRules:
     max_bytes: int = MAX_SCRIPT_BYTES
 
 
-def read_source(path: Path, rules: FileRules) -> tuple[str, str] | LoadFailure:
-    """The text and sha256 of a script file, or why it is refused."""
+class PathChecks:
+    """One rescan's memo of the checks every file of a folder shares: the real path of
+    the hook directory and of each point folder, and each folder's mode (issue 17: two
+    ``Path.resolve()`` per file were a third of a cold load). Made per rescan, so a folder
+    swapped between rescans (a fleet's symlink swap) is resolved afresh."""
+
+    __slots__ = ("_modes", "_real")
+
+    def __init__(self) -> None:
+        self._real: dict[str, str] = {}
+        self._modes: dict[str, int] = {}
+
+    def real(self, folder: str) -> str:
+        """``os.path.realpath(folder, strict=True)``, once per folder."""
+        known = self._real.get(folder)
+        if known is None:
+            known = self._real[folder] = os.path.realpath(folder, strict=True)
+        return known
+
+    def mode(self, folder: str) -> int:
+        """The folder's ``st_mode`` (0 when it cannot be read), once per folder."""
+        known = self._modes.get(folder)
+        if known is None:
+            try:
+                known = os.stat(folder).st_mode
+            except OSError:
+                known = 0
+            self._modes[folder] = known
+        return known
+
+
+def read_source(
+    path: Path, rules: FileRules, checks: PathChecks | None = None
+) -> tuple[str, str] | LoadFailure:
+    """The text and sha256 of a script file, or why it is refused (``checks``: the
+    rescan's memo of folder checks; a fresh one when not given)."""
     shown = str(path)
+    if checks is None:
+        checks = PathChecks()
     try:
-        info = os.lstat(path)
+        info = os.lstat(shown)
     except OSError as exc:
         return LoadFailure(shown, None, f"cannot read: {exc.strerror or exc}")
     # The file, and every folder on the way to it, must resolve inside the hook directory:
     # a symlinked script *or* a symlinked point folder may not lead outside it.
+    parent = os.path.dirname(shown)
     try:
-        target = path.resolve(strict=True)
-        root = rules.root.resolve(strict=True)
+        root = checks.real(str(rules.root))
+        if stat.S_ISLNK(info.st_mode):
+            target = os.path.realpath(shown, strict=True)
+        else:
+            target = os.path.join(checks.real(parent), os.path.basename(shown))
     except (OSError, RuntimeError) as exc:
         return LoadFailure(shown, None, f"refused: broken symlink ({exc})")
-    if not target.is_relative_to(root):
+    if not (target == root or target.startswith(root.rstrip(os.sep) + os.sep)):
         return LoadFailure(
             shown, None, f"refused: symlink leads outside the hook directory (to {target})"
         )
     if stat.S_ISLNK(info.st_mode):
-        info = os.stat(path)
+        info = os.stat(shown)
     if not stat.S_ISREG(info.st_mode):
         return LoadFailure(shown, None, "refused: not a regular file")
     if rules.strict_modes:
@@ -115,11 +159,7 @@ def read_source(path: Path, rules: FileRules) -> tuple[str, str] | LoadFailure:
             return LoadFailure(
                 shown, None, "refused: world-writable script (chmod o-w, or strict_modes=False)"
             )
-        parent = path.parent
-        try:
-            parent_mode = os.stat(parent).st_mode
-        except OSError:
-            parent_mode = 0
+        parent_mode = checks.mode(parent)
         if parent_mode & stat.S_IWOTH and not parent_mode & stat.S_ISVTX:
             return LoadFailure(
                 shown,
@@ -224,13 +264,16 @@ def load_script(
     policy: SandboxPolicy,
     rules: FileRules,
     logger: logging.Logger,
+    cache: CacheSession | None = None,
 ) -> LoadedScript | LoadFailure:
-    """Read, compile and run one script file; never raises."""
-    read = read_source(path, rules)
+    """Read, compile (or take from ``cache``) and run one script file; never raises."""
+    read = read_source(path, rules, cache.checks if cache is not None else None)
     if isinstance(read, LoadFailure):
         return read
     source, version = read
-    return load_source(source, version, path=str(path), point=point, policy=policy, logger=logger)
+    return load_source(
+        source, version, path=str(path), point=point, policy=policy, logger=logger, cache=cache
+    )
 
 
 def load_source(
@@ -241,10 +284,15 @@ def load_source(
     point: str,
     policy: SandboxPolicy,
     logger: logging.Logger,
+    cache: CacheSession | None = None,
 ) -> LoadedScript | LoadFailure:
     if not source.strip():
         return LoadFailure(path, 1, "script is empty (defines none of pre, post, error)", version)
-    code = compile_source(source, path)
+    code = (
+        compile_source(source, path)
+        if cache is None
+        else cache.compile(source, version, path, compile_source)
+    )
     if isinstance(code, list):
         line, message = code[0]
         more = f" (and {len(code) - 1} more)" if len(code) > 1 else ""
