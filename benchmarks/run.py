@@ -206,9 +206,7 @@ def figure_d(root: Path, rounds: int) -> Figure:
 
 
 # -- E ---------------------------------------------------------------------------------------
-def figure_e(
-    root: Path, rounds: int, count: int = 1000
-) -> tuple[list[Figure], dict[str, float]]:
+def figure_e(root: Path, rounds: int, count: int = 1000) -> tuple[list[Figure], dict[str, float]]:
     """A first load (empty compiled-script cache) and a restart (the cache warm) of
     ``count`` scripts, each against raw ``compile_restricted`` of the same sources."""
     folder = root / "e"
@@ -237,9 +235,7 @@ def figure_e(
         ("E1", "first load", first_load, 2.0),
         ("E2", "restart (compiled-script cache warm)", restart, 0.35),
     ):
-        subject, peer, ratio = alternate(
-            once(subject_load), once(compile_all), max(rounds // 3, 2)
-        )
+        subject, peer, ratio = alternate(once(subject_load), once(compile_all), max(rounds // 3, 2))
         figures.append(
             Figure(
                 key,
