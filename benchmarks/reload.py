@@ -173,6 +173,36 @@ def measure(
     return samples
 
 
+def measure_seen(
+    label: str,
+    probe: Callable[[], Any],
+    script: Path,
+    live: Live,
+    edits: int,
+    pause: float | None,
+) -> list[float]:
+    """What a user sees (issue 17): from the start of an in-place save (the open) to the
+    first call that answers with the new version, the saving thread polling with calls,
+    flat out (``pause`` None: it holds the GIL between calls, as a busy host does) or
+    ``pause`` seconds apart (``time.sleep`` releases the GIL)."""
+    samples = []
+    for i in range(edits):
+        tag = f"{label}-{i}"
+        text = source(tag)
+        start = time.perf_counter()
+        write(script, text)
+        deadline = start + 10.0
+        while probe() != tag:
+            if pause is not None:
+                time.sleep(pause)
+            if time.perf_counter() > deadline:
+                raise SystemExit(f"benchmark: {tag} never answered a call")
+        samples.append((time.perf_counter() - start) * 1000)
+        live.wait(live.when, version(text))  # settled before the next save
+        time.sleep(0.002)
+    return samples
+
+
 class Debounced(FileSystemEventHandler):
     """The baseline: every event on a script (re)arms a 50 ms timer; when it fires, the
     file is reloaded."""
@@ -306,6 +336,10 @@ def main() -> None:
             for label, save in PATTERNS.items():
                 results[label] = measure(label, save, probe, script, live, edits)
                 print(row(f"hookyard, {label}", results[label]))
+            seen_paced = measure_seen("paced", probe, script, live, edits, 0.0001)
+            print(row("user-visible: save -> a call sees it (0.1 ms)", seen_paced))
+            seen_busy = measure_seen("polled", probe, script, live, edits, None)
+            print(row("user-visible: save -> a call sees it (flat out)", seen_busy))
             with Hammer(probe, threads=2):
                 busy = measure("busy", in_place, probe, script, live, edits)
             print(row("hookyard, in-place, 2 busy callers", busy))
