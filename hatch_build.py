@@ -13,6 +13,7 @@ same behaviour. ``HOOKYARD_PURE_PYTHON=1`` skips the compile.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shlex
 import shutil
@@ -39,15 +40,25 @@ def compile_command(source: Path, target: Path) -> list[str] | str:
         return "this interpreter names no C compiler (sysconfig LDSHARED)"
     if not include or not Path(include, "Python.h").is_file():
         return f"no Python.h in {include} (install the Python development headers)"
+    # CC and LDSHARED from the environment win, as with setuptools: CC replaces the
+    # compiler at the head of the interpreter's LDSHARED, LDSHARED the whole line
+    compiler = sysconfig.get_config_var("CC") or ""
+    if "CC" in os.environ and compiler and ldshared.startswith(compiler):
+        ldshared = os.environ["CC"] + ldshared[len(compiler) :]
     command = shlex.split(os.environ.get("LDSHARED", ldshared))
+    if not command:
+        return "LDSHARED is empty"
     if shutil.which(command[0]) is None:
         return f"no C compiler {command[0]!r} on PATH"
     flags = shlex.split(sysconfig.get_config_var("CCSHARED") or "")
+    # the source's hash, compiled in: hookyard._copy refuses a build of other source
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
     return [
         *command,
         *flags,
         "-O2",
         "-std=c99",
+        f'-DCCOPY_SOURCE="{digest}"',
         f"-I{include}",
         str(source),
         "-o",

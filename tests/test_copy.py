@@ -531,3 +531,48 @@ def test_pure_python_fallback_can_be_forced() -> None:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "python"
+
+
+@pytest.mark.skipif("c" not in IMPLEMENTATIONS, reason="needs the built extension")
+def test_a_build_of_other_c_source_is_not_used(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An extension built from another edit of _ccopy.c (an editable install whose C
+    source changed since) is refused with a warning saying how to rebuild it."""
+    from hookyard import _ccopy  # type: ignore[attr-defined]
+
+    source = Path(_copy.__file__).with_name("_ccopy.c")
+    assert _copy._built_from(_ccopy, str(source))
+    edited = tmp_path / "_ccopy.c"
+    edited.write_bytes(source.read_bytes() + b"\n/* edited */\n")
+    with caplog.at_level("WARNING", logger="hookyard"):
+        assert not _copy._built_from(_ccopy, str(edited))
+    assert "pip install -e ." in caplog.text and "another _ccopy.c" in caplog.text
+
+
+def test_no_compiler_builds_pure_python() -> None:
+    """Where the compiler CC names does not exist, the build hook gives the reason instead
+    of a command line (the package then installs with the pure-Python copier)."""
+    # hatchling is only present in pip's build environment: a stand-in for its base class
+    code = (
+        "import sys, types, pathlib\n"
+        "for name in ('hatchling', 'hatchling.builders', 'hatchling.builders.hooks',\n"
+        "             'hatchling.builders.hooks.plugin',\n"
+        "             'hatchling.builders.hooks.plugin.interface'):\n"
+        "    sys.modules[name] = types.ModuleType(name)\n"
+        "sys.modules[name].BuildHookInterface = object\n"
+        "import hatch_build\n"
+        "print(hatch_build.compile_command(pathlib.Path('src/hookyard/_ccopy.c'), "
+        "pathlib.Path('x.so')))\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "LDSHARED"}
+    env["CC"] = "/nonexistent/cc"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parent.parent,
+    )
+    assert out.stdout.strip() == "no C compiler '/nonexistent/cc' on PATH"

@@ -27,6 +27,10 @@
 
 /* bumped whenever the contract with _copy.py changes: a stale build is not used */
 #define CCOPY_VERSION 1
+/* sha256 of this file, given by hatch_build.py: a build of an older edit is not used */
+#ifndef CCOPY_SOURCE
+#define CCOPY_SOURCE ""
+#endif
 
 typedef struct {
     PyObject_HEAD
@@ -723,7 +727,8 @@ PyInit__ccopy(void)
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
     if (PyModule_AddObjectRef(m, "Copier", (PyObject *)&CopierType) < 0 ||
-        PyModule_AddIntConstant(m, "VERSION", CCOPY_VERSION) < 0) {
+        PyModule_AddIntConstant(m, "VERSION", CCOPY_VERSION) < 0 ||
+        PyModule_AddStringConstant(m, "SOURCE", CCOPY_SOURCE) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -22,6 +22,8 @@ import decimal
 import enum
 import fractions
 import functools
+import hashlib
+import logging
 import os
 import sys
 import types
@@ -339,7 +341,34 @@ def _compiled() -> Any:
         from . import _ccopy  # type: ignore[attr-defined]  # built by hatch_build.py
     except ImportError:
         return None
-    return _ccopy if getattr(_ccopy, "VERSION", None) == _CCOPY_VERSION else None
+    source = os.path.join(os.path.dirname(__file__), "_ccopy.c")
+    return _ccopy if _built_from(_ccopy, source) else None
+
+
+def _built_from(module: Any, source: str) -> bool:
+    """Whether the extension ``module`` is current: built for this module's contract
+    (``VERSION``) and from the C source at ``source`` (``SOURCE``, its sha256, compiled in
+    by hatch_build.py). An editable install whose ``_ccopy.c`` was edited since it was
+    built runs the Python copier, with a warning, until ``pip install -e .`` builds it
+    again: a stale build never runs (issue 17)."""
+    if getattr(module, "VERSION", None) != _CCOPY_VERSION:
+        reason = "for another contract version"
+    else:
+        try:
+            with open(source, "rb") as handle:
+                digest = hashlib.sha256(handle.read()).hexdigest()
+        except OSError:
+            return True  # an installation that ships the extension without its C source
+        if getattr(module, "SOURCE", None) == digest:
+            return True
+        reason = f"from another {os.path.basename(source)}"
+    logging.getLogger("hookyard").warning(
+        "hookyard: %s was built %s; running the pure-Python copier (reinstall hookyard, "
+        "e.g. pip install -e ., to build it again)",
+        getattr(module, "__file__", module),
+        reason,
+    )
+    return False
 
 
 def _make_copier(foreign: Foreign, compiled: Any) -> _Copier:
