@@ -16,15 +16,16 @@ from typing import Any
 import pytest
 
 import hookyard
-from hookyard import AuditEvent, PointOptions, audit_directory, audit_source
+from hookyard import PointOptions
+from hookyard.audit import AuditEvent, audit_directory, audit_source
 from tests.conftest import BOTH_MODES, MakeEngine, write_scripts
 
 
-def audit(source: str, **options: Any) -> hookyard.ScriptAudit:
+def audit(source: str, **options: Any) -> hookyard.audit.ScriptAudit:
     return audit_source(textwrap.dedent(source), file="p/10-x.py", point="p", **options)
 
 
-def messages(result: hookyard.ScriptAudit) -> list[str]:
+def messages(result: hookyard.audit.ScriptAudit) -> list[str]:
     return [str(finding) for finding in result.findings]
 
 
@@ -274,9 +275,9 @@ def test_arguments_override_the_config_file(tmp_path: Path) -> None:
     ("config", "expected"),
     [
         ("[points.p\n", "not valid TOML"),
-        ("colour = 1\n", "unknown keys: colour"),
+        ("colour = 1\n", "unknown key 'colour'"),
         ("[points.p]\nveto = 'yes'\n", "points.p: veto must be a bool"),
-        ("[points.p]\nreplace = true\n", "points.p: unknown options replace"),
+        ("[points.p]\nreplace = true\n", "points.p: unknown option 'replace'"),
         ("modules = 'math'\n", "modules must be a list of strings"),
         ("modules = ['math', 'os']\n", "module 'os' cannot be offered to scripts"),
         ("modules = ['no_such_module_here']\n", "has no curated facade"),
@@ -328,7 +329,7 @@ def test_reach_change_names_gains_and_losses() -> None:
     """The diff says what the new version now does and no longer does; api gains widen."""
     old = audit("import json\ndef pre(x):\n    api.notify(json.dumps(x))\n")
     new = audit("def pre(x):\n    api.notify(x)\n    api.delete_instance(x)\n    x.get\n")
-    change = hookyard.reach_change(old, new)
+    change = hookyard.audit.reach_change(old, new)
     assert change.gained == ("calls api.delete_instance", "reads attribute .get")
     assert change.lost == ("imports json", "uses json.dumps")
     assert change.widened == ("calls api.delete_instance",)
@@ -340,7 +341,9 @@ def test_reach_change_names_gains_and_losses() -> None:
 
 def test_attribute_only_change_does_not_widen() -> None:
     """Reading another attribute of its own data is a change, but not a gain in reach."""
-    change = hookyard.reach_change(audit("def pre(x):\n    x.a\n"), audit("def pre(x):\n    x.b\n"))
+    change = hookyard.audit.reach_change(
+        audit("def pre(x):\n    x.a\n"), audit("def pre(x):\n    x.b\n")
+    )
     assert change and not change.widened
 
 
@@ -728,7 +731,7 @@ os._exit(9)
 def test_json_lines_file_is_rotated_by_size(make_engine: MakeEngine, tmp_path: Path) -> None:
     """Past max_bytes the file rotates to .1, .2...; at most `backups` old files are kept."""
     log = tmp_path / "audit.jsonl"
-    options = hookyard.AuditLog(log, max_bytes=2048, backups=2)
+    options = hookyard.audit.AuditLog(log, max_bytes=2048, backups=2)
     engine = make_engine({"p/10-x.py": "def pre():\n    pass\n"}, audit_log=options)
 
     @engine.hook("p")
@@ -749,7 +752,7 @@ def test_json_lines_file_truncates_without_backups(make_engine: MakeEngine, tmp_
     log = tmp_path / "audit.jsonl"
     engine = make_engine(
         {"p/10-x.py": "def pre():\n    pass\n"},
-        audit_log=hookyard.AuditLog(log, max_bytes=1024, backups=0),
+        audit_log=hookyard.audit.AuditLog(log, max_bytes=1024, backups=0),
     )
 
     @engine.hook("p")
@@ -784,9 +787,9 @@ def test_unwritable_audit_file_never_breaks_a_call(
 def test_audit_log_options_are_validated() -> None:
     """AuditLog refuses sizes too small to hold a line and negative backups."""
     with pytest.raises(ValueError, match="max_bytes"):
-        hookyard.AuditLog("a.jsonl", max_bytes=10)
+        hookyard.audit.AuditLog("a.jsonl", max_bytes=10)
     with pytest.raises(ValueError, match="backups"):
-        hookyard.AuditLog("a.jsonl", backups=-1)
+        hookyard.audit.AuditLog("a.jsonl", backups=-1)
 
 
 def test_failing_audit_listener_does_not_break_the_call(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import queue
 import signal
@@ -449,7 +450,8 @@ def replace_file(path: Path, text: str) -> None:
 
 def test_watch_prints_reloads_failures_and_reach_changes(good: Path) -> None:
     """Each reload prints the versions and the reach gained (flagged) or lost; a failed
-    save prints file:line; --max-events stops it with exit 0."""
+    save prints file:line, the file named as the loaded lines name it (relative to the
+    directory); --max-events stops it with exit 0."""
     watch = Lines(good, "--max-events", "2", "--timeout", "60")
     watch.until("watching ")
     script = good / "create/50-notify.py"
@@ -465,7 +467,7 @@ def test_watch_prints_reloads_failures_and_reach_changes(good: Path) -> None:
     ]
     replace_file(script, "def post(rv, name, flavor):\n    return rv +\n")
     failure = watch.until("FAILED")
-    assert failure[-1].startswith(f"FAILED   {script}:2: SyntaxError")
+    assert failure[-1].startswith("FAILED   create/50-notify.py:2: SyntaxError")
     assert failure[-1].endswith("(last good version keeps serving)")
     assert list(watch.rest())[-1] == "stopped"
     assert watch.process.wait(timeout=30) == 0
@@ -493,7 +495,7 @@ def test_watch_reports_scripts_that_fail_at_start(tmp_path: Path) -> None:
     """Scripts already broken when watching starts are printed first."""
     root = write_scripts(tmp_path / "hooks", {"p/10-x.py": "def pre(:\n"})
     result = hookyard("watch", root, "--timeout", "0.1")
-    assert result.stdout.splitlines()[0].startswith(f"FAILED   {root}/p/10-x.py:1: SyntaxError")
+    assert result.stdout.splitlines()[0].startswith("FAILED   p/10-x.py:1: SyntaxError")
 
 
 # -- demo ---------------------------------------------------------------------------------
@@ -511,3 +513,94 @@ def test_demo_without_directory_is_a_usage_error(tmp_path: Path) -> None:
     result = hookyard("demo", "--dir", tmp_path / "nope", "--iterations", "1")
     assert result.returncode == 2
     assert "no hook directory" in result.stderr
+
+
+# -- the version, several directories, hookyard.toml (issue 18) ------------------------------
+def test_version_is_printed() -> None:
+    """`hookyard --version` prints the installed version and exits 0."""
+    result = hookyard("--version")
+    assert result.returncode == 0
+    assert result.stdout == f"hookyard {importlib.metadata.version('hookyard')}\n"
+
+
+@pytest.fixture
+def two(tmp_path: Path) -> tuple[Path, Path]:
+    """Two hook directories: one clean, one with a broken script."""
+    clean = write_scripts(tmp_path / "a", {"create/10-x.py": "def pre(name):\n    pass\n"})
+    broken = write_scripts(tmp_path / "b", {"resize/10-y.py": "def pre(:\n"})
+    return clean, broken
+
+
+def test_check_takes_several_directories(two: tuple[Path, Path]) -> None:
+    """Like a linter, `check A B` checks both and exits 1 if either has findings."""
+    clean, broken = two
+    result = hookyard("check", clean, broken)
+    assert result.returncode == 1
+    assert result.stdout.startswith(f"{broken}/resize/10-y.py:1: SyntaxError")
+    assert hookyard("check", clean, clean).returncode == 0
+
+
+def test_list_takes_several_directories(two: tuple[Path, Path]) -> None:
+    """`list A B` lists each under its name, with its own fingerprint."""
+    clean, broken = two
+    lines = hookyard("list", clean, broken).stdout.splitlines()
+    assert lines[0] == f"{clean}:"
+    assert lines[1:3] == ["create", "  10-x.py  pre"]
+    assert lines[4] == ""
+    assert lines[5] == f"{broken}:"
+    assert len([line for line in lines if line.startswith("fingerprint: ")]) == 2
+
+
+def test_audit_takes_several_directories(two: tuple[Path, Path]) -> None:
+    """`audit A B` prints one table, each script under its directory; --json a list."""
+    clean, broken = two
+    result = hookyard("audit", clean, broken)
+    assert result.returncode == 1
+    rows = [line.split()[0] for line in result.stdout.splitlines()[1:3]]
+    assert rows == [f"{clean}/create/10-x.py", f"{broken}/resize/10-y.py"]
+    documents = json.loads(hookyard("audit", clean, broken, "--json").stdout)
+    assert [d["directory"] for d in documents] == [str(clean), str(broken)]
+    assert json.loads(hookyard("audit", clean, "--json").stdout)["directory"] == str(clean)
+
+
+def test_one_missing_directory_of_several_is_a_usage_error(two: tuple[Path, Path]) -> None:
+    """Nothing is printed on stdout when one directory of several does not exist."""
+    clean, _ = two
+    result = hookyard("check", clean, clean.parent / "nope")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert f"no hook directory {clean.parent / 'nope'}" in result.stderr
+
+
+def test_every_config_problem_is_reported_at_once(tmp_path: Path) -> None:
+    """An unknown key hides nothing: wrong types, bad point options and the findings the
+    good parts lead to are all reported, each config problem with its line."""
+    root = write_scripts(
+        tmp_path / "hooks",
+        {
+            "hookyard.toml": """
+                colour = "blue"
+                api = "notify"
+
+                [points.create]
+                veto = "yes"
+                result = "replace"
+
+                [points.resize]
+                retries = 3
+            """,
+            "create/10-x.py": "def pre(name):\n    raise Veto('no')\n",
+            "other/10-y.py": "def pre():\n    pass\n",
+        },
+    )
+    config = root / "hookyard.toml"
+    result = hookyard("check", root)
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        f"{config}:2: unknown key 'colour' (expected modules, api, points)",
+        f'{config}:3: api must be a list of strings, e.g. api = ["notify"], not str',
+        f"{config}:6: points.create: veto must be a bool, not 'yes'",
+        f"{config}:10: points.resize: unknown option 'retries' (expected result, on_error, veto)",
+        f"{root}/other: point 'other' is not declared in hookyard.toml: its scripts never run",
+        f"{root}/create/10-x.py:2: raises Veto but point 'create' does not allow vetoes "
+        "(veto=False): it is handled as an error",
+    ]

@@ -69,6 +69,14 @@ ROWS: dict[str, str] = {
     "math.lcm / prod": "import math\nleak(math.prod(range(1, 10**6)) > 0)",
     "json.dumps (indent)": "import json\nleak(len(json.dumps([[[[]]]] * 100_000, indent=10**5)))",
     "random.sample / choices": "import random\nleak(len(random.choices(range(10), k=10**9)))",
+    "Fraction arithmetic": (
+        "from fractions import Fraction\nx = Fraction(2, 3)\nfor i in range(64):\n"
+        "    x = x * x - x / 7\nleak(x > 0)"
+    ),
+    "math.gcd / isqrt": f"import math\nleak(math.gcd({BIG}, {HALF} * 7 + 1) + math.isqrt({BIG}))",
+    "date strftime / strptime": (
+        "import datetime\nleak(str(datetime.datetime.strptime('1' * 100000, '%Y' * 50000)))"
+    ),
 }
 
 # Calls whose answer needs none of the work a naive implementation would do: the guard
@@ -92,6 +100,14 @@ SMALL: dict[str, str] = {
     "sorted / list.sort": "leak(sorted([3, 1, 2]))",
     "{*keys} (colliding hashes)": "leak(sorted({*range(5), 9}))",
     "bytes(n)": "leak(bytes(3))",
+    "Fraction arithmetic": (
+        "from fractions import Fraction\nx = Fraction(1, 3)\nleak(str(x * x - x / 2 + 1))"
+    ),
+    "math.gcd / isqrt": "import math\nleak([math.gcd(12, 18), math.isqrt(10**40)])",
+    "date strftime / strptime": (
+        "import datetime\nd = datetime.datetime.strptime('2026-11-30', '%Y-%m-%d')\n"
+        "leak(d.strftime('%d/%m/%Y'))"
+    ),
 }
 
 
@@ -111,7 +127,7 @@ def test_an_exploding_c_call_is_stopped_before_it_runs(
         tmp_path,
         _payload(ROWS[row]),
         isolation=isolation,
-        modules=("math", "json", "random"),
+        modules=("math", "json", "random", "fractions", "datetime"),
     )
     assert_contained(outcome)
 
@@ -138,7 +154,11 @@ def test_a_call_whose_answer_needs_no_work_is_answered(make_engine: MakeEngine, 
 def test_the_same_calls_at_ordinary_sizes_still_work(make_engine: MakeEngine, row: str) -> None:
     """The guards refuse by size, not by name: the same call on ordinary values runs."""
     leaked: list[object] = []
-    engine = make_engine({"p/10-x.py": _payload(SMALL[row])}, api={"leak": leaked.append})
+    engine = make_engine(
+        {"p/10-x.py": _payload(SMALL[row])},
+        api={"leak": leaked.append},
+        modules=("math", "json", "random", "fractions", "datetime"),
+    )
 
     @engine.hook("p", on_error="raise")
     def host() -> str:

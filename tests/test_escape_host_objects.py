@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import BOTH_MODES, MakeEngine
 from tests.escapes import assert_contained, run_payload
 
 # api functions are closures around host callables: their insides are dunders
@@ -55,3 +56,36 @@ PAYLOADS = {
 def test_host_object_payload_is_contained(tmp_path: Path, name: str) -> None:
     """Nothing beyond plain data crosses to the host, and no host internals reach the script."""
     assert_contained(run_payload(tmp_path, PAYLOADS[name]))
+
+
+# -- decimal's context is the host thread's (issue 12: shared process state) ---------------
+DECIMAL_CONTEXT_LEFT_OPEN = """
+import decimal
+def held():
+    with decimal.localcontext() as ctx:
+        ctx.prec = 3
+        yield 1
+        yield 2
+def pre():
+    state['g'] = held()
+    next(state['g'])
+    return str(decimal.Decimal(1) / decimal.Decimal(3))
+"""
+
+
+@BOTH_MODES
+def test_a_script_cannot_change_the_hosts_decimal_context(make_engine: MakeEngine) -> None:
+    """A script whose localcontext() is left open in a suspended generator changes
+    nothing of the host's decimal arithmetic: each call runs in a context of its own."""
+    import decimal
+
+    engine = make_engine({"p/10-x.py": DECIMAL_CONTEXT_LEFT_OPEN}, modules=("decimal",))
+
+    @engine.hook("p", on_error="raise")
+    def host() -> str:
+        return str(decimal.Decimal(1) / decimal.Decimal(3))
+
+    before = decimal.getcontext().prec
+    assert host() == str(decimal.Decimal(1) / decimal.Decimal(3))
+    assert host() == "0.3333333333333333333333333333"
+    assert decimal.getcontext().prec == before

@@ -515,10 +515,15 @@ NATIVE = {
         "i * i",
     ),
     "item accumulator": ("d = {}\nd['k'] += 1", "d['k'] += 1"),
-    "scalar accumulator": ("t = 0\nt += n", "t += n"),
+    "accumulator of a counter": ("t = 0\nfor i in range(n):\n    t += i", "t += i"),
+    "minus or over a proven int": ("for i in range(n):\n    z = n - i\n    w = n / i", "n - i"),
 }
 
 GUARDED = {
+    # an accumulator of unknown values: a script's exact Fraction grows crosswise with
+    # every + - / (issue 12), so only a proven int or float on one side runs natively
+    "accumulator of unknown values": ("t = 0\nt += n", "_inplacevar_('+=', t, n)"),
+    "difference of unknowns": ("z = n - s", "_sub_(n, s)"),
     "string doubled": ("x = 'a'\nfor i in range(40):\n    x = x * 2", "_mul_(x, 2)"),
     "square of itself": ("y = 3\nfor i in range(n):\n    y = y * y", "_mul_(y, y)"),
     "parameter product": ("z = n * n", "_mul_(n, n)"),

@@ -737,16 +737,26 @@ def test_cpu_limit_exit_is_reported_as_a_limit() -> None:
     ],
 )
 def test_unknown_isolation_is_refused(make_engine: MakeEngine, bad: object) -> None:
-    """isolation= accepts 'inline', 'process' or a ProcessIsolation, nothing else."""
-    with pytest.raises(ValueError, match="isolation"):
+    """isolation= accepts 'inline', 'process' or a ProcessIsolation, nothing else (another
+    string is a ValueError, another type a TypeError)."""
+    with pytest.raises(ValueError if isinstance(bad, str) else TypeError, match="isolation"):
         make_engine(isolation=bad)
 
 
 @pytest.mark.parametrize(
-    "options",
-    [{"workers": 0}, {"memory": -1}, {"grace": 0}, {"cpu_lifetime": 1.5}, {"startup": "1"}],
+    ("options", "error"),
+    [
+        ({"workers": 0}, ValueError),
+        ({"memory": -1}, ValueError),
+        ({"grace": 0}, ValueError),
+        ({"cpu_lifetime": 1.5}, TypeError),
+        ({"startup": "1"}, TypeError),
+    ],
 )
-def test_bad_process_options_are_refused(options: dict[str, object]) -> None:
-    """ProcessIsolation checks its numbers when it is made."""
-    with pytest.raises(ValueError):
+def test_bad_process_options_are_refused(
+    options: dict[str, object], error: type[Exception]
+) -> None:
+    """ProcessIsolation checks its numbers when it is made: a wrong type is a TypeError,
+    a wrong value a ValueError, each naming the option."""
+    with pytest.raises(error, match=next(iter(options))):
         hookyard.ProcessIsolation(**options)  # type: ignore[arg-type]

@@ -235,17 +235,29 @@ def test_default_grace_is_within_the_contract() -> None:
     assert 0 < DEFAULT_DELETE_GRACE <= 0.3
 
 
-@pytest.mark.parametrize("bad", [-1, float("nan"), float("inf"), "0.2", True])
-def test_bad_delete_grace_is_refused(tmp_path: Path, bad: Any) -> None:
-    """A negative, non-finite or non-number grace is refused."""
-    with pytest.raises(ValueError, match="delete_grace"):
+@pytest.mark.parametrize(
+    ("bad", "error"),
+    [
+        (-1, ValueError),
+        (float("nan"), ValueError),
+        (float("inf"), ValueError),
+        ("0.2", TypeError),
+        (True, TypeError),
+    ],
+)
+def test_bad_delete_grace_is_refused(tmp_path: Path, bad: Any, error: type[Exception]) -> None:
+    """A negative or non-finite grace is a ValueError, a non-number a TypeError."""
+    with pytest.raises(error, match="delete_grace"):
         hookyard.HookEngine(tmp_path, delete_grace=bad)
 
 
-@pytest.mark.parametrize("bad", [0, -1.0, float("nan"), "yes"])
-def test_bad_polling_is_refused(tmp_path: Path, bad: Any) -> None:
+@pytest.mark.parametrize(
+    ("bad", "error"),
+    [(0, ValueError), (-1.0, ValueError), (float("nan"), ValueError), ("yes", TypeError)],
+)
+def test_bad_polling_is_refused(tmp_path: Path, bad: Any, error: type[Exception]) -> None:
     """``polling`` must be a bool or a positive interval."""
-    with pytest.raises(ValueError, match="polling"):
+    with pytest.raises(error, match="polling"):
         hookyard.HookEngine(tmp_path, polling=bad)
 
 

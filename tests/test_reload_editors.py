@@ -158,13 +158,14 @@ def test_hundreds_of_rewrites_per_second(tmp_path: Path) -> None:
 
 def test_calls_in_flight_finish_on_their_version(tmp_path: Path) -> None:
     """A call that started before a reload finishes on the version it started with: its
-    ``pre`` and ``post`` come from the same version."""
+    ``pre`` and ``post`` come from the same version. (The script takes any call: the point
+    has two host functions, the probe's and ``host``.)"""
     source = textwrap.dedent(
         """\
-        def pre(x):
+        def pre(*args, **kwargs):
             api.arrived()
             api.hold()
-        def post(rv, x):
+        def post(rv, *args, **kwargs):
             return "{tag}"
         """
     )

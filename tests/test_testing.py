@@ -29,7 +29,8 @@ def test_veto_is_reported_with_its_reason() -> None:
     """A pre hook's veto comes back as the reason; the host body never ran."""
     with from_sources({"create/10-validate.py": VALIDATE}) as harness:
         call = harness.point("create", veto=True, returns="created")("db_primary", "m1.small")
-    assert call.vetoed == "instance name 'db_primary' must be letters, digits and dashes"
+    assert call.vetoed is True
+    assert call.veto_reason == "instance name 'db_primary' must be letters, digits and dashes"
     assert call.result is None
     assert call.outcome("10-validate.py", "pre") == "veto"
     assert call.ok
@@ -39,7 +40,7 @@ def test_result_and_outcomes_of_a_normal_call() -> None:
     """A call that goes through returns the host's value and one outcome per script."""
     with from_sources({"create/10-validate.py": VALIDATE}) as harness:
         call = harness.call("create", "web-1", "m1.small")
-    assert call.vetoed is None
+    assert call.vetoed is False and call.veto_reason is None
     assert call.error is None
     assert call.outcomes == (("10-validate.py", "pre", "ok"),)
     assert call.outcome("10-validate.py", "post") is None
@@ -170,7 +171,7 @@ def test_from_directory_uses_an_existing_directory(tmp_path: Path) -> None:
     write_scripts(tmp_path, {"create/10-validate.py": VALIDATE})
     with from_directory(tmp_path) as harness:
         call = harness.point("create", veto=True)("bad name", "m1")
-    assert call.vetoed is not None
+    assert call.vetoed is True
     assert (tmp_path / "create/10-validate.py").exists()
 
 
@@ -193,3 +194,87 @@ def test_script_keys_must_name_point_and_file() -> None:
     """Keys look like 'point/10-name.py'; anything else is refused before writing."""
     with pytest.raises(ValueError, match=r"point/10-name\.py"):
         from_sources({"10-x.py": "def pre():\n    pass\n"})
+
+
+# -- issue 18: process mode, vetoes as a bool, the pytest plugin -------------------------------
+def test_a_bare_veto_is_still_a_veto() -> None:
+    """``raise Veto()`` with no reason: ``vetoed`` is True, the reason empty."""
+    with from_sources({"p/10-x.py": "def pre():\n    raise Veto()\n"}) as harness:
+        call = harness.point("p", veto=True)()
+    assert call.vetoed is True
+    assert call.veto_reason == ""
+    assert call.outcome("10-x.py", "pre") == "veto"
+
+
+@pytest.mark.parametrize("isolation", ["process", hookyard.ProcessIsolation(spare=False)])
+def test_harness_runs_scripts_in_worker_processes(isolation: object) -> None:
+    """``isolation=`` makes the harness's engine run the scripts as a process-isolated host
+    would: the same results, and the scripts run in another process."""
+    import os
+
+    with from_sources(
+        {"create/10-validate.py": VALIDATE, "create/50-notify.py": NOTIFY},
+        isolation=isolation,
+        api={"notify": lambda *a, **k: None},
+    ) as harness:
+        assert harness.engine._pool is not None
+        vetoed = harness.point("create", veto=True)("db_primary", "m1.small")
+        created = harness.point("create", veto=True, returns={"name": "web-1"})("web-1", "x")
+        workers = harness.engine._pool.pids()
+    assert vetoed.vetoed and "db_primary" in (vetoed.veto_reason or "")
+    assert created.ok and created.logs[0].message == "created web-1"
+    assert workers and os.getpid() not in workers
+
+
+PLUGIN_TEST = '''
+import hookyard
+
+VALIDATE = """
+def pre(name, flavor):
+    if "_" in name:
+        raise Veto("no underscores")
+"""
+
+
+def test_from_sources(hook_harness):
+    harness = hook_harness({"create/10-validate.py": VALIDATE})
+    call = harness.point("create", veto=True)("db_primary", "m1.small")
+    assert call.vetoed and call.veto_reason == "no underscores"
+    pytest_plugin_directory.append(harness.directory)
+
+
+def test_closed_afterwards():
+    assert not pytest_plugin_directory[0].exists()
+
+
+def test_from_a_directory(hook_harness, tmp_path):
+    (tmp_path / "create").mkdir()
+    (tmp_path / "create" / "10-validate.py").write_text(VALIDATE)
+    harness = hook_harness(tmp_path, isolation="process")
+    assert harness.point("create", veto=True)("web_1", "m1.small").vetoed
+
+
+pytest_plugin_directory = []
+'''
+
+
+def test_the_pytest_plugin_gives_hook_authors_a_fixture(tmp_path: Path) -> None:
+    """Installed with hookyard (entry point pytest11), the ``hook_harness`` fixture works
+    in any project's tests with nothing to configure, and closes what it made."""
+    import importlib.metadata
+    import subprocess
+    import sys
+
+    entry = [e for e in importlib.metadata.entry_points(group="pytest11") if e.name == "hookyard"]
+    assert [e.value for e in entry] == ["hookyard.pytest_plugin"]
+    (tmp_path / "test_my_hooks.py").write_text(PLUGIN_TEST)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 passed" in result.stdout

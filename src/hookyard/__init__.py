@@ -4,27 +4,19 @@ The host marks functions with ``@engine.hook("name")``; operators drop plain ``.
 scripts into ``<directory>/<name>/``; each script's ``pre``/``post``/``error`` runs around
 the call under RestrictedPython, on copies of the data, within a budget, and is reloaded
 the moment its file changes.
+
+This namespace holds what a host needs to run hooks (DESIGN.md "Namespaces": at most 20
+names). The static audit and the audit trail's sinks are in ``hookyard.audit``, helpers
+for hook authors' tests in ``hookyard.testing``, metrics in ``hookyard.prometheus``.
 """
 
-from __future__ import annotations
-
-from ._audit import (
-    DirectoryAudit,
-    Finding,
-    HostConfig,
-    ReachChange,
-    ScriptAudit,
-    Site,
-    audit_directory,
-    audit_source,
-    reach_change,
-)
+# (no `from __future__ import annotations`: it would add `annotations` to the namespace)
 from ._budget import Limits
-from ._engine import HookEngine, ReloadEvent, ScriptStatus, add_hook, configure, default_engine
+from ._engine import HookEngine, ReloadEvent, ScriptStatus
 from ._hookpoint import PointOptions
 from ._isolation import ProcessIsolation
 from ._modules import DEFAULT_MODULES
-from ._trail import AuditEvent, AuditLog
+from ._seed import add_hook, configure, default_engine
 from .errors import (
     BoundaryError,
     HookError,
@@ -36,32 +28,21 @@ from .errors import (
 
 __all__ = [
     "DEFAULT_MODULES",
-    "AuditEvent",
-    "AuditLog",
     "BoundaryError",
-    "DirectoryAudit",
-    "Finding",
     "HookEngine",
     "HookError",
     "HookFailed",
     "HookVetoed",
-    "HostConfig",
     "LimitExceeded",
     "Limits",
     "PointOptions",
     "ProcessIsolation",
-    "ReachChange",
     "ReloadEvent",
-    "ScriptAudit",
     "ScriptError",
     "ScriptStatus",
-    "Site",
     "add_hook",
-    "audit_directory",
-    "audit_source",
     "configure",
     "default_engine",
-    "reach_change",
 ]
 
 __version__ = "0.1.0"

@@ -18,13 +18,13 @@ import ast
 import builtins
 import functools
 import logging
-import tomllib
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
 from ._budget import Limits
+from ._config import CONFIG_NAME, HostConfig, load_config
 from ._hookpoint import PointOptions
 from ._loader import (
     HOOK_NAMES,
@@ -35,25 +35,22 @@ from ._loader import (
     read_source,
 )
 from ._modules import DEFAULT_MODULES, FORBIDDEN_MODULES, facade_factories
+from ._paths import script_paths, stray_files, world_writable_root
 from ._sandbox import SandboxPolicy, script_globals
 
 __all__ = [
-    "CONFIG_NAME",
     "DirectoryAudit",
     "Finding",
-    "HostConfig",
     "ReachChange",
     "ScriptAudit",
     "Site",
     "audit_directory",
     "audit_source",
-    "load_config",
     "reach_change",
     "report_reach_change",
     "source_reach_change",
 ]
 
-CONFIG_NAME: Final = "hookyard.toml"
 logger = logging.getLogger("hookyard.audit")
 
 FindingKind = Literal["file", "syntax", "denied", "import", "load", "option", "api", "config"]
@@ -653,86 +650,6 @@ def _check_options(reach: _Reach, point: str, options: PointOptions, find: Any) 
             )
 
 
-# -- the host's declared points -----------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class HostConfig:
-    """What the host declares, for tools that audit a directory without the host.
-
-    Read from ``hookyard.toml`` in the hook directory (see docs/audit.md); every part is
-    optional: ``modules`` (the allow-list), ``api`` (the names the host exposes) and
-    ``points`` (each point's options).
-    """
-
-    file: str | None = None
-    modules: tuple[str, ...] | None = None
-    api: tuple[str, ...] | None = None
-    points: Mapping[str, PointOptions] | None = field(default=None)
-
-
-def load_config(directory: str | Path) -> HostConfig | Finding:
-    """``DIR/hookyard.toml`` as a HostConfig (empty if absent), or why it is refused."""
-    path = Path(directory) / CONFIG_NAME
-    shown = str(path)
-    if not path.is_file():
-        return HostConfig()
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        return Finding(shown, None, f"cannot read: {exc}", "config")
-    except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)  # 3.14 adds it; the message has it before
-        return Finding(shown, line, f"not valid TOML: {exc}", "config")
-    unknown = sorted(set(data) - {"modules", "api", "points"})
-    if unknown:
-        return Finding(
-            shown,
-            None,
-            "unknown keys: " + ", ".join(unknown) + " (expected modules, api, points)",
-            "config",
-        )
-    try:
-        modules = _names(data, "modules")
-        if modules is not None:
-            facade_factories(modules)  # refuses forbidden, private and missing modules
-        api = _names(data, "api")
-        points = _points(data.get("points"))
-    except (TypeError, ValueError) as exc:
-        return Finding(shown, None, str(exc), "config")
-    return HostConfig(file=shown, modules=modules, api=api, points=points)
-
-
-def _names(data: dict[str, Any], key: str) -> tuple[str, ...] | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise TypeError(f"{key} must be a list of strings")
-    return tuple(value)
-
-
-def _points(table: Any) -> dict[str, PointOptions] | None:
-    if table is None:
-        return None
-    if not isinstance(table, dict):
-        raise TypeError("points must be a table of [points.NAME] tables")
-    points: dict[str, PointOptions] = {}
-    for name, options in table.items():
-        if not isinstance(options, dict):
-            raise TypeError(f"points.{name} must be a table")
-        unknown = sorted(set(options) - {"result", "on_error", "veto"})
-        if unknown:
-            raise ValueError(
-                f"points.{name}: unknown options "
-                + ", ".join(unknown)
-                + " (expected result, on_error, veto)"
-            )
-        try:
-            points[name] = PointOptions(**options)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"points.{name}: {exc}") from None
-    return points
-
-
 # -- a whole directory ---------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class DirectoryAudit:
@@ -769,20 +686,6 @@ class DirectoryAudit:
         }
 
 
-def script_paths(directory: Path) -> Iterator[tuple[str, Path]]:
-    """``(point, path)`` for every file the engine would load, in point and run order."""
-    from ._engine import is_point_name, is_script_name  # the engine imports this module
-
-    if not directory.is_dir():
-        return
-    for folder in sorted(directory.iterdir()):
-        if not is_point_name(folder.name) or not folder.is_dir():
-            continue
-        for path in sorted(folder.iterdir()):
-            if is_script_name(path.name):
-                yield folder.name, path
-
-
 def audit_directory(
     directory: str | Path,
     *,
@@ -804,11 +707,16 @@ def audit_directory(
     problems: list[Finding] = []
     host = HostConfig()
     if config:
-        loaded = load_config(root)
-        if isinstance(loaded, Finding):
-            problems.append(loaded)
-        else:
-            host = loaded
+        host, troubles = load_config(root)
+        problems += [Finding(str(host.file), t.line, t.message, "config") for t in troubles]
+    if strict_modes:
+        refused = world_writable_root(root, named=False)
+        if refused is not None:
+            problems.append(Finding(str(root), None, refused, "file"))
+    # files that look like scripts but never load (issue 18): reported, never audited
+    problems += [
+        Finding(str(stray.path), None, stray.message, "file") for stray in stray_files(root)
+    ]
     if modules is not None:
         allowed = tuple(modules)
     else:

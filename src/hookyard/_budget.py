@@ -133,13 +133,20 @@ class Limits:
     kept: int = 2_000_000
 
     def __post_init__(self) -> None:
+        # a wrong type is a TypeError, a wrong value a ValueError (issue 18)
         for name in ("operations", "depth", "size", "output", "memory", "kept"):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise TypeError(f"Limits.{name} must be an int, e.g. {name}=1000, not {value!r}")
+            if value < 1:
                 raise ValueError(f"Limits.{name} must be a positive int, not {value!r}")
         if self.operations > _TICKS:
             raise ValueError(f"Limits.operations must be at most 2**62, not {self.operations!r}")
-        if not isinstance(self.seconds, int | float) or not self.seconds > 0:
+        if not isinstance(self.seconds, int | float) or isinstance(self.seconds, bool):
+            raise TypeError(
+                f"Limits.seconds must be a number, e.g. seconds=0.5, not {self.seconds!r}"
+            )
+        if not self.seconds > 0:
             raise ValueError(f"Limits.seconds must be a positive number, not {self.seconds!r}")
 
 
@@ -512,7 +519,18 @@ def tick() -> None:
         raise _no_ticks() from None
 
 
-_handle_or_refuse = handle
+def _enter_budgeted() -> Any:
+    """The prologue of a script callable the policy wraps (a lambda, a generator's
+    resumption): one tick and a depth slot; returns what gives the slot back."""
+    tick, enter, leave = handle()
+    try:
+        tick()
+    except StopIteration:
+        # a spent tick would read as "no more items" to a C caller (map, sorted...)
+        raise _no_ticks() from None
+    if enter():  # the bottom depth slot: too deep
+        too_deep()
+    return leave
 
 
 def _no_ticks() -> BaseException:
@@ -531,14 +549,7 @@ def budgeted(function: Any) -> Any:
     to put a prologue in, and would otherwise recurse and fan out unbudgeted)."""
 
     def lambda_call(*args: Any, **kwargs: Any) -> Any:
-        tick, enter, leave = _handle_or_refuse()
-        try:
-            tick()
-        except StopIteration:
-            # a spent tick would read as "no more items" to a C caller (map, sorted...)
-            raise _no_ticks() from None
-        if enter():  # the bottom depth slot: too deep
-            too_deep()
+        leave = _enter_budgeted()
         try:
             if args:
                 check_args(args)
@@ -575,14 +586,7 @@ class ScriptGenerator:
         return self
 
     def _resume(self, method: Any, *args: Any) -> Any:
-        tick, enter, leave = _handle_or_refuse()
-        try:
-            tick()
-        except StopIteration:
-            # a spent tick would read as "no more items" to whoever iterates this
-            raise _no_ticks() from None
-        if enter():  # the bottom depth slot: too deep
-            too_deep()
+        leave = _enter_budgeted()
         try:
             return method(*args)
         finally:

@@ -67,12 +67,8 @@ def script_cache(
         folder = default_cache_dir()
         if folder is None:
             return None
-    elif isinstance(cache_dir, str | os.PathLike):
+    else:  # (its type checked by _options.check_engine_options)
         folder = Path(cache_dir)
-    else:
-        raise TypeError(
-            f"cache_dir must be a directory path (str or Path) or None, not {cache_dir!r}"
-        )
     if not hasattr(os, "geteuid") or os.open not in os.supports_dir_fd:
         return None  # no POSIX ownership to check the directory with (Windows): off
     return ScriptCache(folder.absolute(), hook_dir)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import os
 import sys
 import threading
@@ -20,28 +19,43 @@ from ._hookpoint import Observer, Point, PointOptions, make_hooked
 from ._interpreter import warn_if_untested
 from ._isolation import ProcessIsolation, WorkerPool, process_options
 from ._layout import Layout, fingerprint, layout_of
-from ._loader import MAX_SCRIPT_BYTES, FileRules, LoadedScript, LoadFailure, load_script
+from ._loader import (
+    HOOK_NAMES,
+    MAX_SCRIPT_BYTES,
+    FileRules,
+    LoadedScript,
+    LoadFailure,
+    load_script,
+)
 from ._modules import DEFAULT_MODULES, facade_factories
+from ._options import check_api, check_engine_options, check_modules, check_point_options
+from ._paths import is_point_name, is_script_name, stray_files, world_writable_root
 from ._sandbox import SandboxPolicy
+from ._signature import (
+    Parameters,
+    first_line,
+    host_name,
+    host_parameters,
+    parameters_of,
+    refusal,
+)
 from ._trail import AuditEvent, AuditLog, AuditTrail, fan_out
 from .errors import ScriptError
 
 __all__ = [
     "DEFAULT_DELETE_GRACE",
     "HookEngine",
+    "Hosts",
     "ReloadEvent",
     "ScriptStatus",
-    "is_point_name",
-    "is_script_name",
+    "declare_host",
     "script_mode",
 ]
 
 logger = logging.getLogger("hookyard")
+# per point: the parameters of each host function serving it, and that function's name
+Hosts = dict[str, dict[Parameters, str]]
 F = TypeVar("F", bound=Callable[..., Any])
-
-# Editor and tool droppings that must never load (vim swap/backup, JetBrains safe write,
-# emacs lock/autosave, vim's 4913 probe file).
-_IGNORED_SUFFIXES = ("~", ".swp", ".swo", ".swx", ".tmp", "___jb_tmp___", "___jb_old___")
 
 # How long a script whose file vanished keeps serving before it is dropped (seconds). Editors
 # rename the original away and put the new file in place within microseconds to a few
@@ -54,21 +68,6 @@ DEFAULT_DELETE_GRACE = 0.2
 # practice; a directory swapped faster than it can be read for this long loads nothing
 # and is tried again (the watcher's ``_watch_generation`` returns None).
 _READ_PATIENCE = 2.0
-
-
-def is_script_name(name: str) -> bool:
-    """True for a file name the engine loads: ``*.py``, not hidden, not a temp file."""
-    return (
-        name.endswith(".py")
-        and not name.startswith((".", "#", "~"))
-        and not name.endswith(_IGNORED_SUFFIXES)
-        and name != "4913"
-    )
-
-
-def is_point_name(name: str) -> bool:
-    """True for a folder name that is a hook point."""
-    return bool(name) and not name.startswith((".", "_", "#", "~")) and name != "__pycache__"
 
 
 def script_mode(name: str) -> str:
@@ -165,42 +164,43 @@ class HookEngine:
         delete_grace: float = DEFAULT_DELETE_GRACE,
         audit_log: str | Path | AuditLog | None = None,
         _points: dict[str, Point] | None = None,
+        _hosts: Hosts | None = None,
     ) -> None:
         warn_if_untested()
+        self.directory = check_engine_options(
+            directory=directory,
+            limits=limits,
+            strict_modes=strict_modes,
+            max_script_bytes=max_script_bytes,
+            isolation=isolation,
+            polling=polling,
+            delete_grace=delete_grace,
+            audit_log=audit_log,
+            cache_dir=cache_dir,
+        )
+        functions = check_api(api)
+        self.modules = check_modules(modules)
         process = process_options(isolation)
-        if limits is not None and not isinstance(limits, Limits):
-            raise TypeError("limits must be a hookyard.Limits")
-        if (
-            isinstance(delete_grace, bool)
-            or not isinstance(delete_grace, int | float)
-            or not math.isfinite(delete_grace)
-            or delete_grace < 0
-        ):
-            raise ValueError(f"delete_grace must be seconds >= 0, not {delete_grace!r}")
-        if not isinstance(polling, bool) and (
-            not isinstance(polling, int | float) or not math.isfinite(polling) or polling <= 0
-        ):
-            raise ValueError(f"polling must be a bool or an interval in seconds, not {polling!r}")
-        self.directory = Path(directory)
         self.limits = limits or Limits()
-        self.modules = tuple(modules)
         self._policy = SandboxPolicy(
-            api=dict(api or {}),
+            api=functions,
             module_factories=facade_factories(self.modules),
             limits=self.limits,
         )
         self._pool = (
             None
             if process is None
-            else WorkerPool(process, api=dict(api or {}), modules=self.modules, limits=self.limits)
+            else WorkerPool(process, api=functions, modules=self.modules, limits=self.limits)
         )
         self._rules = FileRules(
             root=self.directory, strict_modes=strict_modes, max_bytes=max_script_bytes
         )
-        cache = script_cache(cache_dir, self.directory)  # (checks its type in any mode)
+        cache = script_cache(cache_dir, self.directory)
         self._cache = cache if self._pool is None else None
         self._session: CacheSession | None = None  # the cache's view during a rescan
         self._points: dict[str, Point] = _points if _points is not None else {}
+        # each point's host functions, by the parameters scripts must take (_declare)
+        self._hosts: Hosts = _hosts if _hosts is not None else {}
         self._records: dict[str, _Record] = {}
         self._lock = threading.RLock()
         self._listeners: list[Callable[[ReloadEvent], None]] = []
@@ -216,6 +216,7 @@ class HookEngine:
         self._tracing: Observer | None = None
         self._pending_audit: list[AuditEvent] = []  # load events, sent once published
         self._fingerprint = fingerprint(())
+        self._reported: set[str] = set()  # layout problems logged (_report_layout)
         self.refresh_audit()
         self._made = False  # the first load: a script's reach is not news yet
         self.reload()
@@ -231,16 +232,81 @@ class HookEngine:
         veto: bool = False,
     ) -> Callable[[F], F]:
         """Decorate a host function as hook point ``name``."""
-        if not isinstance(name, str) or not is_point_name(name) or "/" in name:
+        check_point_options(name, result, on_error, veto)
+        if not is_point_name(name) or "/" in name:
             raise ValueError(f"hook point names must be plain folder names, not {name!r}")
         options = PointOptions(result=result, on_error=on_error, veto=veto)
-        point = self._point(name)
 
         def decorate(fn: F) -> F:
-            hooked: F = make_hooked(fn, point, options)
+            hooked: F = self._hooked(name, fn, options, declared=fn)
             return hooked
 
         return decorate
+
+    def _hooked(
+        self,
+        name: str,
+        fn: Callable[..., Any],
+        options: PointOptions,
+        *,
+        declared: Callable[..., Any] | None,
+    ) -> Any:
+        """``fn`` hooked as point ``name``; its scripts are checked against the signature
+        of ``declared`` (None: not checked; ``hookyard.testing``'s stand-in hosts)."""
+        point = self._point(name)
+        if declared is None:
+            return make_hooked(fn, point, options)
+        host = declared
+        return make_hooked(fn, point, options, lambda skip: self._declare(name, host, skip))
+
+    def _declare(self, name: str, host: Callable[..., Any], skip: int) -> None:
+        """Point ``name`` is served by ``host`` (its first ``skip`` arguments never reach a
+        script): refuse the point's scripts that cannot take every call it accepts.
+
+        Refused like a load error: the script stops serving (it would fail every call),
+        ``status()`` shows the error with the fix, and every reload checks again.
+        """
+        with self._lock:
+            if declare_host(self._hosts, name, host, skip):
+                self._apply(self._recheck(name))
+
+    def _recheck(self, name: str) -> list[ReloadEvent]:
+        """Check the serving scripts of point ``name`` against its hosts again."""
+        events = []
+        for record in list(self._records.values()):
+            current = record.current
+            if record.point != name or current is None:
+                continue
+            refused = self._refusal(current)
+            if refused is None:
+                continue
+            record.current = None
+            record.error = str(refused)
+            record.error_line = refused.line
+            logger.warning("hook script refused (not serving): %s", refused)
+            self._audit_load(
+                name, record.file, current.version, time.perf_counter(), record.error, "error"
+            )
+            events.append(
+                ReloadEvent(name, record.file, current.version, None, False, record.error)
+            )
+        return events
+
+    def _refusal(self, script: LoadedScript) -> LoadFailure | None:
+        """Why ``script`` cannot serve its point's host functions, as a load failure."""
+        hosts = self._hosts.get(script.point)
+        if not hosts:
+            return None
+        for phase in HOOK_NAMES:
+            function = getattr(script, phase)
+            parameters = parameters_of(function) if function is not None else None
+            if parameters is None:
+                continue
+            for declared, name in hosts.items():
+                message = refusal(parameters, phase, declared, name)
+                if message is not None:
+                    return LoadFailure(script.path, first_line(function), message, script.version)
+        return None
 
     def status(self) -> list[ScriptStatus]:
         """One record per script file, in point and run order."""
@@ -482,6 +548,7 @@ class HookEngine:
         if points is not None:
             folders = [self.directory / point for point in sorted(points)]
         else:
+            self._report_layout()
             try:
                 folders = sorted(
                     entry
@@ -512,6 +579,21 @@ class HookEngine:
                     read.append((folder.name, path, started, self._read(folder.name, path)))
         return read, found, unreadable
 
+    def _report_layout(self) -> None:
+        """Log, once each, what in the directory can never serve: files that look like
+        scripts but are not where (or named as) the engine loads them, and a
+        world-writable hook directory, whose scripts are each refused too (issue 18)."""
+        problems = [str(stray) for stray in stray_files(self.directory)]
+        refused = (
+            world_writable_root(self.directory, named=False) if self._rules.strict_modes else None
+        )
+        if refused is not None:
+            problems.insert(0, f"{self.directory}: {refused}")
+        for problem in problems:
+            if problem not in self._reported:
+                self._reported.add(problem)
+                logger.warning("%s", problem)
+
     def _read(self, point: str, path: Path) -> LoadedScript | LoadFailure:
         """Read, compile and run one script file (in a worker under isolation)."""
         script_logger = logging.getLogger(f"hookyard.script.{point}.{path.stem}")
@@ -541,6 +623,10 @@ class HookEngine:
         Nothing is published here: ``_apply`` does that.
         """
         file = str(path)
+        if not isinstance(result, LoadFailure):
+            # a script that cannot take the calls its point's host function accepts is
+            # refused like one that does not load (DESIGN.md, host side)
+            result = self._refusal(result) or result
         if isinstance(result, LoadFailure) and not os.path.lexists(path):
             # Gone between the event and the read (a save in progress): its delete or move
             # event decides what happens; this is no failure of the script.
@@ -768,48 +854,14 @@ def _short(version: str | None) -> str:
     return version[:12] if version else "none"
 
 
-# -- the seed's spelling: a default engine behind configure() / add_hook() -----------------
-_default_points: dict[str, Point] = {}
-_default_engine: HookEngine | None = None
-_default_lock = threading.Lock()
-
-
-def configure(directory: str | Path, **engine_options: Any) -> HookEngine:
-    """Create (or replace) the default engine that ``add_hook`` decorations use."""
-    global _default_engine
-    with _default_lock:
-        if _default_engine is not None:
-            _default_engine.close()
-        _default_engine = HookEngine(directory, _points=_default_points, **engine_options)
-        return _default_engine
-
-
-def add_hook(
-    name: str,
-    *,
-    result: Literal["keep", "replace"] = "keep",
-    on_error: Literal["isolate", "raise"] = "isolate",
-    veto: bool = False,
-) -> Callable[[F], F]:
-    """``@add_hook("create")``: hook onto the default engine (see ``configure``).
-
-    May be used before ``configure()``: the point runs no scripts until it is called.
-    """
-    if not isinstance(name, str) or not is_point_name(name) or "/" in name:
-        raise ValueError(f"hook point names must be plain folder names, not {name!r}")
-    options = PointOptions(result=result, on_error=on_error, veto=veto)
-    with _default_lock:
-        point = _default_points.get(name)
-        if point is None:
-            point = _default_points[name] = Point(name)
-
-    def decorate(fn: F) -> F:
-        hooked: F = make_hooked(fn, point, options)
-        return hooked
-
-    return decorate
-
-
-def default_engine() -> HookEngine | None:
-    """The engine ``configure()`` made, if any."""
-    return _default_engine
+def declare_host(hosts: Hosts, point: str, host: Callable[..., Any], skip: int) -> bool:
+    """Note that ``host`` serves ``point``; False when its signature adds nothing (one
+    with the same parameters is known, or it has none that can be read)."""
+    parameters = host_parameters(host, skip)
+    if parameters is None:
+        return False
+    known = hosts.setdefault(point, {})
+    if parameters in known:
+        return False  # hosts with equal parameters accept the same calls
+    known[parameters] = host_name(host)
+    return True

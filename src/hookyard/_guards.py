@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import _string  # type: ignore[import-not-found]  # str.format's field parser
 import builtins
+import datetime
 import decimal
 import math
 import operator
@@ -17,6 +18,7 @@ import string
 import sys
 import types
 from collections.abc import Callable, Collection, Iterable, Iterator
+from fractions import Fraction
 from itertools import chain, islice
 from typing import Any
 
@@ -293,7 +295,44 @@ def add(a: Any, b: Any) -> Any:
         lb = _sequence_length(b)
         if lb is not None:
             current_budget().charge_size(la + lb, f"{type(a).__name__} concatenation")
+    elif type(a) is Fraction or type(b) is Fraction:
+        _charge_fraction(a, b, "Fraction sum")
     return a + b
+
+
+def sub(a: Any, b: Any) -> Any:
+    if type(a) is Fraction or type(b) is Fraction:
+        _charge_fraction(a, b, "Fraction difference")
+    return a - b
+
+
+def truediv(a: Any, b: Any) -> Any:
+    if type(a) is Fraction or type(b) is Fraction:
+        _charge_fraction(a, b, "Fraction quotient")
+    return a / b
+
+
+# Fractions: an operation multiplies numerators and denominators crosswise and reduces by
+# their gcd (quadratic in C); the result can have as many bits as both operands together,
+# so `x * x` in a loop doubles the size each time (issue 12).
+def _parts(x: Any) -> tuple[int, int]:
+    if type(x) is Fraction:
+        return x.numerator, x.denominator
+    if type(x) is int:
+        return x, 1
+    return 0, 1  # a float or anything else: no exact growth
+
+
+def _charge_fraction(a: Any, b: Any, what: str) -> None:
+    na, da = _parts(a)
+    nb, db = _parts(b)
+    bits = max(na.bit_length() + db.bit_length(), nb.bit_length() + da.bit_length())
+    bits += da.bit_length() + db.bit_length()
+    if bits > 4096:
+        budget = current_budget()
+        budget.charge_bits(bits, what)
+        digits = bits // 30 + 1
+        budget.charge(digits * digits // 120)  # the products and the reducing gcd
 
 
 # -- big ints: C work grows faster than the operands (issue 12) -----------------------------
@@ -313,6 +352,21 @@ def _charge_product(a: int, b: int) -> None:
         budget = current_budget()
         budget.charge_bits(a.bit_length() + b.bit_length(), "int product")
         budget.charge(int(max(da, db) ** 1.585) // 200)
+
+
+def charge_gcd(a: int, b: int) -> None:
+    """A gcd of big ints (math.gcd, every Fraction made or reduced) is quadratic in C, at
+    about 8.5 ns per pair of 30-bit digits here: 900,000-bit operands take 7.7 s."""
+    digits = max(_digits(a), _digits(b))
+    if digits > _SMALL_DIGITS:
+        current_budget().charge(digits * digits // 120)
+
+
+def charge_isqrt(n: int) -> None:
+    """math.isqrt: Newton's steps of big products (a million bits take 2 s in one call)."""
+    digits = _digits(n)
+    if digits > _SMALL_DIGITS:
+        current_budget().charge(digits * digits // 400)
 
 
 def _charge_division(a: int, b: int) -> None:
@@ -339,6 +393,9 @@ def mul(a: Any, b: Any) -> Any:
     if ta is int and tb is int:
         _charge_product(a, b)
         return a * b
+    if ta is Fraction or tb is Fraction:
+        _charge_fraction(a, b, "Fraction product")
+        return a * b
     if _sequence_length(a) is not None and not isinstance(b, float):
         n = as_index(b)
         if n is not None:
@@ -355,6 +412,8 @@ def mul(a: Any, b: Any) -> Any:
 def floordiv(a: Any, b: Any) -> Any:
     if type(a) is int and type(b) is int:
         _charge_division(a, b)
+    elif type(a) is Fraction or type(b) is Fraction:
+        _charge_fraction(a, b, "Fraction floor division")
     return a // b
 
 
@@ -408,6 +467,11 @@ def power(a: Any, b: Any, modulo: Any = None) -> Any:
         bits = _int_power_bits(a, b)
         if bits > 4096:
             current_budget().charge_bits(bits, "int power")
+    elif type(a) is Fraction and isinstance(b, int):
+        numerator, denominator = _parts(a)
+        bits = max(_int_power_bits(numerator, b), _int_power_bits(denominator, b))
+        if bits > 4096:
+            current_budget().charge_bits(2 * bits, "Fraction power")
     return a**b
 
 
@@ -426,6 +490,9 @@ _PRINTF = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?[hlL]?([a
 def mod(a: Any, b: Any) -> Any:
     if type(a) is int and type(b) is int:
         _charge_division(a, b)
+        return a % b
+    if type(a) is Fraction or type(b) is Fraction:
+        _charge_fraction(a, b, "Fraction remainder")
         return a % b
     if isinstance(a, str | bytes):
         text = a.decode("latin-1") if isinstance(a, bytes) else a
@@ -469,21 +536,25 @@ def inplacevar(operator: str, a: Any, b: Any) -> Any:
                 a.extend(materialize(b, "list extension"))
                 current_budget().charge_size(len(a), "list")
             else:
-                mul(a, b)
-                a *= b
+                times = as_index(b)
+                if times is None:
+                    a *= b  # not an integer: Python's own TypeError (or b's __rmul__)
+                else:  # the checked int, so an __index__ runs once
+                    current_budget().charge_size(len(a) * max(times, 0), "list repetition")
+                    a *= times
             return a
         return guard(a, b)
     return _PLAIN_INPLACE[operator](a, b)
 
 
 _PLAIN_INPLACE: dict[str, Callable[[Any, Any], Any]] = {
-    "-=": lambda a, b: a - b,
-    "/=": lambda a, b: a / b,
     ">>=": lambda a, b: a >> b,
     "|=": lambda a, b: a | b,
     "^=": lambda a, b: a ^ b,
     "&=": lambda a, b: a & b,
     "//=": floordiv,
+    "-=": sub,
+    "/=": truediv,
     "@=": lambda a, b: a @ b,
 }
 
@@ -622,7 +693,7 @@ def _repr_size(ob: Any, limit: int, sizes: dict[int, int], active: set[int]) -> 
 def _method_for(
     ob: Any, name: str
 ) -> Callable[[Budget, Any, tuple[Any, ...], dict[str, Any]], None] | None:
-    for cls in (str, bytes, list, dict, set, frozenset, int):
+    for cls in (str, bytes, list, dict, set, frozenset, int, datetime.date, datetime.time):
         if isinstance(ob, cls) or (isinstance(ob, type) and issubclass(ob, cls)):
             return _METHOD_CHECKS.get((cls, name))
     return None
@@ -999,6 +1070,29 @@ def _check_sort(budget: Budget, ob: Any, args: tuple[Any, ...], kw: dict[str, An
     charge_sort(len(ob))
 
 
+# Dates format and parse through the C library and _strptime's regular expressions: a
+# format of a hundred thousand directives runs for half a minute outside any tick, and the
+# module the C code imports for it is the real one whatever a script's import returns
+# (PyImport_Import reads sys.modules after calling __import__). Dates are short.
+_DATE_FORMAT_LIMIT = 256
+_DATE_TEXT_LIMIT = 4096
+
+
+def _check_date_text(budget: Budget, d: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> None:
+    for index, (name, limit) in enumerate(
+        (("date_string", _DATE_TEXT_LIMIT), ("format", _DATE_FORMAT_LIMIT))
+        if len(args) == 2 or "date_string" in kw
+        else (("format", _DATE_FORMAT_LIMIT),)
+    ):
+        value = _arg(args, kw, index, name, "")
+        if isinstance(value, str) and len(value) > limit:
+            raise budget.exhaust(
+                "size",
+                f"size limit: a date {name} of {len(value):,} characters (at most {limit:,})",
+            )
+    budget.charge(16)
+
+
 def _check_copy(budget: Budget, ob: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> None:
     budget.charge_size(len(ob), f"{type(ob).__name__} copy")
 
@@ -1057,6 +1151,9 @@ _METHOD_CHECKS.update(
         (set, "copy"): _check_copy,
         (frozenset, "copy"): _check_copy,
         (int, "to_bytes"): _check_to_bytes,
+        (datetime.date, "strftime"): _check_date_text,
+        (datetime.date, "strptime"): _check_date_text,
+        (datetime.time, "strftime"): _check_date_text,
         (int, "from_bytes"): _check_from_bytes,
     }
 )
@@ -1156,8 +1253,8 @@ def _shallow_items(source: Any) -> bool:
     cls = type(source)
     if cls in (str, bytes, range):
         return True
-    if type(source) is type({}.keys()):
-        pass  # a view of a dict's keys: read as it is
+    if cls in (tuple, list, set, frozenset, _DICT_KEYS):
+        pass  # read as they are (a subclass is read through its base type below)
     elif isinstance(source, dict):
         source = dict.keys(source)  # the base type's own view: no subclass code runs
     elif isinstance(source, list | tuple):
@@ -1174,6 +1271,9 @@ def _shallow_items(source: Any) -> bool:
     if not any(issubclass(kind, tuple | slice) for kind in kinds):
         return True
     return all(tuple_depth(item) < MAX_NESTING for item in source)
+
+
+_DICT_KEYS: type = type({}.keys())
 
 
 def safe_enumerate(iterable: Any, start: int = 0) -> Any:
@@ -1396,20 +1496,6 @@ def safe_factorial(n: Any) -> Any:
     if isinstance(n, int) and n > 20:
         current_budget().charge_bits(int(n * math.log2(n)), "factorial")
     return math.factorial(n)
-
-
-def safe_comb(n: Any, k: Any) -> Any:
-    if isinstance(n, int) and n > 64:
-        current_budget().charge_bits(n, "comb")
-    return math.comb(n, k)
-
-
-def safe_perm(n: Any, k: Any = None) -> Any:
-    if isinstance(n, int) and n > 20:
-        kk = n if k is None else k
-        if isinstance(kk, int):
-            current_budget().charge_bits(int(max(kk, 1) * math.log2(n)), "perm")
-    return math.perm(n, k)
 
 
 def _dict_fromkeys(iterable: Any, value: Any = None) -> dict[Any, Any]:

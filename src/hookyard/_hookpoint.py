@@ -12,6 +12,7 @@ script as they are: there is nothing to copy. Measured in docs/performance.md.
 
 from __future__ import annotations
 
+import decimal
 import functools
 import inspect
 import logging
@@ -37,7 +38,7 @@ from ._budget import _local as _thread_state
 from ._copy import ATOMS, arguments_to_script, rebuild_exception, safe_message, to_host
 from ._loader import LoadedScript, script_line
 from ._retained import clear_kept, kept_size
-from ._sandbox import Veto
+from ._sandbox import SCRIPT_DECIMAL, Veto
 from .errors import BoundaryError, HookFailed, HookVetoed, LimitExceeded
 
 __all__ = ["Point", "PointOptions", "ScriptFailure", "make_hooked"]
@@ -193,12 +194,15 @@ def call_script(
     phase: str,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
+    in_script_decimal: bool = False,
 ) -> Any:
     """Run one hook function under a full budget; raise ScriptFailure on any failure."""
     if script.remote:
         # process isolation: the worker ran it under its own budget and answered with a
         # plain-data copy or an already sanitised ScriptFailure (see _isolation.py)
         return _call_remote(script, function, args, kwargs)
+    if script.flags.decimal and not in_script_decimal:
+        return _call_in_script_decimal(script, function, phase, args, kwargs)
     record = script.record
     if function in script.free:
         record.calls += 1
@@ -288,6 +292,25 @@ def call_script(
             budget.loops.clear()
         if budget.depths:
             budget.depths.clear()
+
+
+def _call_in_script_decimal(
+    script: LoadedScript,
+    function: Callable[..., Any],
+    phase: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    """A decimal-using script's call runs in a fresh decimal context of its own: decimal's
+    context belongs to the thread -- the host's -- and a script's ``localcontext()`` left
+    open in a suspended generator would otherwise change the host's arithmetic after the
+    call (issue 12: shared process state)."""
+    saved = decimal.getcontext()
+    decimal.setcontext(SCRIPT_DECIMAL.copy())
+    try:
+        return call_script(script, function, phase, args, kwargs, True)
+    finally:
+        decimal.setcontext(saved)
 
 
 def _call_remote(
@@ -685,12 +708,33 @@ class HookedMethod:
     too. A ``staticmethod`` around it never binds, so nothing is skipped.
     """
 
-    def __init__(self, fn: Callable[..., Any], point: Point, options: PointOptions) -> None:
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        point: Point,
+        options: PointOptions,
+        declare: Callable[[int], None] | None = None,
+    ) -> None:
         self._bound = functools.wraps(fn)(_plain_wrapper(fn, point, options, skip=1))
         self._unbound = functools.wraps(fn)(_plain_wrapper(fn, point, options, skip=0))
         functools.update_wrapper(self, fn)
+        # Told how many leading arguments scripts do not see, once binding shows it (the
+        # engine checks scripts against the signature then): a method learns it when its
+        # class is made; a staticmethod or classmethod around it hides that, so those
+        # learn it at their first use.
+        self._declare = declare
+
+    def _declared(self, skip: int) -> None:
+        declare, self._declare = self._declare, None
+        if declare is not None:
+            declare(skip)
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._declared(1)  # a method of `owner`: the bound object is never a script's
 
     def __get__(self, instance: object, owner: type | None = None) -> Any:
+        if self._declare is not None:
+            self._declared(1)  # bound (or a classmethod on CPython < 3.13)
         if instance is None:
             return self._bound  # through the class: the first argument is the instance
         return types.MethodType(self._bound, instance)
@@ -700,7 +744,11 @@ class HookedMethod:
             # CPython 3.13 no longer chains classmethod.__get__ through our __get__: it
             # binds this object to the class itself (issue 11), so the class arrives as
             # the first argument and is skipped like any bound object
+            if self._declare is not None:
+                self._declared(1)
             return self._bound(*args, **kwargs)
+        if self._declare is not None:
+            self._declared(0)  # a staticmethod: every argument is the scripts'
         return self._unbound(*args, **kwargs)
 
     def _classmethod_of(self, cls: type) -> bool:
@@ -717,12 +765,24 @@ def _defined_in_class_body(fn: Callable[..., Any]) -> bool:
     return len(parts) > 1 and parts[-2] != "<locals>"
 
 
-def make_hooked(fn: Callable[..., Any], point: Point, options: PointOptions) -> Any:
-    """Wrap ``fn`` for ``point``: a plain function, or a descriptor for class bodies."""
+def make_hooked(
+    fn: Callable[..., Any],
+    point: Point,
+    options: PointOptions,
+    declare: Callable[[int], None] | None = None,
+) -> Any:
+    """Wrap ``fn`` for ``point``: a plain function, or a descriptor for class bodies.
+
+    ``declare(skip)`` is called once it is known how many leading arguments of ``fn``
+    scripts never see (0, or 1 for a bound object): at once for a plain function.
+    """
     if not callable(fn):
         raise TypeError(f"@hook needs a function, not {fn!r}")
     if isinstance(fn, staticmethod | classmethod):
         raise TypeError("put @hook below @staticmethod/@classmethod, next to the function")
     if _defined_in_class_body(fn):
-        return HookedMethod(fn, point, options)
-    return functools.wraps(fn)(_plain_wrapper(fn, point, options, skip=0))
+        return HookedMethod(fn, point, options, declare)
+    hooked = functools.wraps(fn)(_plain_wrapper(fn, point, options, skip=0))
+    if declare is not None:
+        declare(0)
+    return hooked

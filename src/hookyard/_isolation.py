@@ -61,6 +61,7 @@ from ._layers import Layer, check_inherited_cpu, inherited_memory_note, sandbox_
 from ._layers import layers as _layers
 from ._loader import HOOK_NAMES, FileRules, LoadedScript, LoadFailure, read_source
 from ._process import Gone, Retired, Timeout, Worker
+from ._signature import Parameters, valid_parameters
 from ._wire import (
     ProtocolError,
     Unsendable,
@@ -135,15 +136,23 @@ class ProcessIsolation:
             raise ValueError(
                 f"ProcessIsolation.confine must be 'auto', 'require' or 'off', not {self.confine!r}"
             )
-        for name in ("workers", "cpu_lifetime", "max_message"):
+        # a wrong type is a TypeError, a wrong value a ValueError (issue 18)
+        for name in ("workers", "cpu_lifetime", "max_message", "memory"):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"ProcessIsolation.{name} must be a positive int, not {value!r}")
-        if not isinstance(self.memory, int) or isinstance(self.memory, bool) or self.memory < 0:
-            raise ValueError(f"ProcessIsolation.memory must be an int >= 0, not {self.memory!r}")
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise TypeError(f"ProcessIsolation.{name} must be an int, not {value!r}")
+            if value < (0 if name == "memory" else 1):
+                raise ValueError(
+                    f"ProcessIsolation.{name} must be an int >= "
+                    f"{0 if name == 'memory' else 1}, not {value!r}"
+                )
         for name in ("grace", "startup"):
             value = getattr(self, name)
-            if not isinstance(value, int | float) or isinstance(value, bool) or not value > 0:
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise TypeError(
+                    f"ProcessIsolation.{name} must be a number of seconds, not {value!r}"
+                )
+            if not value > 0:
                 raise ValueError(f"ProcessIsolation.{name} must be a positive number")
 
 
@@ -217,19 +226,27 @@ class RemoteScript(LoadedScript):
             slot.pending.append(self.key)
 
 
+_Shape = tuple[int | None, Parameters | None]
+
+
 class _RemoteHook:
     """``script.pre`` (or post/error) of a RemoteScript: forwards one call to the worker.
 
     It holds no reference to the RemoteScript, so dropping the script unloads it.
     """
 
-    __slots__ = ("key", "phase", "pool", "slot")
+    __slots__ = ("key", "line", "parameters", "phase", "pool", "slot")
 
-    def __init__(self, pool: WorkerPool, slot: _Slot, key: int, phase: str) -> None:
+    def __init__(
+        self, pool: WorkerPool, slot: _Slot, key: int, phase: str, shape: _Shape = (None, None)
+    ) -> None:
         self.pool = pool
         self.slot = slot
         self.key = key
         self.phase = phase
+        # the function's line and parameters as the worker read them (_signature), for
+        # the engine's signature check; None where the worker did not say
+        self.line, self.parameters = shape
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         _local.operations = None  # until the worker says
@@ -321,7 +338,7 @@ class WorkerPool:
         source, version = read
         spec = _Spec(next(self._keys), str(path), point, source, version, logger)
         slot = self._place(point)
-        result: tuple[str, ...] | LoadFailure
+        result: dict[str, _Shape] | LoadFailure
         if not self._acquire(slot):
             return LoadFailure(spec.path, None, "not loaded: its worker is busy", version)
         try:
@@ -332,7 +349,9 @@ class WorkerPool:
         if isinstance(result, LoadFailure):
             slot.specs.pop(spec.key, None)
             return result
-        hooks = {name: _RemoteHook(self, slot, spec.key, name) for name in result}
+        hooks = {
+            name: _RemoteHook(self, slot, spec.key, name, shape) for name, shape in result.items()
+        }
         return RemoteScript(
             point=point,
             name=path.name,
@@ -363,7 +382,7 @@ class WorkerPool:
                 return slot
         return min(self._slots, key=lambda s: len({spec.point for spec in s.specs.values()}))
 
-    def _load_retrying(self, slot: _Slot, spec: _Spec) -> tuple[str, ...] | LoadFailure:
+    def _load_retrying(self, slot: _Slot, spec: _Spec) -> dict[str, _Shape] | LoadFailure:
         for _ in range(3):
             try:
                 worker = self._worker(slot)
@@ -378,7 +397,9 @@ class WorkerPool:
                 return LoadFailure(spec.path, None, message, spec.version)
         return LoadFailure(spec.path, None, "no worker would load it", spec.version)
 
-    def _load_into(self, slot: _Slot, worker: Worker, spec: _Spec) -> tuple[str, ...] | LoadFailure:
+    def _load_into(
+        self, slot: _Slot, worker: Worker, spec: _Spec
+    ) -> dict[str, _Shape] | LoadFailure:
         reply = self._converse(
             slot,
             worker,
@@ -397,12 +418,14 @@ class WorkerPool:
         kind = reply[0]
         if (
             kind == "loaded"
-            and len(reply) == 2
+            and len(reply) == 3
             and type(reply[1]) is list
             and all(name in HOOK_NAMES for name in reply[1])
+            and type(reply[2]) is list
+            and len(reply[2]) == len(reply[1])
         ):
             worker.loaded.add(spec.key)
-            return tuple(reply[1])
+            return {name: _shape(shape) for name, shape in zip(reply[1], reply[2], strict=True)}
         if (
             kind == "failed"
             and len(reply) == 3
@@ -874,6 +897,15 @@ def _remote_failure(reply: list[Any]) -> ScriptFailure:
     if kind == "limit":
         return ScriptFailure(kind, message, LimitExceeded(message, limit=limit[:20]))
     return ScriptFailure(kind, message, rebuild_described(name, base, text), reason[:_TEXT_LIMIT])
+
+
+def _shape(reported: Any) -> _Shape:
+    """A hook function's (line, parameters) as a worker reported them; unknown parts
+    None (a worker's word is checked like any of its answers)."""
+    if type(reported) is not list or len(reported) != 2:
+        return None, None
+    line, parameters = reported
+    return (line if type(line) is int else None), valid_parameters(parameters)
 
 
 def _stand_in(type_name: Any, name: Any) -> object:

@@ -7,6 +7,7 @@ version serving.
 
 from __future__ import annotations
 
+import decimal
 import difflib
 import dis
 import hashlib
@@ -25,9 +26,10 @@ from RestrictedPython.compile import compile_restricted_exec
 from . import _budget
 from ._budget import Budget, BudgetExhausted, Limits
 from ._copy import safe_message
+from ._paths import world_writable_root
 from ._policy import HookPolicy, LocatedHookPolicy
 from ._retained import KeptAccount
-from ._sandbox import SandboxPolicy, script_globals
+from ._sandbox import SCRIPT_DECIMAL, SandboxPolicy, ScriptFlags, script_globals
 
 if TYPE_CHECKING:
     from ._cache import CacheSession
@@ -69,6 +71,8 @@ class LoadedScript:
     kept_account: KeptAccount = field(repr=False, default_factory=KeptAccount)
     # its hook functions that need no budget to run (see budget_free)
     free: frozenset[Any] = field(repr=False, default=frozenset())
+    # what the engine does around its calls, learnt as it runs (_sandbox.ScriptFlags)
+    flags: ScriptFlags = field(repr=False, default_factory=ScriptFlags)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,11 +102,18 @@ class PathChecks:
     ``Path.resolve()`` per file were a third of a cold load). Made per rescan, so a folder
     swapped between rescans (a fleet's symlink swap) is resolved afresh."""
 
-    __slots__ = ("_modes", "_real")
+    __slots__ = ("_modes", "_real", "_roots")
 
     def __init__(self) -> None:
         self._real: dict[str, str] = {}
         self._modes: dict[str, int] = {}
+        self._roots: dict[Path, str | None] = {}
+
+    def root_refusal(self, root: Path) -> str | None:
+        """``_paths.world_writable_root(root)``, once per hook directory."""
+        if root not in self._roots:
+            self._roots[root] = world_writable_root(root)
+        return self._roots[root]
 
     def real(self, folder: str) -> str:
         """``os.path.realpath(folder, strict=True)``, once per folder."""
@@ -159,13 +170,9 @@ def read_source(
             return LoadFailure(
                 shown, None, "refused: world-writable script (chmod o-w, or strict_modes=False)"
             )
-        parent_mode = checks.mode(parent)
-        if parent_mode & stat.S_IWOTH and not parent_mode & stat.S_ISVTX:
-            return LoadFailure(
-                shown,
-                None,
-                f"refused: world-writable directory {parent} (chmod o-w, or strict_modes=False)",
-            )
+        refused = _writable_folder(parent, os.path.dirname(target), root, rules.root, checks)
+        if refused is not None:
+            return LoadFailure(shown, None, refused)
     if info.st_size > rules.max_bytes:
         return LoadFailure(
             shown,
@@ -191,6 +198,25 @@ def read_source(
     if text.startswith("\ufeff"):
         text = text[1:]
     return text, version
+
+
+def _writable_folder(
+    shown: str, folder: str, root: str, given_root: Path, checks: PathChecks
+) -> str | None:
+    """Why a folder between the script and the hook directory (both included) makes the
+    script untrustworthy, or None. ``folder`` is the script's resolved folder, ``shown``
+    how the caller named it; ``root`` the hook directory resolved, ``given_root`` as given.
+
+    Anyone who may write to one of them may add a script of their own, so a world-writable
+    one is refused, sticky bit or not: the sticky bit stops others replacing files, not
+    adding them (issue 18 found the hook directory itself unchecked).
+    """
+    inside = root.rstrip(os.sep) + os.sep
+    while folder != root and folder.startswith(inside):
+        if checks.mode(folder) & stat.S_IWOTH:
+            return f"refused: world-writable directory {shown} (chmod o-w, or strict_modes=False)"
+        folder = shown = os.path.dirname(folder)
+    return checks.root_refusal(given_root)
 
 
 _LINE = re.compile(r"^Line (\d+): (.*)$", re.DOTALL)
@@ -299,15 +325,19 @@ def load_source(
         return LoadFailure(path, line, message + more, version)
     name = os.path.basename(path)  # (os.path: a Path per script cost 5% of a restart)
     state: dict[str, Any] = {}
+    flags = ScriptFlags()
     namespace = script_globals(
         policy,
         module_name=f"hookyard.scripts.{point}.{os.path.splitext(name)[0]}",
         logger=logger,
         state=state,
+        flags=flags,
     )
     budget = Budget(policy.limits)
     try:
-        with _budget.running(budget):
+        with _budget.running(budget), decimal.localcontext(SCRIPT_DECIMAL.copy()):
+            # (the module body runs in a decimal context of its own, as every call does:
+            # the thread's is the host's)
             exec(code, namespace)
             spent = budget.failure()
             if spent is not None:  # the body swallowed its own limit in C (next(it, x))
@@ -370,6 +400,7 @@ def load_source(
         namespace=namespace,
         limits=policy.limits,
         free=frozenset(hook for hook in hooks.values() if budget_free(hook.__code__)),
+        flags=flags,
     )
 
 

@@ -184,6 +184,9 @@ GUARDED_ATTRIBUTES = frozenset(
         "splitlines",
         "to_bytes",
         "from_bytes",
+        # dates format and parse in C and in _strptime's regular expressions
+        "strftime",
+        "strptime",
         "copy",
         # iterate an argument in C: bounded by the budget
         "extend",

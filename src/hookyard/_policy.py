@@ -56,6 +56,9 @@ _GUARDED_BINOPS: dict[type[ast.operator], str] = {
     ast.LShift: "_lshift_",
     ast.Mod: "_mod_",
     ast.FloorDiv: "_floordiv_",
+    # exact fractions grow crosswise (a - b, a / b): charged like products
+    ast.Sub: "_sub_",
+    ast.Div: "_truediv_",
 }
 _OPERATOR_TEXT: dict[type[ast.operator], str] = {
     ast.Add: "+=",
@@ -815,10 +818,10 @@ class HookPolicy(RestrictingNodeTransformer):
         if _static.native(self, node):
             return node  # proven: the guard could not refuse it (see _static)
         left, right = node.left, node.right
-        if isinstance(node.op, ast.Add) and (
+        if isinstance(node.op, ast.Add | ast.Sub | ast.Div) and (
             _is_number_constant(left) or _is_number_constant(right)
         ):
-            return node  # a number plus anything cannot grow past one bit
+            return node  # a number plus, minus or over anything cannot grow much
         if isinstance(node.op, ast.Mult) and (_is_small_float(left) or _is_small_float(right)):
             return node  # a float times anything is a float or a TypeError
         if isinstance(node.op, ast.Mod | ast.FloorDiv) and _is_number_constant(left):

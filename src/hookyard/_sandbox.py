@@ -8,6 +8,7 @@ a facade object whose attributes are chosen by us.
 from __future__ import annotations
 
 import builtins
+import decimal
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -19,7 +20,7 @@ from ._modules import C_IMPORTS, ModuleFacade, c_import_facade
 from ._names import DENIED_BUILTINS
 from .errors import BoundaryError
 
-__all__ = ["SandboxPolicy", "Veto", "script_globals"]
+__all__ = ["SCRIPT_DECIMAL", "SandboxPolicy", "ScriptFlags", "Veto", "script_globals"]
 
 
 class Veto(Exception):
@@ -287,8 +288,27 @@ class SandboxPolicy:
         self.builtins = _base_builtins()
 
 
+class ScriptFlags:
+    """What the engine must do around a script's calls, learnt as the script runs."""
+
+    __slots__ = ("decimal",)
+
+    def __init__(self) -> None:
+        # imported decimal: each call runs in a fresh, bounded decimal context of its own
+        # (decimal's context is the thread's, i.e. the host's: a script's localcontext()
+        # left open in a suspended generator would change the host's arithmetic)
+        self.decimal = False
+
+
+# The context a decimal-using script's call starts in: Python's defaults, within the
+# exponent bounds of the decimal facade.
+SCRIPT_DECIMAL = decimal.Context(prec=28, Emax=999_999, Emin=-999_999)
+
+
 def _script_import(
-    factories: Mapping[str, Callable[[], ModuleFacade]], allowed: tuple[str, ...]
+    factories: Mapping[str, Callable[[], ModuleFacade]],
+    allowed: tuple[str, ...],
+    flags: ScriptFlags,
 ) -> Any:
     # Facades are made on a script's first import of each module, not with its globals:
     # most scripts import one or two of the allowed modules, and making every facade for
@@ -307,8 +327,9 @@ def _script_import(
         if type(fromlist) is list and name in C_IMPORTS:
             # C code importing what it needs (datetime.strftime needs `time`, strptime
             # `_strptime`): PyImport_Import passes a list, which an import statement never
-            # does. That C code gets a bounded stand-in (_modules.c_import_facade: a
-            # strftime format cannot ask glibc for a gigabyte of padding), never the module
+            # does. It gets a bounded stand-in (_modules.c_import_facade); PyImport_Import
+            # itself then reads the real module from sys.modules, so the date methods are
+            # bounded where scripts call them (_guards: strftime/strptime)
             return c_import_facade(name)
         facade = facades.get(name)
         if facade is None:
@@ -318,6 +339,8 @@ def _script_import(
                     f"import of {name!r} is not allowed (allowed: {', '.join(allowed) or 'none'})"
                 )
             facade = facades.setdefault(name, factory())
+            if name == "decimal":
+                flags.decimal = True
         return facade
 
     return script_import
@@ -346,11 +369,12 @@ def script_globals(
     module_name: str,
     logger: logging.Logger,
     state: dict[str, Any],
+    flags: ScriptFlags | None = None,
 ) -> dict[str, Any]:
     """A fresh globals namespace for one script version."""
     script_builtins = dict(policy.builtins)
     script_builtins["__import__"] = _script_import(
-        policy.module_factories, tuple(policy.module_factories)
+        policy.module_factories, tuple(policy.module_factories), flags or ScriptFlags()
     )
     log = ScriptLog(logger)
     return {
@@ -385,6 +409,8 @@ def script_globals(
         "_lshift_": _guards.lshift,
         "_mod_": _guards.mod,
         "_floordiv_": _guards.floordiv,
+        "_sub_": _guards.sub,
+        "_truediv_": _guards.truediv,
         "_slice_value_": _guards.slice_value,
         "_format_": _guards.format_value,
         "_getslice_": _guards.getslice,

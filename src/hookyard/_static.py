@@ -66,7 +66,7 @@ _SCALAR_BUILTINS = _INT_BUILTINS | {"float", "bool", "complex"}
 # abs: trusted for the bits of an argument already proven an int
 _TRUSTED = _SCALAR_BUILTINS | {"abs", "range", "enumerate"}
 
-_GUARDED = (ast.Add, ast.Mult, ast.Pow, ast.LShift, ast.Mod, ast.FloorDiv)
+_GUARDED = (ast.Add, ast.Sub, ast.Div, ast.Mult, ast.Pow, ast.LShift, ast.Mod, ast.FloorDiv)
 # A divisor of at most this many bits divides in linear time (the guard charges above it)
 _SMALL_DIVISOR_BITS = 2_100
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
@@ -371,8 +371,16 @@ class StaticFacts:
         """Record ``node`` as native when its operator is proven harmless."""
         op = node.op  # type: ignore[attr-defined]
         ok = False
-        if isinstance(op, ast.Add):
-            ok = (left is not None and self.scalar(left, scope)) or self.scalar(right, scope)
+        if isinstance(op, ast.Add | ast.Sub | ast.Div):
+            # one side a proven int (or a float constant): no sequence result, and no
+            # exact Fraction on both sides (Fractions grow crosswise: the guard charges
+            # them, issue 12; "scalar" alone would let x = 0; x -= Fraction(...) through)
+            ok = (
+                (left is not None and self.bits(left, scope) is not None)
+                or self.bits(right, scope) is not None
+                or (left is not None and _is_float_constant(left))
+                or _is_float_constant(right)
+            )
         elif isinstance(op, ast.Mult):
             left_bits = None if left is None else self.bits(left, scope)
             right_bits = self.bits(right, scope)

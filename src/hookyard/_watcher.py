@@ -72,8 +72,8 @@ from watchdog.events import (
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingEmitter
 
-from ._engine import is_point_name, is_script_name
 from ._layout import Entry, Layout, anchors
+from ._paths import is_point_name, is_script_name
 from ._timers import Timers
 
 __all__ = [

@@ -42,6 +42,7 @@ from ._hookpoint import ScriptFailure, _Meter, call_script
 from ._loader import HOOK_NAMES, LoadedScript, LoadFailure, load_source
 from ._modules import facade_factories
 from ._sandbox import SandboxPolicy
+from ._signature import first_line, parameters_of
 from ._wire import (
     ProtocolError,
     Unsendable,
@@ -363,7 +364,14 @@ class _Server:
         result.record = _Counts()
         self.scripts[key] = result
         self.loggers[key] = logger
-        self.channel.send(["loaded", [name for name in HOOK_NAMES if getattr(result, name)]])
+        hooks = [name for name in HOOK_NAMES if getattr(result, name)]
+        # each hook function's line and parameters, for the host's signature check
+        # (_signature: read from the code object, as the host would in process)
+        shapes = [
+            [first_line(getattr(result, name)), parameters_of(getattr(result, name))]
+            for name in hooks
+        ]
+        self.channel.send(["loaded", hooks, shapes])
 
     # -- api ----------------------------------------------------------------------------------
     def _forwarder(self, name: str) -> Any:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from . import __version__
 from ._audit import DirectoryAudit, ScriptAudit, audit_directory
 from ._layout import fingerprint
 from ._modules import facade_factories
@@ -75,19 +76,40 @@ def _directory(args: argparse.Namespace) -> Path:
 
 
 # -- check / list / audit: static, nothing runs ----------------------------------------------
-def _audit(args: argparse.Namespace) -> DirectoryAudit:
-    return audit_directory(_directory(args), modules=args.modules)
+def _audits(args: argparse.Namespace) -> list[DirectoryAudit]:
+    """Each directory given (like linters, several at once), all checked to exist first."""
+    directories: list[Path] = args.dirs
+    for directory in directories:
+        if not directory.is_dir():
+            raise UsageError(f"no hook directory {directory}")
+    return [audit_directory(directory, modules=args.modules) for directory in directories]
+
+
+def _exit_code(audits: Sequence[DirectoryAudit]) -> int:
+    return EXIT_FINDINGS if any(audit.findings for audit in audits) else EXIT_OK
 
 
 def _check(args: argparse.Namespace) -> int:
-    findings = _audit(args).findings
-    for finding in findings:
-        print(finding)
-    return EXIT_FINDINGS if findings else EXIT_OK
+    audits = _audits(args)
+    for audit in audits:
+        for finding in audit.findings:
+            print(finding)
+    return _exit_code(audits)
 
 
 def _list(args: argparse.Namespace) -> int:
-    audit = _audit(args)
+    audits = _audits(args)
+    for index, audit in enumerate(audits):
+        if len(audits) > 1:
+            if index:
+                print()
+            print(f"{audit.directory}:")
+        _list_one(audit)
+    # like check and audit: exit 1 when anything was found (the listing is printed anyway)
+    return _exit_code(audits)
+
+
+def _list_one(audit: DirectoryAudit) -> None:
     points = audit.points
     declared = audit.config.points or {}
     for name in sorted(set(points) | set(declared)):
@@ -108,11 +130,12 @@ def _list(args: argparse.Namespace) -> int:
                 count = len(script.findings)
                 note += f"  [{count} problem{'s' if count > 1 else ''}: hookyard check]"
             print(f"  {script.name:<{width}}  {note}")
+    # what belongs to no listed script: files that never run, hookyard.toml, the directory
+    for problem in audit.problems:
+        print(f"! {problem}")
     # engine.fingerprint() of a host serving this directory: the scripts that load
     serving = [(f"{s.point}/{s.name}", s.version) for s in audit.scripts if s.ok and s.version]
     print(f"fingerprint: {fingerprint(serving)}")
-    # like check and audit: exit 1 when anything was found (the listing is printed anyway)
-    return EXIT_FINDINGS if audit.findings else EXIT_OK
 
 
 def _module_cell(module: str, used: Sequence[str]) -> str:
@@ -125,9 +148,9 @@ def _cell(values: Sequence[str]) -> str:
     return ",".join(values) if values else "-"
 
 
-def _row(directory: str, script: ScriptAudit) -> list[str]:
+def _row(directory: str, script: ScriptAudit, prefix: str) -> list[str]:
     try:
-        shown = Path(script.file).relative_to(directory).as_posix()
+        shown = prefix + Path(script.file).relative_to(directory).as_posix()
     except ValueError:
         shown = script.file
     attributes = [f".{name}" for name in script.reads]
@@ -148,22 +171,28 @@ _HEADER = ["SCRIPT", "VERSION", "HOOKS", "API", "MODULES", "VETO", "RETURNS", "A
 
 
 def _audit_command(args: argparse.Namespace) -> int:
-    audit = _audit(args)
-    findings = audit.findings
+    audits = _audits(args)
     if args.json:
-        json.dump(audit.as_dict(), sys.stdout, indent=2)
+        # one directory: its document (format 1); several: a list of them, in order
+        documents = [audit.as_dict() for audit in audits]
+        json.dump(documents[0] if len(documents) == 1 else documents, sys.stdout, indent=2)
         print()
-        return EXIT_FINDINGS if findings else EXIT_OK
-    rows = [_HEADER] + [_row(audit.directory, s) for s in audit.scripts]
+        return _exit_code(audits)
+    rows = [_HEADER]
+    for audit in audits:
+        # with several directories, each script is shown under its directory's name
+        prefix = f"{Path(audit.directory).as_posix()}/" if len(audits) > 1 else ""
+        rows += [_row(audit.directory, script, prefix) for script in audit.scripts]
     widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADER) - 1)]
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
         print("  ".join([*cells, row[-1]]).rstrip())
+    findings = [finding for audit in audits for finding in audit.findings]
     if findings:
         print(f"\n{len(findings)} finding{'s' if len(findings) > 1 else ''}:")
         for finding in findings:
             print(f"  {finding}")
-    return EXIT_FINDINGS if findings else EXIT_OK
+    return _exit_code(audits)
 
 
 # -- run: a dry run of one point ----------------------------------------------------------
@@ -233,8 +262,8 @@ def _run(args: argparse.Namespace) -> int:
         )(*args.args, **args.kwargs)
         limits = harness.engine.limits
     print(f"budget per invocation: {limits.operations:,} operations, {limits.seconds:g} s")
-    if call.vetoed is not None:
-        print(f"vetoed: {call.vetoed}")
+    if call.vetoed:
+        print(f"vetoed: {call.veto_reason}")
     elif call.error is not None:
         print(f"raised: {type(call.error).__name__}: {call.error}")
     else:
@@ -263,12 +292,17 @@ def _watch(args: argparse.Namespace) -> int:
         except ValueError:
             return file
 
+    def failure(file: str, error: str | None) -> str:
+        """The error as ``point/name.py:line: message``, named like every other line."""
+        text = error or ""
+        return shown(file) + text[len(file) :] if text.startswith(file) else text
+
     def report(event: ReloadEvent) -> None:
         if event.removed:
             print(f"removed  {shown(event.file)}", flush=True)
         elif not event.ok:
-            keeps = " (last good version keeps serving)" if event.old_version else ""
-            print(f"FAILED   {event.error}{keeps}", flush=True)
+            keeps = " (last good version keeps serving)" if event.new_version else ""
+            print(f"FAILED   {failure(event.file, event.error)}{keeps}", flush=True)
         else:
             old = (event.old_version or "new")[:12]
             print(
@@ -292,7 +326,7 @@ def _watch(args: argparse.Namespace) -> int:
     try:
         for status in engine.status():
             if not status.ok:
-                print(f"FAILED   {status.error}", flush=True)
+                print(f"FAILED   {failure(status.file, status.error)}", flush=True)
         engine.add_reload_listener(report)
         engine.start()
         count = len(engine.status())
@@ -331,9 +365,11 @@ def _wait_interruptibly(event: threading.Event, timeout: float | None) -> None:
 def _demo(args: argparse.Namespace) -> int:
     from ._demo import run_demo  # the demo host is only imported when asked for
 
-    if not args.dir.is_dir():
+    if args.dir is not None and not args.dir.is_dir():
         raise UsageError(f"no hook directory {args.dir}")
-    return run_demo(args.dir, iterations=args.iterations, interval=args.interval)
+    return run_demo(
+        args.dir, iterations=args.iterations, interval=args.interval, verbose=args.verbose
+    )
 
 
 # -- the parser ---------------------------------------------------------------------------
@@ -344,8 +380,15 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def _add_dir(parser: argparse.ArgumentParser, *, modules: bool = True) -> None:
-    parser.add_argument("dir", metavar="DIR", type=Path, help="the hook directory")
+def _add_dir(
+    parser: argparse.ArgumentParser, *, modules: bool = True, several: bool = False
+) -> None:
+    if several:
+        parser.add_argument(
+            "dirs", metavar="DIR", type=Path, nargs="+", help="hook directories, one or more"
+        )
+    else:
+        parser.add_argument("dir", metavar="DIR", type=Path, help="the hook directory")
     if modules:
         parser.add_argument(
             "--modules",
@@ -359,6 +402,7 @@ def _add_dir(parser: argparse.ArgumentParser, *, modules: bool = True) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="hookyard", description="Sandboxed, hot-reloading scripting hooks.")
+    parser.add_argument("--version", action="version", version=f"hookyard {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 
@@ -370,7 +414,7 @@ def _parser() -> argparse.ArgumentParser:
         "(with DIR/hookyard.toml) behaviour a point will not honour. Prints "
         "file:line: message per problem and exits 1; silent exit 0 otherwise.",
     )
-    _add_dir(check)
+    _add_dir(check, several=True)
     check.set_defaults(handler=_check)
 
     listing = commands.add_parser(
@@ -379,7 +423,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Each point (folder) and its scripts in the order they run, with the "
         "hook functions each defines. Nothing is executed.",
     )
-    _add_dir(listing)
+    _add_dir(listing, several=True)
     listing.set_defaults(handler=_list)
 
     audit = commands.add_parser(
@@ -390,7 +434,7 @@ def _parser() -> argparse.ArgumentParser:
         "from post, its sha256 version, and findings. Exit 1 if anything is "
         "found.",
     )
-    _add_dir(audit)
+    _add_dir(audit, several=True)
     audit.add_argument(
         "--json", action="store_true", help="print the audit as JSON (format 1, see docs/audit.md)"
     )
@@ -484,7 +528,10 @@ def _parser() -> argparse.ArgumentParser:
         "through hook points. Edit a script while it runs to see it reload.",
     )
     demo.add_argument(
-        "--dir", default="hook_scripts", type=Path, help="hook directory (default: ./hook_scripts)"
+        "--dir",
+        default=None,
+        type=Path,
+        help="hook directory (default: ./hook_scripts, else a temporary copy of the examples)",
     )
     demo.add_argument(
         "--iterations",
@@ -494,6 +541,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--interval", type=float, default=1.0, help="seconds between rounds (default: 1)"
+    )
+    demo.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also print the engine's INFO lines and the audit trail (a line per invocation)",
     )
     demo.set_defaults(handler=_demo)
 

@@ -12,16 +12,22 @@ def pre(name, flavor):
 def test_validate_refuses_underscores():
     with from_sources({"create/10-validate.py": VALIDATE}) as harness:
         call = harness.point("create", veto=True)("db_primary", "m1.small")
-        assert call.vetoed == "bad name 'db_primary'"
+        assert call.vetoed
+        assert call.veto_reason == "bad name 'db_primary'"
         assert call.outcome("10-validate.py", "pre") == "veto"
 ```
 
 A harness is a real ``HookEngine`` (same sandbox, copies, budgets and call path) over a
-directory (yours, or a temporary one written from source strings). ``api`` functions the
-scripts call are recorded stubs returning None unless you pass your own. Each call returns
-a ``CallResult`` with the host's result after the post hooks, the veto or error, every
+directory (yours, or a temporary one written from source strings), in process or with
+``isolation="process"`` as the host runs it. ``api`` functions the scripts call are
+recorded stubs returning None unless you pass your own. Each call returns a
+``CallResult`` with the host's result after the post hooks, the veto or error, every
 script's audit event (outcome, duration, budget used), the scripts' log lines and the
 ``api`` calls, in the order they happened.
+
+With pytest, the ``hook_harness`` fixture (a pytest plugin installed with hookyard) makes
+harnesses that are closed after the test: ``hook_harness({"create/10-x.py": SOURCE})`` or
+``hook_harness("hook_scripts")``.
 """
 
 from __future__ import annotations
@@ -38,7 +44,10 @@ from typing import Any, Literal
 from ._audit import audit_directory
 from ._budget import Limits
 from ._engine import HookEngine, ScriptStatus
+from ._hookpoint import PointOptions
+from ._isolation import ProcessIsolation
 from ._modules import DEFAULT_MODULES
+from ._options import check_modules
 from ._trail import AuditEvent
 from .errors import HookError, HookVetoed
 
@@ -74,7 +83,8 @@ class CallResult:
 
     point: str
     result: Any = None  # the host's return value after post hooks (None if it never ran)
-    vetoed: str | None = None  # the veto reason, if a pre hook vetoed the call
+    vetoed: bool = False  # a pre hook vetoed the call
+    veto_reason: str | None = None  # what the veto said ("" for a bare `raise Veto()`)
     error: BaseException | None = None  # HookFailed, or what the host raised
     trace: tuple[Trace, ...] = ()  # events, log lines and api calls, in order
 
@@ -132,6 +142,7 @@ class Harness:
         modules: Iterable[str] = DEFAULT_MODULES,
         limits: Limits | None = None,
         strict_modes: bool = True,
+        isolation: Literal["inline", "process"] | ProcessIsolation = "inline",
         on_trace: Callable[[Trace], None] | None = None,
         _cleanup: Callable[[], None] | None = None,
     ) -> None:
@@ -139,7 +150,7 @@ class Harness:
         self._trace: list[Trace] | None = None
         self._on_trace = on_trace
         self._cleanup = _cleanup
-        modules = tuple(modules)
+        modules = check_modules(modules)
         if api is None:
             # stubs for every api name the scripts use (read from their syntax trees)
             audit = audit_directory(
@@ -151,7 +162,12 @@ class Harness:
             functions = api
         recorded = {name: self._recorder(name, fn) for name, fn in functions.items()}
         self.engine = HookEngine(
-            self.directory, api=recorded, modules=modules, limits=limits, strict_modes=strict_modes
+            self.directory,
+            api=recorded,
+            modules=modules,
+            limits=limits,
+            strict_modes=strict_modes,
+            isolation=isolation,
         )
         self.engine.add_audit_listener(self._record_event)
 
@@ -188,7 +204,10 @@ class Harness:
         """A host function for point ``name`` with these options; calling it returns a
         ``CallResult``.
 
-        The host body returns ``returns``, raises ``raises``, or is ``host`` itself.
+        The host body returns ``returns``, raises ``raises``, or is ``host`` itself. Given a
+        ``host``, the point's scripts are checked against its signature as the engine
+        checks them against the real host's (a script that cannot take its calls does not
+        load: see ``load_errors()``); without one, any call goes.
         """
 
         def body(*args: Any, **kwargs: Any) -> Any:
@@ -198,7 +217,9 @@ class Harness:
                 raise raises
             return returns
 
-        hooked = self.engine.hook(name, result=result, on_error=on_error, veto=veto)(body)
+        hooked = self.engine._hooked(
+            name, body, PointOptions(result, on_error, veto), declared=host
+        )
 
         def call(*args: Any, **kwargs: Any) -> CallResult:
             trace: list[Trace] = []
@@ -211,7 +232,7 @@ class Harness:
             try:
                 value = hooked(*args, **kwargs)
             except HookVetoed as vetoed:
-                return CallResult(name, vetoed=vetoed.reason, trace=tuple(trace))
+                return CallResult(name, vetoed=True, veto_reason=vetoed.reason, trace=tuple(trace))
             except Exception as exc:  # HookFailed, or the host body's own exception
                 return CallResult(name, error=exc, trace=tuple(trace))
             finally:

@@ -18,6 +18,7 @@ from typing import Any
 
 from .._budget import current_budget
 from .._guards import check_hash_spread, getiter, materialize
+from .._nesting import check_tuple
 from ._common import bounded_output, int_arg, public, public_class
 
 __all__ = ["collections_facade"]
@@ -349,9 +350,20 @@ def namedtuple(
     if defaults is not None:
         defaults = materialize(defaults, "namedtuple defaults")
     current_budget().charge(len(checked) * 64)  # code generation and a compile
-    return collections.namedtuple(
-        typename, checked, rename=rename, defaults=defaults, module="collections"
-    )
+    make: Any = collections.namedtuple
+    base: type = make(typename, checked, rename=rename, defaults=defaults, module="collections")
+    namespace = {"__slots__": (), "__new__": _checked_new(base), "__module__": "collections"}
+    return type(typename, (base,), namespace)
+
+
+def _checked_new(base: Any) -> Any:
+    """A named tuple nests what it is given one level deeper, like any tuple a script
+    makes: depth-checked (a chain of them crashes hash(), issue 12)."""
+
+    def checked_new(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        return check_tuple(base.__new__(cls, *args, **kwargs))
+
+    return checked_new
 
 
 def collections_facade() -> dict[str, Any]:

@@ -13,7 +13,7 @@ import fractions
 from typing import Any
 
 from .._budget import current_budget
-from .._guards import script_writable
+from .._guards import charge_gcd, script_writable
 from ._common import public, public_class
 
 __all__ = [
@@ -317,6 +317,8 @@ class _FractionMeta(type):
                 check_exact(part, "Fraction")
         if denominator is None:
             return fractions.Fraction(numerator)
+        if isinstance(numerator, int) and isinstance(denominator, int):
+            charge_gcd(numerator, denominator)  # Fraction reduces by their gcd
         return fractions.Fraction(numerator, denominator)
 
     def from_float(cls, f: Any) -> fractions.Fraction:

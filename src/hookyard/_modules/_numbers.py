@@ -72,6 +72,24 @@ def _rounding(name: str, function: Callable[[Any], Any]) -> Callable[[Any], Any]
     return public(f"math.{name}")(rounded)
 
 
+@public("math.gcd")
+def gcd(*integers: Any) -> int:
+    """Pair by pair, each charged by its quadratic work before it runs (issue 12)."""
+    result = 0
+    for given in integers:
+        n = int_arg(given)
+        _guards.charge_gcd(result, n)
+        result = math.gcd(result, n)
+    return result
+
+
+@public("math.isqrt")
+def isqrt(n: Any) -> int:
+    n = int_arg(n)
+    _guards.charge_isqrt(n)
+    return math.isqrt(n)
+
+
 def math_facade() -> dict[str, Any]:
     attributes = {name: getattr(math, name) for name in dir(math) if not name.startswith("_")}
     attributes.update(
@@ -82,6 +100,8 @@ def math_facade() -> dict[str, Any]:
         fsum=public("math.fsum")(lambda iterable: math.fsum(getiter(iterable))),
         lcm=_guards.safe_lcm,
         dist=_guards.safe_dist,
+        gcd=gcd,
+        isqrt=isqrt,
         floor=_rounding("floor", math.floor),
         ceil=_rounding("ceil", math.ceil),
         trunc=_rounding("trunc", math.trunc),
