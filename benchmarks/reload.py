@@ -11,7 +11,9 @@ file, the usual way to "wait until the editor is done"), and the ratio is printe
 measured: how long a really deleted script keeps serving (the delete grace), and the
 in-place latency while two threads hammer the hooked function (the GIL's cost).
 
-Goal (issue 3): p50 <= 3 ms, p99 <= 10 ms for hookyard.
+Goal (issue 3): p50 <= 3 ms, p99 <= 10 ms for hookyard. Goal (issue 17) for what a user
+sees, from the start of the save to the first call answering with the new version while
+the saver polls with calls: p50 <= 2 ms, p99 <= 10 ms.
 
 Fleet deliveries (issue 15), ``--updates`` each: a Kubernetes ConfigMap volume written as
 the kubelet writes it, a git-sync link swap, a ``current -> releases/N`` switch and rsync
@@ -376,6 +378,12 @@ def main() -> None:
     verdict = "met" if worst50 <= 3 and worst99 <= 10 else "NOT met"
     print(
         f"goal p50 <= 3 ms, p99 <= 10 ms (worst pattern: {worst50:.2f} / {worst99:.2f}): {verdict}"
+    )
+    seen50, seen99 = statistics.median(seen_paced), pct(seen_paced, 99)
+    verdict = "met" if seen50 <= 2 and seen99 <= 10 else "NOT met"
+    print(
+        f"goal user-visible p50 <= 2 ms, p99 <= 10 ms (issue 17; polled every 0.1 ms: "
+        f"{seen50:.2f} / {seen99:.2f}): {verdict}"
     )
 
 

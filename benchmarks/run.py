@@ -32,7 +32,7 @@ from RestrictedPython import compile_restricted
 
 import hookyard
 import workloads
-from hookyard import _budget, _loader, _sandbox
+from hookyard import _budget, _copy, _loader, _sandbox
 
 logging.getLogger("hookyard").setLevel(logging.WARNING)
 
@@ -149,9 +149,23 @@ def figure_b(root: Path, rounds: int) -> Figure:
 
 
 # -- C ---------------------------------------------------------------------------------------
-def figure_c(root: Path, rounds: int) -> Figure:
-    workloads.write(root / "c", {"record/10-pre.py": workloads.READ_PRE})
-    engine = hookyard.HookEngine(root / "c")
+def figure_c(root: Path, rounds: int) -> list[Figure]:
+    """C with the copier the engine runs (the C extension where it is built), then with
+    the pure-Python fallback (the "before" of issue 17) in the same run."""
+    figures = [_figure_c(root, rounds, "C", _copy.IMPLEMENTATION)]
+    if _copy.IMPLEMENTATION != "python":
+        previous = _copy._select("python")
+        try:
+            figures.append(_figure_c(root, rounds, "C-", "python"))
+        finally:
+            _copy._select(previous)
+    return figures
+
+
+def _figure_c(root: Path, rounds: int, key: str, copier: str) -> Figure:
+    folder = root / f"c-{copier}"
+    workloads.write(folder, {"record/10-pre.py": workloads.READ_PRE})
+    engine = hookyard.HookEngine(folder)
 
     def take(instance: dict[str, Any]) -> str:
         return str(instance["name"])
@@ -165,8 +179,8 @@ def figure_c(root: Path, rounds: int) -> Figure:
         rounds,
     )
     return Figure(
-        "C",
-        "hooked call with a ~30-key nested record (1 pre script)",
+        key,
+        f"hooked call with a ~30-key nested record (1 pre), {copier} copier",
         subject,
         peer,
         ratio,
@@ -381,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
         if "B" in only:
             figures.append(figure_b(root, rounds))
         if "C" in only:
-            figures.append(figure_c(root, rounds))
+            figures.extend(figure_c(root, rounds))
         if "D" in only:
             figures.append(figure_d(root, rounds))
         if "E" in only:
