@@ -88,12 +88,14 @@ def per_call(stmt: str, namespace: dict[str, Any], number: int) -> Callable[[], 
     return measure
 
 
-def once(action: Callable[[], Any]) -> Callable[[], float]:
+def once(
+    action: Callable[[], Any], clock: Callable[[], float] = time.perf_counter
+) -> Callable[[], float]:
     def measure() -> float:
         gc.collect()
-        start = time.perf_counter()
+        start = clock()
         action()
-        return time.perf_counter() - start
+        return clock() - start
 
     return measure
 
@@ -249,8 +251,12 @@ def figure_e(root: Path, rounds: int, count: int = 1000) -> tuple[list[Figure], 
         ("E1", "first load", first_load, 2.0),
         ("E2", "restart (compiled-script cache warm)", restart, 0.35),
     ):
+        # in CPU time (all threads, user + system): a round takes seconds, long enough for
+        # a neighbour's burst on a shared machine to skew one side's wall time; CPU time
+        # counts the work each side does (a cold load's reads and pack write included)
+        cpu = time.process_time
         subject, peer, ratio = alternate(
-            once_cpu(subject_load), once_cpu(compile_all), max(rounds // 3, 2)
+            once(subject_load, cpu), once(compile_all, cpu), max(rounds // 3, 2)
         )
         figures.append(
             Figure(
@@ -266,21 +272,6 @@ def figure_e(root: Path, rounds: int, count: int = 1000) -> tuple[list[Figure], 
             )
         )
     return figures, load_breakdown(folder, sources)
-
-
-def once_cpu(action: Callable[[], Any]) -> Callable[[], float]:
-    """``once``, timed in this process's CPU time (all threads, user + system): each round
-    of E takes seconds, long enough for a neighbour's burst on a shared machine to skew
-    one side's wall time; CPU time counts only the work each side does (a cold load's
-    file reads and pack write included, the waits excluded)."""
-
-    def measure() -> float:
-        gc.collect()
-        start = time.process_time()
-        action()
-        return time.process_time() - start
-
-    return measure
 
 
 def load_breakdown(folder: Path, sources: list[tuple[str, str]]) -> dict[str, float]:

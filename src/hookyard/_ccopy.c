@@ -112,6 +112,40 @@ too_deep(Copier *c)
     return NULL;
 }
 
+/* A container copier's start: the nesting bound, `*new` made by `shallow(x)` when NULL,
+ * registered in the memo (steals `key`), the C stack checked. 0, or -1 with an error set
+ * and `*new` released. */
+static int
+enter_container(Copier *c, PyObject *x, PyObject *memo, Py_ssize_t depth, PyObject **new,
+                PyObject *key, PyObject *(*shallow)(PyObject *))
+{
+    if (depth >= c->max_nesting) {
+        Py_CLEAR(*new);
+        Py_XDECREF(key);
+        too_deep(c);
+        return -1;
+    }
+    if (*new == NULL) {
+        *new = shallow(x);
+        if (*new == NULL) {
+            Py_XDECREF(key);
+            return -1;
+        }
+    }
+    if (memo_set(memo, x, *new, key) < 0 ||
+        Py_EnterRecursiveCall(" while copying a value across the boundary")) {
+        Py_CLEAR(*new);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+list_copy(PyObject *x)
+{
+    return PyList_GetSlice(x, 0, PyList_GET_SIZE(x));
+}
+
 /* the copy of a value found inside a dict or list: memo, then the container copiers */
 static PyObject *
 copy_entry(Copier *c, PyObject *value, PyObject *memo, Py_ssize_t depth)
@@ -249,20 +283,7 @@ static PyObject *
 copy_dict(Copier *c, PyObject *x, PyObject *memo, Py_ssize_t depth, PyObject *new,
           PyObject *key)
 {
-    if (depth >= c->max_nesting) {
-        Py_XDECREF(new);
-        Py_XDECREF(key);
-        return too_deep(c);
-    }
-    if (new == NULL) {
-        new = PyDict_Copy(x);
-        if (new == NULL) {
-            Py_XDECREF(key);
-            return NULL;
-        }
-    }
-    if (memo_set(memo, x, new, key) < 0) goto fail;
-    if (Py_EnterRecursiveCall(" while copying a value across the boundary")) goto fail;
+    if (enter_container(c, x, memo, depth, &new, key, PyDict_Copy) < 0) return NULL;
     depth += 1;
     int rc = 1;
     if (PyDict_CheckExact(x)) {
@@ -346,20 +367,7 @@ static PyObject *
 copy_list(Copier *c, PyObject *x, PyObject *memo, Py_ssize_t depth, PyObject *new,
           PyObject *key)
 {
-    if (depth >= c->max_nesting) {
-        Py_XDECREF(new);
-        Py_XDECREF(key);
-        return too_deep(c);
-    }
-    if (new == NULL) {
-        new = PyList_GetSlice(x, 0, PyList_GET_SIZE(x));
-        if (new == NULL) {
-            Py_XDECREF(key);
-            return NULL;
-        }
-    }
-    if (memo_set(memo, x, new, key) < 0) goto fail;
-    if (Py_EnterRecursiveCall(" while copying a value across the boundary")) goto fail;
+    if (enter_container(c, x, memo, depth, &new, key, list_copy) < 0) return NULL;
     depth += 1;
     int rc = 0;
     if (PyList_CheckExact(x)) {
@@ -423,6 +431,29 @@ copy_members(Copier *c, PyObject *seq, PyObject *memo, Py_ssize_t depth)
     return items;
 }
 
+/* The members of `seq` (those of the tuple or set `x`) copied: 1 with `*items`, a new
+ * list to build the copy from; 0 when every member is an atom (nothing copied); 2 with
+ * `*result` when copying them put x's copy in the memo (x reached again through a
+ * cycle); -1 with an error set. */
+static int
+copy_sequence(Copier *c, PyObject *x, PyObject *seq, PyObject *memo, Py_ssize_t depth,
+              PyObject **items, PyObject **result)
+{
+    int atoms = atoms_only(c, seq);
+    if (atoms != 0) return atoms < 0 ? -1 : 0;
+    if (depth >= c->max_nesting) {
+        too_deep(c);
+        return -1;
+    }
+    if (Py_EnterRecursiveCall(" while copying a value across the boundary")) return -1;
+    *items = copy_members(c, seq, memo, depth + 1);
+    Py_LeaveRecursiveCall();
+    if (*items == NULL) return -1;
+    *result = memo_get(memo, x);
+    if (*result != NULL) return 2;
+    return PyErr_Occurred() ? -1 : 1;
+}
+
 static PyObject *
 copy_tuple(Copier *c, PyObject *x, PyObject *memo, Py_ssize_t depth)
 {
@@ -430,22 +461,9 @@ copy_tuple(Copier *c, PyObject *x, PyObject *memo, Py_ssize_t depth)
     PyObject *seq = PyTuple_CheckExact(x) ? Py_NewRef(x) : PySequence_Tuple(x);
     if (seq == NULL) return NULL;
     PyObject *result = NULL, *items = NULL;
-    int atoms = atoms_only(c, seq);
-    if (atoms < 0) goto done;
-    if (atoms) {
-        result = Py_NewRef(x);  /* atoms only: immutable all the way down */
-        goto done;
-    }
-    if (depth >= c->max_nesting) {
-        too_deep(c);
-        goto done;
-    }
-    if (Py_EnterRecursiveCall(" while copying a value across the boundary")) goto done;
-    items = copy_members(c, seq, memo, depth + 1);
-    Py_LeaveRecursiveCall();
-    if (items == NULL) goto done;
-    result = memo_get(memo, x);  /* the tuple was reached again through a cycle */
-    if (result != NULL || PyErr_Occurred()) goto done;
+    int rc = copy_sequence(c, x, seq, memo, depth, &items, &result);
+    if (rc == 0) result = Py_NewRef(x);  /* atoms only: immutable all the way down */
+    if (rc != 1) goto done;
     Py_ssize_t n = PyList_GET_SIZE(items);
     int same = n == PyTuple_GET_SIZE(seq);
     for (Py_ssize_t i = 0; same && i < n; i++) {
@@ -466,22 +484,10 @@ copy_set(Copier *c, PyObject *x, PyObject *memo, Py_ssize_t depth)
     PyObject *seq = PySequence_List(x);  /* the members, in iteration order */
     if (seq == NULL) return NULL;
     PyObject *result = NULL, *items = NULL;
-    int atoms = atoms_only(c, seq);
-    if (atoms < 0) goto done;
-    if (atoms) {
-        result = frozen ? Py_NewRef(x) : PySet_New(x);
-        goto done;
-    }
-    if (depth >= c->max_nesting) {
-        too_deep(c);
-        goto done;
-    }
-    if (Py_EnterRecursiveCall(" while copying a value across the boundary")) goto done;
-    items = copy_members(c, seq, memo, depth + 1);
-    Py_LeaveRecursiveCall();
-    if (items == NULL) goto done;
-    result = memo_get(memo, x);  /* a cycle through a member (only possible via tuples) */
-    if (result != NULL || PyErr_Occurred()) goto done;
+    /* (in the memo already: a cycle through a member, only possible via tuples) */
+    int rc = copy_sequence(c, x, seq, memo, depth, &items, &result);
+    if (rc == 0) result = frozen ? Py_NewRef(x) : PySet_New(x);
+    if (rc != 1) goto done;
     result = frozen ? PyFrozenSet_New(items) : PySet_New(items);
     if (result != NULL && memo_set(memo, x, result, NULL) < 0) Py_CLEAR(result);
 done:
@@ -573,32 +579,20 @@ parse_call(PyObject *const *args, Py_ssize_t nargs, const char *name, PyObject *
     return 0;
 }
 
-static PyObject *
-Copier_value(Copier *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    PyObject *memo;
-    Py_ssize_t depth;
-    if (parse_call(args, nargs, "value", &memo, &depth) < 0) return NULL;
-    return copy_value(self, args[0], memo, depth);
-}
+/* The three entry points, each (x, memo, depth) -> copy: one definition. */
+#define COPIER_METHOD(NAME, COPY)                                                \
+    static PyObject *                                                           \
+    Copier_##NAME(Copier *self, PyObject *const *args, Py_ssize_t nargs)        \
+    {                                                                           \
+        PyObject *memo;                                                         \
+        Py_ssize_t depth;                                                       \
+        if (parse_call(args, nargs, #NAME, &memo, &depth) < 0) return NULL;     \
+        return COPY(self, args[0], memo, depth);                                \
+    }
 
-static PyObject *
-Copier_tuple(Copier *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    PyObject *memo;
-    Py_ssize_t depth;
-    if (parse_call(args, nargs, "tuple", &memo, &depth) < 0) return NULL;
-    return copy_tuple(self, args[0], memo, depth);
-}
-
-static PyObject *
-Copier_container(Copier *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    PyObject *memo;
-    Py_ssize_t depth;
-    if (parse_call(args, nargs, "container", &memo, &depth) < 0) return NULL;
-    return copy_container(self, args[0], memo, depth);
-}
+COPIER_METHOD(value, copy_value)
+COPIER_METHOD(tuple, copy_tuple)
+COPIER_METHOD(container, copy_container)
 
 static int
 flag(PyObject *atoms, PyTypeObject *t, char *out)
