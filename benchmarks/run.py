@@ -33,7 +33,7 @@ from RestrictedPython import compile_restricted
 
 import hookyard
 import workloads
-from hookyard import _budget, _loader, _sandbox
+from hookyard import _budget, _copy, _loader, _sandbox
 
 logging.getLogger("hookyard").setLevel(logging.WARNING)
 
@@ -89,12 +89,14 @@ def per_call(stmt: str, namespace: dict[str, Any], number: int) -> Callable[[], 
     return measure
 
 
-def once(action: Callable[[], Any]) -> Callable[[], float]:
+def once(
+    action: Callable[[], Any], clock: Callable[[], float] = time.perf_counter
+) -> Callable[[], float]:
     def measure() -> float:
         gc.collect()
-        start = time.perf_counter()
+        start = clock()
         action()
-        return time.perf_counter() - start
+        return clock() - start
 
     return measure
 
@@ -184,9 +186,23 @@ def figure_r(root: Path, rounds: int) -> Figure:
 
 
 # -- C ---------------------------------------------------------------------------------------
-def figure_c(root: Path, rounds: int) -> Figure:
-    workloads.write(root / "c", {"record/10-pre.py": workloads.READ_PRE})
-    engine = hookyard.HookEngine(root / "c")
+def figure_c(root: Path, rounds: int) -> list[Figure]:
+    """C with the copier the engine runs (the C extension where it is built), then with
+    the pure-Python fallback (the "before" of issue 17) in the same run."""
+    figures = [_figure_c(root, rounds, "C", _copy.IMPLEMENTATION)]
+    if _copy.IMPLEMENTATION != "python":
+        previous = _copy._select("python")
+        try:
+            figures.append(_figure_c(root, rounds, "C-", "python"))
+        finally:
+            _copy._select(previous)
+    return figures
+
+
+def _figure_c(root: Path, rounds: int, key: str, copier: str) -> Figure:
+    folder = root / f"c-{copier}"
+    workloads.write(folder, {"record/10-pre.py": workloads.READ_PRE})
+    engine = hookyard.HookEngine(folder)
 
     def take(instance: dict[str, Any]) -> str:
         return str(instance["name"])
@@ -200,14 +216,14 @@ def figure_c(root: Path, rounds: int) -> Figure:
         rounds,
     )
     return Figure(
-        "C",
-        "hooked call with a ~30-key nested record (1 pre script)",
+        key,
+        f"hooked call with a ~30-key nested record (1 pre), {copier} copier",
         subject,
         peer,
         ratio,
         "copy.deepcopy + bare call",
-        "<= 0.25",
-        ratio <= 0.25,
+        "<= 0.15",
+        ratio <= 0.15,
     )
 
 
@@ -241,37 +257,61 @@ def figure_d(root: Path, rounds: int) -> Figure:
 
 
 # -- E ---------------------------------------------------------------------------------------
-def figure_e(root: Path, rounds: int, count: int = 1000) -> tuple[Figure, dict[str, float]]:
+def figure_e(root: Path, rounds: int, count: int = 1000) -> tuple[list[Figure], dict[str, float]]:
+    """A first load (empty compiled-script cache) and a restart (the cache warm) of
+    ``count`` scripts, each against raw ``compile_restricted`` of the same sources."""
     folder = root / "e"
     paths = workloads.write_scripts(folder, count, points=20)
     sources = [(p.read_text(encoding="utf-8"), str(p)) for p in paths]
+    caches = root / "e-caches"
+    caches.mkdir(mode=0o700)
+    warm = caches / "warm"
+    hookyard.HookEngine(folder, cache_dir=warm)  # fills it
+    fresh = iter(range(1_000_000))
 
-    def load() -> None:
-        engine = hookyard.HookEngine(folder)
+    def first_load() -> None:
+        engine = hookyard.HookEngine(folder, cache_dir=caches / f"cold-{next(fresh)}")
+        assert len(engine.status()) == count
+
+    def restart() -> None:
+        engine = hookyard.HookEngine(folder, cache_dir=warm)
         assert len(engine.status()) == count
 
     def compile_all() -> None:
         for source, filename in sources:
             compile_restricted(source, filename, "exec")
 
-    subject, peer, ratio = alternate(once(load), once(compile_all), max(rounds // 3, 2))
-    figure = Figure(
-        "E",
-        f"cold load of {count:,} small scripts",
-        subject,
-        peer,
-        ratio,
-        "raw compile_restricted of the sources",
-        "<= 1.3",
-        ratio <= 1.3,
-        "ms",
-    )
-    return figure, load_breakdown(folder, sources)
+    figures = []
+    for key, title, subject_load, goal in (
+        ("E1", "first load", first_load, 2.0),
+        ("E2", "restart (compiled-script cache warm)", restart, 0.35),
+    ):
+        # in CPU time (all threads, user + system): a round takes seconds, long enough for
+        # a neighbour's burst on a shared machine to skew one side's wall time; CPU time
+        # counts the work each side does (a cold load's reads and pack write included)
+        cpu = time.process_time
+        subject, peer, ratio = alternate(
+            once(subject_load, cpu), once(compile_all, cpu), max(rounds // 3, 2)
+        )
+        figures.append(
+            Figure(
+                key,
+                f"{title}, {count:,} small scripts (CPU time)",
+                subject,
+                peer,
+                ratio,
+                "raw compile_restricted of the sources",
+                f"<= {goal}",
+                ratio <= goal,
+                "ms",
+            )
+        )
+    return figures, load_breakdown(folder, sources)
 
 
 def load_breakdown(folder: Path, sources: list[tuple[str, str]]) -> dict[str, float]:
     """Where a cold load goes: read+hash, compile under the policy, run the module body."""
-    engine = hookyard.HookEngine(folder)
+    engine = hookyard.HookEngine(folder, cache_dir=None)
     policy = engine._policy
     rules = engine._rules
     stages = {
@@ -281,10 +321,11 @@ def load_breakdown(folder: Path, sources: list[tuple[str, str]]) -> dict[str, fl
         "module body": 0.0,
     }
     log = logging.getLogger("hookyard.bench")
+    checks = _loader.PathChecks()  # one rescan's folder checks, as the engine shares them
     for _source, filename in sources:
         path = Path(filename)
         start = time.perf_counter()
-        read = _loader.read_source(path, rules)
+        read = _loader.read_source(path, rules, checks)
         assert not isinstance(read, _loader.LoadFailure)
         text, _ = read
         t1 = time.perf_counter()
@@ -366,14 +407,14 @@ def memory(root: Path, count: int = 1000) -> dict[str, float]:
 
 # -- report ----------------------------------------------------------------------------------
 def report(figures: list[Figure]) -> None:
-    print(f"{'':2}{'figure':<58}{'hookyard':>12}{'peer':>12}{'ratio':>8}  {'goal':<11}")
+    print(f"{'':3}{'figure':<58}{'hookyard':>12}{'peer':>12}{'ratio':>8}  {'goal':<11}")
     for f in figures:
         mark = {True: "met", False: "NOT met", None: ""}[f.ok]
         print(
-            f"{f.key:<2}{f.title:<58}{_scale(f.subject, f.unit):>12}"
+            f"{f.key:<3}{f.title:<58}{_scale(f.subject, f.unit):>12}"
             f"{_scale(f.peer, f.unit):>12}{f.ratio:>8.2f}  {f.goal:<11} {mark}"
         )
-        print(f"{'':2}  peer: {f.peer_name}")
+        print(f"{'':3}  peer: {f.peer_name}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -402,14 +443,14 @@ def main(argv: list[str] | None = None) -> int:
             added = (figure.subject - figure.peer) * 1e6
             extra.append(f"R recording adds {added:.2f} us per call (goal: at most 20 us)")
         if "C" in only:
-            figures.append(figure_c(root, rounds))
+            figures.extend(figure_c(root, rounds))
         if "D" in only:
             figures.append(figure_d(root, rounds))
         if "E" in only:
-            figure, stages = figure_e(root, rounds)
-            figures.append(figure)
+            e_figures, stages = figure_e(root, rounds)
+            figures.extend(e_figures)
             total = sum(stages.values())
-            extra.append("E breakdown (one pass over the same 1,000 files, stage by stage):")
+            extra.append("E breakdown (one uncached pass over the same 1,000 files, by stage):")
             for name, seconds in stages.items():
                 extra.append(f"    {name:<24}{seconds * 1e3:>9.1f} ms  {seconds / total:>5.0%}")
         if "F" in only:

@@ -3,6 +3,9 @@
 The property test builds random graphs of plain data (dicts, lists, tuples, sets with shared
 references and cycles) and checks the copier against ``copy.deepcopy``: the same structure,
 the same sharing, no mutable container of the original in the copy, the original untouched.
+
+Every test here runs against each copier this interpreter has: the C extension
+(``_ccopy``, where it is built) and the pure-Python fallback (issue 17).
 """
 
 from __future__ import annotations
@@ -13,16 +16,23 @@ import dataclasses
 import datetime
 import decimal
 import enum
-from collections.abc import Callable
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hookyard import BoundaryError
+from hookyard import BoundaryError, _copy
 from hookyard._copy import (
     IMMUTABLE,
+    MAX_NESTING,
     args_to_script,
     arguments_to_script,
     kwargs_to_script,
@@ -32,6 +42,19 @@ from hookyard._copy import (
 
 COPIERS: dict[str, Callable[[Any], Any]] = {"to_script": to_script, "to_host": to_host}
 MUTABLE = (dict, list, set)
+
+# the copiers built here: the fallback always, the extension where it is built
+IMPLEMENTATIONS = ["python", *(["c"] if _copy._compiled() is not None else [])]
+
+
+@pytest.fixture(scope="module", autouse=True, params=IMPLEMENTATIONS)
+def implementation(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Each test of this file once per copier (module scope: hypothesis runs inside it)."""
+    previous = _copy._select(request.param)
+    try:
+        yield request.param
+    finally:
+        _copy._select(previous)
 
 
 # -- shape comparison ---------------------------------------------------------------------
@@ -373,3 +396,183 @@ def test_refusal_names_the_type() -> None:
         to_script({"deep": [Secret()]})
     with pytest.raises(BoundaryError, match=r"function \(_generator\)"):
         to_host([_generator])
+
+
+# -- both copiers, and which one runs ----------------------------------------------------------
+
+
+def _nested(containers: int) -> Any:
+    value: Any = []
+    for _ in range(containers - 1):
+        value = [value]
+    return value
+
+
+def test_nesting_bound_is_exact(implementation: str) -> None:
+    """MAX_NESTING containers cross, one more is refused; a tuple or frozenset of atoms
+    only at the last level is no level of its own (it is handed over as it is)."""
+    assert implementation == _copy.IMPLEMENTATION
+    for copier in (to_script, to_host):
+        ok = _nested(MAX_NESTING)
+        assert copier(ok) == ok
+        with pytest.raises(BoundaryError, match="nested too deeply"):
+            copier(_nested(MAX_NESTING + 1))
+        innermost: Any = _nested(MAX_NESTING)
+        leaf = innermost
+        while leaf:
+            leaf = leaf[0]
+        leaf.extend([(1, 2), frozenset({3})])
+        assert copier(innermost) == innermost
+        leaf.append({"a": 1})
+        with pytest.raises(BoundaryError, match="nested too deeply"):
+            copier(innermost)
+    dicts: Any = {}
+    for _ in range(MAX_NESTING):
+        dicts = {"d": dicts}
+    with pytest.raises(BoundaryError, match="nested too deeply"):
+        to_script(dicts)
+
+
+def test_a_dict_changed_while_copied_raises_as_python_does() -> None:
+    """Host code run by a conversion (a dataclass property) that grows the dict being
+    copied: RuntimeError, as iterating a changed dict raises; no crash, original kept."""
+
+    @dataclasses.dataclass
+    class Holder:
+        parent: dict[str, Any]
+
+        def __getattribute__(self, name: str) -> Any:
+            if name == "parent":
+                object.__getattribute__(self, "parent")["added"] = 1
+            return object.__getattribute__(self, name)
+
+    parent: dict[str, Any] = {"a": [1]}
+    parent["h"] = Holder(parent)
+    with pytest.raises(RuntimeError, match="changed size during iteration"):
+        to_script(parent)
+    assert parent["added"] == 1
+
+
+def test_container_subclasses_are_read_through_their_base_types() -> None:
+    """A list subclass whose __iter__ lies, and a dict subclass whose items() lies: the
+    copies are plain and both copiers read them alike."""
+
+    class Shouting(list[str]):
+        def __iter__(self) -> Iterator[str]:
+            return iter([item.upper() for item in list.__iter__(self)])
+
+    copied = to_script({"l": Shouting(["a", "b"]), "t": Point(1, [2])})
+    assert type(copied["l"]) is list
+    assert type(copied["t"]) is tuple
+    assert copied["t"] == (1, [2])
+    assert copied["l"] == ["a", "b"]
+
+
+def test_both_copiers_make_the_same_copies() -> None:
+    """The extension and the fallback agree on a value with every kind of entry."""
+    shared = [1]
+    value = {
+        "l": [shared, shared, (shared, 2)],
+        (1, "k"): frozenset({(1, 2)}),
+        "s": {1, (2, 3)},
+        "d": datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC),
+        "n": collections.OrderedDict(x=[1]),
+    }
+    value["self"] = value
+    results = []
+    for implementation in IMPLEMENTATIONS:
+        previous = _copy._select(implementation)
+        try:
+            results.append(to_script(value))
+        finally:
+            _copy._select(previous)
+    for copied in results:
+        assert copied["self"] is copied
+        assert copied["l"][0] is copied["l"][1] is copied["l"][2][0]
+        assert copied["n"] == {"x": [1]} and type(copied["n"]) is dict
+        assert repr(copied) == repr(results[0])
+
+
+def _compiler_here() -> bool:
+    """A C compiler and the Python headers, as hatch_build.py looks for them."""
+    ldshared = sysconfig.get_config_var("LDSHARED")
+    include = sysconfig.get_paths().get("include")
+    return bool(
+        ldshared
+        and shutil.which(ldshared.split()[0])
+        and include
+        and Path(include, "Python.h").is_file()
+    )
+
+
+def test_the_compiled_copier_is_used_where_it_can_be_built() -> None:
+    """Where a C compiler and the headers exist, installing hookyard built the extension
+    and the engine runs it (a failed or stale build would fail here: reinstall)."""
+    if os.environ.get("HOOKYARD_PURE_PYTHON", "") not in ("", "0"):
+        assert _copy._compiled() is None
+        return
+    if not _compiler_here():
+        assert _copy.IMPLEMENTATION == "python" or _copy._compiled() is not None
+        return
+    assert _copy._compiled() is not None, "hookyard._ccopy is not built: pip install -e ."
+    assert "c" in IMPLEMENTATIONS
+
+
+def test_pure_python_fallback_can_be_forced() -> None:
+    """HOOKYARD_PURE_PYTHON=1 runs the pure-Python copier; copies still work."""
+    code = (
+        "from hookyard import _copy; "
+        "v = {'a': [1]}; c = _copy.to_script(v); "
+        "assert c == v and c['a'] is not v['a']; "
+        "print(_copy.IMPLEMENTATION)"
+    )
+    env = {**os.environ, "HOOKYARD_PURE_PYTHON": "1"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "python"
+
+
+@pytest.mark.skipif("c" not in IMPLEMENTATIONS, reason="needs the built extension")
+def test_a_build_of_other_c_source_is_not_used(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An extension built from another edit of _ccopy.c (an editable install whose C
+    source changed since) is refused with a warning saying how to rebuild it."""
+    from hookyard import _ccopy  # type: ignore[attr-defined]
+
+    source = Path(_copy.__file__).with_name("_ccopy.c")
+    assert _copy._built_from(_ccopy, str(source))
+    edited = tmp_path / "_ccopy.c"
+    edited.write_bytes(source.read_bytes() + b"\n/* edited */\n")
+    with caplog.at_level("WARNING", logger="hookyard"):
+        assert not _copy._built_from(_ccopy, str(edited))
+    assert "pip install -e ." in caplog.text and "another _ccopy.c" in caplog.text
+
+
+def test_no_compiler_builds_pure_python() -> None:
+    """Where the compiler CC names does not exist, the build hook gives the reason instead
+    of a command line (the package then installs with the pure-Python copier)."""
+    # hatchling is only present in pip's build environment: a stand-in for its base class
+    code = (
+        "import sys, types, pathlib\n"
+        "for name in ('hatchling', 'hatchling.builders', 'hatchling.builders.hooks',\n"
+        "             'hatchling.builders.hooks.plugin',\n"
+        "             'hatchling.builders.hooks.plugin.interface'):\n"
+        "    sys.modules[name] = types.ModuleType(name)\n"
+        "sys.modules[name].BuildHookInterface = object\n"
+        "import hatch_build\n"
+        "print(hatch_build.compile_command(pathlib.Path('src/hookyard/_ccopy.c'), "
+        "pathlib.Path('x.so')))\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "LDSHARED"}
+    env["CC"] = "/nonexistent/cc"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parent.parent,
+    )
+    assert out.stdout.strip() == "no C compiler '/nonexistent/cc' on PATH"

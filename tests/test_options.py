@@ -32,6 +32,8 @@ def notify(message: str) -> None:
         ({"polling": "often"}, ["polling must be a number of seconds", "a str"]),
         ({"delete_grace": "0.2"}, ["delete_grace must be a number of seconds", "a str"]),
         ({"audit_log": 3}, ["audit_log must be a file path or a hookyard.audit.AuditLog"]),
+        ({"cache_dir": 42}, ["cache_dir must be a directory path", "or None", "an int"]),
+        ({"cache_dir": True}, ["cache_dir must be a directory path", "a bool"]),
     ],
 )
 def test_wrong_option_types_name_the_option_and_shape(
@@ -56,6 +58,7 @@ def test_the_directory_must_be_a_path() -> None:
     [
         ({"api": {"not a name": notify}}, "api name 'not a name' is not a name"),
         ({"max_script_bytes": 0}, "max_script_bytes must be at least 1"),
+        ({"cache_dir": ""}, "cache_dir must name a directory"),
         ({"isolation": "processes"}, "isolation must be"),
         ({"modules": ["os"]}, "os"),
     ],

@@ -22,6 +22,9 @@ import decimal
 import enum
 import fractions
 import functools
+import hashlib
+import logging
+import os
 import sys
 import types
 import uuid
@@ -33,6 +36,7 @@ from .errors import BoundaryError
 __all__ = [
     "ATOMS",
     "IMMUTABLE",
+    "IMPLEMENTATION",
     "args_to_script",
     "arguments_to_script",
     "check_host_safe",
@@ -110,7 +114,7 @@ class _Copier:
     container: Callable[[Any, Memo, int], Any]  # subclasses of the plain containers
 
 
-def _make_copier(foreign: Foreign) -> _Copier:
+def _python_copier(foreign: Foreign) -> _Copier:
     """The copier for one direction; ``foreign(x, memo, depth)`` handles what is not plain.
 
     ``depth`` counts the containers above ``x``; past MAX_NESTING the copy stops.
@@ -323,11 +327,90 @@ def _host_value(x: Any, memo: Memo, depth: int) -> Any:
     return _refuse(x, memo, depth)
 
 
-_TO_SCRIPT = _make_copier(_host_value)
-_TO_HOST = _make_copier(_refuse)
-_to_script_value = _TO_SCRIPT.value
-_to_script_tuple = _TO_SCRIPT.tuple
-_to_host_value = _TO_HOST.value
+# The compiled copier (``_ccopy.c``, issue 17): the same algorithm and memo in C, built
+# when the package is installed where a C compiler is found (hatch_build.py); the
+# functions above are the fallback wherever it is not, or with HOOKYARD_PURE_PYTHON=1.
+_CCOPY_VERSION = 1  # _ccopy.c's CCOPY_VERSION: a stale build is not used
+
+
+def _compiled() -> Any:
+    """The ``_ccopy`` extension when it is built, current and not turned off, else None."""
+    if os.environ.get("HOOKYARD_PURE_PYTHON", "") not in ("", "0"):
+        return None
+    try:
+        from . import _ccopy  # type: ignore[attr-defined]  # built by hatch_build.py
+    except ImportError:
+        return None
+    source = os.path.join(os.path.dirname(__file__), "_ccopy.c")
+    return _ccopy if _built_from(_ccopy, source) else None
+
+
+def _built_from(module: Any, source: str) -> bool:
+    """Whether the extension ``module`` is current: built for this module's contract
+    (``VERSION``) and from the C source at ``source`` (``SOURCE``, its sha256, compiled in
+    by hatch_build.py). An editable install whose ``_ccopy.c`` was edited since it was
+    built runs the Python copier, with a warning, until ``pip install -e .`` builds it
+    again: a stale build never runs (issue 17)."""
+    if getattr(module, "VERSION", None) != _CCOPY_VERSION:
+        reason = "for another contract version"
+    else:
+        try:
+            with open(source, "rb") as handle:
+                digest = hashlib.sha256(handle.read()).hexdigest()
+        except OSError:
+            return True  # an installation that ships the extension without its C source
+        if getattr(module, "SOURCE", None) == digest:
+            return True
+        reason = f"from another {os.path.basename(source)}"
+    logging.getLogger("hookyard").warning(
+        "hookyard: %s was built %s; running the pure-Python copier (reinstall hookyard, "
+        "e.g. pip install -e ., to build it again)",
+        getattr(module, "__file__", module),
+        reason,
+    )
+    return False
+
+
+def _make_copier(foreign: Foreign, compiled: Any) -> _Copier:
+    if compiled is None:
+        return _python_copier(foreign)
+    copier = compiled.Copier(ATOMS, foreign, MAX_NESTING, _TooDeep, _KEEP_ALIVE, _NOT_A_CONTAINER)
+    return _Copier(copier.value, copier.tuple, copier.container)
+
+
+IMPLEMENTATION = "python"  # which copier runs: "c" (the extension) or "python"
+
+
+def _select(implementation: str) -> str:
+    """Run the ``"c"`` or the ``"python"`` copier from now on; returns the previous one.
+
+    For tests (both copiers pass the same suite) and benchmarks; ``"c"`` raises
+    ``ImportError`` where the extension is not built."""
+    global _TO_SCRIPT, _TO_HOST, _to_script_value, _to_script_tuple, _to_host_value
+    global IMPLEMENTATION
+    if implementation not in ("c", "python"):
+        raise ValueError(f"implementation must be 'c' or 'python', not {implementation!r}")
+    compiled = None
+    if implementation == "c":
+        compiled = _compiled()
+        if compiled is None:
+            raise ImportError("hookyard._ccopy is not built (or HOOKYARD_PURE_PYTHON is set)")
+    previous = IMPLEMENTATION
+    _TO_SCRIPT = _make_copier(_host_value, compiled)
+    _TO_HOST = _make_copier(_refuse, compiled)
+    _to_script_value = _TO_SCRIPT.value
+    _to_script_tuple = _TO_SCRIPT.tuple
+    _to_host_value = _TO_HOST.value
+    IMPLEMENTATION = implementation
+    return previous
+
+
+_TO_SCRIPT: _Copier
+_TO_HOST: _Copier
+_to_script_value: Callable[[Any, Memo, int], Any]
+_to_script_tuple: Callable[[tuple[Any, ...], Memo, int], Any]
+_to_host_value: Callable[[Any, Memo, int], Any]
+_select("c" if _compiled() is not None else "python")
 
 
 def to_script(value: Any) -> Any:

@@ -16,6 +16,7 @@ from typing import Any, Literal, TypeVar
 from ._audit import ReachChange, report_reach_change, source_reach_change
 from ._breaker import Breaker, Circuit, TrippedScript, stand_in
 from ._budget import Limits
+from ._cache import USER_CACHE, CacheSession, _Default, script_cache
 from ._hookpoint import Observer, Point, PointOptions, make_hooked
 from ._interpreter import warn_if_untested
 from ._isolation import ProcessIsolation, WorkerPool, process_options
@@ -179,6 +180,10 @@ class HookEngine:
     Scripts are loaded when the engine is made; ``start()`` (or ``with engine:``) begins
     watching the directory for changes, ``close()`` stops.
 
+    ``cache_dir``: where compiled scripts are kept between runs (default: the per-user
+    cache directory; None: off); used only when it is the host user's own, mode 0700
+    (``_cache``). Under process isolation the workers compile.
+
     Watching options: ``polling`` uses watchdog's PollingObserver for file systems without
     inotify (True: every 0.5 s; a number: that interval in seconds); ``delete_grace`` is how
     long a script whose file vanished keeps serving, so that an editor's rename-away-then-
@@ -193,6 +198,7 @@ class HookEngine:
         modules: Iterable[str] = DEFAULT_MODULES,
         limits: Limits | None = None,
         strict_modes: bool = True,
+        cache_dir: str | os.PathLike[str] | _Default | None = USER_CACHE,
         max_script_bytes: int = MAX_SCRIPT_BYTES,
         isolation: Literal["inline", "process"] | ProcessIsolation = "inline",
         polling: bool | float = False,
@@ -212,6 +218,7 @@ class HookEngine:
             polling=polling,
             delete_grace=delete_grace,
             audit_log=audit_log,
+            cache_dir=cache_dir,
         )
         functions = check_api(api)
         self.modules = check_modules(modules)
@@ -239,6 +246,9 @@ class HookEngine:
         self._rules = FileRules(
             root=self.directory, strict_modes=strict_modes, max_bytes=max_script_bytes
         )
+        cache = script_cache(cache_dir, self.directory)
+        self._cache = cache if self._pool is None else None
+        self._session: CacheSession | None = None  # the cache's view during a rescan
         self._points: dict[str, Point] = _points if _points is not None else {}
         # each point's host functions, by the parameters scripts must take (_declare)
         self._hosts: Hosts = _hosts if _hosts is not None else {}
@@ -543,18 +553,27 @@ class HookEngine:
         """
         with self._lock:
             deadline = time.monotonic() + _READ_PATIENCE
-            while True:
-                before = self._layout()
-                scanned = self._scan(points, busy, deadline)
-                if scanned is not None and self._layout() == before:
-                    break
-                if time.monotonic() > deadline:
-                    logger.warning(
-                        "hook directory %s kept changing while it was read; the scripts "
-                        "serving stay until it settles",
-                        self.directory,
-                    )
-                    return None
+            # compiled scripts: the pack is read once here and written once below
+            session = self._session = (
+                self._cache.session() if self._cache is not None else CacheSession()
+            )
+            try:
+                while True:
+                    before = self._layout()
+                    scanned = self._scan(points, busy, deadline)
+                    if scanned is not None and self._layout() == before:
+                        break
+                    if time.monotonic() > deadline:
+                        logger.warning(
+                            "hook directory %s kept changing while it was read; the scripts "
+                            "serving stay until it settles",
+                            self.directory,
+                        )
+                        return None
+                session.save(points)
+            finally:
+                self._session = None
+                session.close()
             read, found, left = scanned
             events = [
                 event
@@ -664,7 +683,12 @@ class HookEngine:
         if self._pool is not None:
             return self._pool.load(path, point=point, rules=self._rules, logger=script_logger)
         return load_script(
-            path, point=point, policy=self._policy, rules=self._rules, logger=script_logger
+            path,
+            point=point,
+            policy=self._policy,
+            rules=self._rules,
+            logger=script_logger,
+            cache=self._session,
         )
 
     def _load(self, point: str, path: Path) -> ReloadEvent | None:

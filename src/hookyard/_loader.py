@@ -19,7 +19,7 @@ import stat
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from RestrictedPython.compile import compile_restricted_exec
 
@@ -32,10 +32,14 @@ from ._retained import KeptAccount
 from ._sandbox import SCRIPT_DECIMAL, SandboxPolicy, ScriptFlags, script_globals
 from ._shadow import is_shadow
 
+if TYPE_CHECKING:
+    from ._cache import CacheSession
+
 __all__ = [
     "HOOK_NAMES",
     "LoadFailure",
     "LoadedScript",
+    "PathChecks",
     "compile_source",
     "load_script",
     "read_source",
@@ -98,26 +102,73 @@ class FileRules:
     max_bytes: int = MAX_SCRIPT_BYTES
 
 
-def read_source(path: Path, rules: FileRules) -> tuple[str, str] | LoadFailure:
-    """The text and sha256 of a script file, or why it is refused."""
+class PathChecks:
+    """One rescan's memo of the checks every file of a folder shares: the real path of
+    the hook directory and of each point folder, and each folder's mode (issue 17: two
+    ``Path.resolve()`` per file were a third of a cold load). Made per rescan, so a folder
+    swapped between rescans (a fleet's symlink swap) is resolved afresh."""
+
+    __slots__ = ("_modes", "_real", "_roots")
+
+    def __init__(self) -> None:
+        self._real: dict[str, str] = {}
+        self._modes: dict[str, int] = {}
+        self._roots: dict[Path, str | None] = {}
+
+    def root_refusal(self, root: Path) -> str | None:
+        """``_paths.world_writable_root(root)``, once per hook directory."""
+        if root not in self._roots:
+            self._roots[root] = world_writable_root(root)
+        return self._roots[root]
+
+    def real(self, folder: str) -> str:
+        """``os.path.realpath(folder, strict=True)``, once per folder."""
+        known = self._real.get(folder)
+        if known is None:
+            known = self._real[folder] = os.path.realpath(folder, strict=True)
+        return known
+
+    def mode(self, folder: str) -> int:
+        """The folder's ``st_mode`` (0 when it cannot be read), once per folder."""
+        known = self._modes.get(folder)
+        if known is None:
+            try:
+                known = os.stat(folder).st_mode
+            except OSError:
+                known = 0
+            self._modes[folder] = known
+        return known
+
+
+def read_source(
+    path: Path, rules: FileRules, checks: PathChecks | None = None
+) -> tuple[str, str] | LoadFailure:
+    """The text and sha256 of a script file, or why it is refused (``checks``: the
+    rescan's memo of folder checks; a fresh one when not given)."""
     shown = str(path)
+    if checks is None:
+        checks = PathChecks()
     try:
-        info = os.lstat(path)
+        info = os.lstat(shown)
     except OSError as exc:
         return LoadFailure(shown, None, f"cannot read: {exc.strerror or exc}")
     # The file, and every folder on the way to it, must resolve inside the hook directory:
     # a symlinked script *or* a symlinked point folder may not lead outside it.
+    parent = os.path.dirname(shown)
     try:
-        target = path.resolve(strict=True)
-        root = rules.root.resolve(strict=True)
+        root = checks.real(str(rules.root))
+        if stat.S_ISLNK(info.st_mode):
+            target = os.path.realpath(shown, strict=True)
+        else:
+            target = os.path.join(checks.real(parent), os.path.basename(shown))
     except (OSError, RuntimeError) as exc:
         return LoadFailure(shown, None, f"refused: broken symlink ({exc})")
-    if not target.is_relative_to(root):
+    if not (target == root or target.startswith(root.rstrip(os.sep) + os.sep)):
         return LoadFailure(
             shown, None, f"refused: symlink leads outside the hook directory (to {target})"
         )
     if stat.S_ISLNK(info.st_mode):
-        info = os.stat(path)
+        info = os.stat(shown)
     if not stat.S_ISREG(info.st_mode):
         return LoadFailure(shown, None, "refused: not a regular file")
     if rules.strict_modes:
@@ -125,7 +176,7 @@ def read_source(path: Path, rules: FileRules) -> tuple[str, str] | LoadFailure:
             return LoadFailure(
                 shown, None, "refused: world-writable script (chmod o-w, or strict_modes=False)"
             )
-        refused = _writable_folder(path.parent, target.parent, root, rules.root)
+        refused = _writable_folder(parent, os.path.dirname(target), root, rules.root, checks)
         if refused is not None:
             return LoadFailure(shown, None, refused)
     if info.st_size > rules.max_bytes:
@@ -136,7 +187,7 @@ def read_source(path: Path, rules: FileRules) -> tuple[str, str] | LoadFailure:
             f"{rules.max_bytes:,}-byte limit for a script",
         )
     try:
-        with open(path, "rb") as handle:
+        with open(shown, "rb") as handle:
             data = handle.read(rules.max_bytes + 1)
     except OSError as exc:
         return LoadFailure(shown, None, f"cannot read: {exc.strerror or exc}")
@@ -155,24 +206,23 @@ def read_source(path: Path, rules: FileRules) -> tuple[str, str] | LoadFailure:
     return text, version
 
 
-def _writable_folder(shown: Path, folder: Path, root: Path, given_root: Path) -> str | None:
+def _writable_folder(
+    shown: str, folder: str, root: str, given_root: Path, checks: PathChecks
+) -> str | None:
     """Why a folder between the script and the hook directory (both included) makes the
     script untrustworthy, or None. ``folder`` is the script's resolved folder, ``shown``
-    how the caller named it.
+    how the caller named it; ``root`` the hook directory resolved, ``given_root`` as given.
 
     Anyone who may write to one of them may add a script of their own, so a world-writable
     one is refused, sticky bit or not: the sticky bit stops others replacing files, not
     adding them (issue 18 found the hook directory itself unchecked).
     """
-    while folder != root and folder.is_relative_to(root):
-        try:
-            mode = os.stat(folder).st_mode
-        except OSError:
-            mode = 0
-        if mode & stat.S_IWOTH:
+    inside = root.rstrip(os.sep) + os.sep
+    while folder != root and folder.startswith(inside):
+        if checks.mode(folder) & stat.S_IWOTH:
             return f"refused: world-writable directory {shown} (chmod o-w, or strict_modes=False)"
-        folder = shown = folder.parent
-    return world_writable_root(given_root)
+        folder = shown = os.path.dirname(folder)
+    return checks.root_refusal(given_root)
 
 
 _LINE = re.compile(r"^Line (\d+): (.*)$", re.DOTALL)
@@ -246,13 +296,16 @@ def load_script(
     policy: SandboxPolicy,
     rules: FileRules,
     logger: logging.Logger,
+    cache: CacheSession | None = None,
 ) -> LoadedScript | LoadFailure:
-    """Read, compile and run one script file; never raises."""
-    read = read_source(path, rules)
+    """Read, compile (or take from ``cache``) and run one script file; never raises."""
+    read = read_source(path, rules, cache.checks if cache is not None else None)
     if isinstance(read, LoadFailure):
         return read
     source, version = read
-    return load_source(source, version, path=str(path), point=point, policy=policy, logger=logger)
+    return load_source(
+        source, version, path=str(path), point=point, policy=policy, logger=logger, cache=cache
+    )
 
 
 def load_source(
@@ -263,20 +316,25 @@ def load_source(
     point: str,
     policy: SandboxPolicy,
     logger: logging.Logger,
+    cache: CacheSession | None = None,
 ) -> LoadedScript | LoadFailure:
     if not source.strip():
         return LoadFailure(path, 1, "script is empty (defines none of pre, post, error)", version)
-    code = compile_source(source, path)
+    code = (
+        compile_source(source, path)
+        if cache is None
+        else cache.compile(source, version, path, compile_source)
+    )
     if isinstance(code, list):
         line, message = code[0]
         more = f" (and {len(code) - 1} more)" if len(code) > 1 else ""
         return LoadFailure(path, line, message + more, version)
-    name = Path(path).name
+    name = os.path.basename(path)  # (os.path: a Path per script cost 5% of a restart)
     state: dict[str, Any] = {}
     flags = ScriptFlags()
     namespace = script_globals(
         policy,
-        module_name=f"hookyard.scripts.{point}.{Path(path).stem}",
+        module_name=f"hookyard.scripts.{point}.{os.path.splitext(name)[0]}",
         logger=logger,
         state=state,
         shadow=is_shadow(name),

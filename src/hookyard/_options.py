@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ._budget import Limits
+from ._cache import USER_CACHE
 from ._isolation import ProcessIsolation
 from ._trail import AuditLog
 
@@ -83,6 +84,7 @@ def check_engine_options(
     polling: object,
     delete_grace: object,
     audit_log: object,
+    cache_dir: object = USER_CACHE,
 ) -> Path:
     """Check the options ``HookEngine`` takes as they are; the directory as a Path.
 
@@ -124,7 +126,20 @@ def check_engine_options(
     if not math.isfinite(grace) or grace < 0:
         raise ValueError(f"delete_grace must be seconds >= 0, not {delete_grace!r}")
     _check_audit_log(audit_log)
+    _check_cache_dir(cache_dir)
     return path
+
+
+def _check_cache_dir(cache_dir: object) -> None:
+    if cache_dir is None or cache_dir is USER_CACHE:
+        return
+    if not isinstance(cache_dir, str | os.PathLike):
+        raise TypeError(
+            "cache_dir must be a directory path (str or pathlib.Path) or None (no cache), "
+            f"e.g. cache_dir='/var/cache/myapp/hookyard', not {_kind(cache_dir)}"
+        )
+    if not os.fspath(cache_dir):
+        raise ValueError("cache_dir must name a directory (or be None for no cache), not ''")
 
 
 def _check_audit_log(audit_log: object) -> None:

@@ -84,6 +84,29 @@ _BUDGET_NAMES = ("_bt_", "_be_", "_bx_")
 _TICK, _ENTER, _LEAVE = _BUDGET_NAMES
 
 
+def _children(node: ast.AST) -> list[ast.AST]:
+    """``ast.iter_child_nodes(node)`` as a list, without its two nested generators (the
+    policy's walks were a third of a cold compile; issue 17, figure E)."""
+    children: list[ast.AST] = []
+    for name in node._fields:
+        value = getattr(node, name, None)
+        if isinstance(value, ast.AST):
+            children.append(value)
+        elif isinstance(value, list):
+            children += [item for item in value if isinstance(item, ast.AST)]
+    return children
+
+
+def _walk(node: ast.AST) -> list[ast.AST]:
+    """``ast.walk(node)``'s nodes, in its order (breadth first), as a list."""
+    nodes = [node]
+    index = 0
+    while index < len(nodes):
+        nodes += _children(nodes[index])
+        index += 1
+    return nodes
+
+
 def copy_locations(new: Any, like: Any) -> None:
     """Give ``new`` and its not-yet-located descendants the location of ``like``.
 
@@ -103,7 +126,7 @@ def copy_locations(new: Any, like: Any) -> None:
                 continue  # located, and so is everything under it
             node.lineno, node.col_offset = lineno, col_offset
             node.end_lineno, node.end_col_offset = end_lineno, end_col_offset
-        stack.extend(ast.iter_child_nodes(node))
+        stack += _children(node)
 
 
 def _name(identifier: str) -> ast.Name:
@@ -206,8 +229,17 @@ def _is_straight_line(node: ast.FunctionDef) -> bool:
     if node.decorator_list:
         return False
     return all(
-        isinstance(child, _STRAIGHT_LINE_NODES) for child in ast.walk(node) if child is not node
+        isinstance(child, _STRAIGHT_LINE_NODES) for child in _walk(node) if child is not node
     )
+
+
+# isinstance() tests as tuples made once: `A | B` in a test builds a new union object at
+# every evaluation (issue 17: most of a walk's cost)
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_DECLARATIONS = (ast.Global, ast.Nonlocal)
+_CAPTURES = (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)
+_YIELDS = (ast.Yield, ast.YieldFrom)
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 
 
 def _module_names(tree: ast.Module) -> tuple[frozenset[str], frozenset[str]]:
@@ -223,7 +255,7 @@ def _module_names(tree: ast.Module) -> tuple[frozenset[str], frozenset[str]]:
     loaded: list[ast.Name] = []
     used: set[str] = set()
     bound: set[str] = set()
-    for node in ast.walk(tree):
+    for node in _walk(tree):
         if isinstance(node, ast.Name):
             if isinstance(node.ctx, ast.Load):
                 loaded.append(node)
@@ -234,15 +266,15 @@ def _module_names(tree: ast.Module) -> tuple[frozenset[str], frozenset[str]]:
         elif isinstance(node, ast.Call):
             if isinstance(node.func, ast.Name):
                 callees.add(id(node.func))
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        elif isinstance(node, _DEFINITIONS):
             bound.add(node.name)
         elif isinstance(node, ast.arg):
             bound.add(node.arg)
         elif isinstance(node, ast.alias):
             bound.add((node.asname or node.name).split(".")[0])
-        elif isinstance(node, ast.Global | ast.Nonlocal):
+        elif isinstance(node, _DECLARATIONS):
             used.update(node.names)
-        elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar):
+        elif isinstance(node, _CAPTURES):
             if node.name:
                 bound.add(node.name)
         elif isinstance(node, ast.MatchMapping) and node.rest:
@@ -259,17 +291,17 @@ def _is_generator(node: ast.FunctionDef) -> bool:
     stack: list[ast.AST] = list(node.body)
     while stack:
         child = stack.pop()
-        if isinstance(child, ast.Yield | ast.YieldFrom):
+        if isinstance(child, _YIELDS):
             return True
         if isinstance(child, _SCOPES):
             # a nested scope's decorators and defaults belong to this function
-            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            if isinstance(child, _DEFINITIONS):
                 stack.extend(child.decorator_list)
-            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            if isinstance(child, _FUNCTIONS):
                 stack.extend(child.args.defaults)
                 stack.extend(d for d in child.args.kw_defaults if d is not None)
             continue
-        stack.extend(ast.iter_child_nodes(child))
+        stack += _children(child)
     return False
 
 
@@ -370,9 +402,7 @@ def _is_slice_target(target: ast.expr) -> bool:
 
 
 def _holds_slice_target(target: ast.expr) -> bool:
-    return any(
-        isinstance(node, ast.Subscript) and _is_slice_target(node) for node in ast.walk(target)
-    )
+    return any(isinstance(node, ast.Subscript) and _is_slice_target(node) for node in _walk(target))
 
 
 class HookPolicy(RestrictingNodeTransformer):
