@@ -365,13 +365,23 @@ print(json.dumps({layer.name: [layer.active, layer.proven, layer.detail] for lay
 """
 
 
+def _open_to_others(path: Path) -> bool:
+    """Whether another user can reach ``path`` (every folder above it searchable)."""
+    return all(os.stat(folder).st_mode & 0o001 for folder in path.resolve().parents)
+
+
 def _system_python() -> str | None:
-    """An interpreter of this version that another user can run, with our packages importable."""
+    """An interpreter of this version that another user can run, with our packages
+    importable by that user (a checkout in a private folder, as mktemp -d makes, is not)."""
+    packages = [
+        ROOT / "src" / "hookyard",
+        *(Path(p) / "x" for p in sys.path if p.endswith("site-packages")),
+    ]
+    if not all(_open_to_others(path) for path in packages):
+        return None
     for candidate in (f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}",):
         path = Path(candidate)
-        if path.exists() and all(
-            os.stat(folder).st_mode & 0o001 for folder in path.resolve().parents
-        ):
+        if path.exists() and _open_to_others(path):
             return candidate
     return None
 
@@ -382,8 +392,9 @@ def test_a_worker_running_as_nobody_is_confined_too() -> None:
     python = _system_python()
     if python is None:
         # no interpreter of this version that user can run (a private home, as on these
-        # machines for 3.12/3.13): the worker cannot even start, and making the engine
-        # says so -- never a host serving without its scripts
+        # machines for 3.12/3.13), or a checkout that user cannot read: the worker cannot
+        # even start, and making the engine says so -- never a host serving without its
+        # scripts
         nobody = pwd.getpwnam("nobody")
         options = hookyard.ProcessIsolation(user=nobody.pw_uid, group=nobody.pw_gid, spare=False)
         with pytest.raises(hookyard.HookError, match="a worker could not be started"):
