@@ -252,96 +252,8 @@ class _RemoteHook:
         self.line, self.parameters = shape
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """Run the hook function in the worker: its plain-data result, or ScriptFailure."""
         _local.operations = None  # until the worker says
-        pool = self.pool
-        slot = self.slot
-        key = self.key
-        phase = self.phase
-        spec = slot.specs.get(key)  # present while its RemoteScript lives, as it does now
-        if spec is None:  # pragma: no cover - only a hook function kept past its script
-            text = f"script {key}: {phase}: not run: no longer loaded"
-            raise ScriptFailure("error", text, RuntimeError(text))
-        # Encoded before taking the worker. The encoding is the script's copy of the
-        # arguments (the call path hands remote scripts the host's own objects); what
-        # cannot cross means the script does not run, with in-process's very message.
-        try:
-            # exceptions: only the error hook's first argument (the host's, rebuilt)
-            arguments = _pack(encode_call(args, kwargs, exceptions=phase == "error"))
-        except Unsendable:
-            arguments = _pack(_converted(spec, phase, args, kwargs))
-        except BoundaryError as exc:
-            raise _not_run(spec, phase, exc) from None
-        # _threshold's test, inlined: the logger's threshold, packed, unless logging changed
-        log = spec.logger
-        if log.disabled or _MARK not in getattr(log, "_cache", _NO_CACHE):
-            _threshold(spec)
-        # ["call", key, phase, threshold, [args, kwargs]]: a MessagePack array is its
-        # header and then its items, so the parts are packed apart and joined
-        head = self.head
-        level = spec.packed
-        message = (
-            (len(head) + len(level) + len(arguments)).to_bytes(4, "big") + head + level + arguments
-        )
-        # _acquire and _release, inlined (the hot path)
-        depth = _local.depth
-        if depth:
-            # nested in an api call while holding a worker: never wait forever (two
-            # threads each nesting into the other's worker would deadlock)
-            if not slot.lock.acquire(timeout=pool._deadline):
-                text = (
-                    f"{spec.path}: {phase}: LimitExceeded: its worker stayed busy for "
-                    f"{pool._deadline:g} s (a call nested in an api function waits at most "
-                    "that)"
-                )
-                raise ScriptFailure("limit", text, LimitExceeded(text, limit="seconds"))
-        else:
-            slot.lock.acquire()
-        _local.depth = depth + 1
-        try:
-            worker = slot.worker
-            if worker is not None and not slot.pending and key in worker.loaded:
-                # the usual case: a live worker that has the script, and an "ok" answer
-                try:
-                    reply = pool._converse(slot, worker, message)
-                except Retired:
-                    pass  # the loop below starts a fresh worker
-                except Gone as gone:
-                    raise _failure(spec, phase, gone) from None
-                else:
-                    ops = reply[-1]
-                    if (
-                        reply[0] == "ok"
-                        and len(reply) == 3
-                        and (ops is None or (type(ops) is int and ops >= 0))
-                    ):
-                        _local.operations = ops
-                        return reply[1]
-                    return pool._outcome(slot, worker, spec, phase, reply)
-            for _ in range(3):
-                try:
-                    worker = slot.worker
-                    if worker is None or slot.pending:
-                        worker = pool._worker(slot)
-                    if key not in worker.loaded:
-                        loaded = pool._load_into(slot, worker, spec)
-                        if isinstance(loaded, LoadFailure):
-                            text = (
-                                f"{spec.path}: {phase}: not run: it did not load again in a "
-                                f"fresh worker: {loaded.message}"
-                            )
-                            raise ScriptFailure("error", text, RuntimeError(text))
-                    reply = pool._converse(slot, worker, message)
-                except Retired:
-                    continue
-                except Gone as gone:
-                    raise _failure(spec, phase, gone) from None
-                return pool._outcome(slot, worker, spec, phase, reply)
-            text = f"{spec.path}: {phase}: not run: no worker would run it"
-            raise ScriptFailure("error", text, RuntimeError(text))
-        finally:
-            _local.depth = depth
-            slot.lock.release()
+        return self.pool.invoke(self, args, kwargs)
 
     @property
     def operations(self) -> int | None:
@@ -527,6 +439,96 @@ class WorkerPool:
         raise self._broken(slot, worker, f"an invalid answer to a load ({kind[:20]!r})")
 
     # -- calling ------------------------------------------------------------------------------
+    def invoke(self, hook: _RemoteHook, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Run one hook function in the worker: its plain-data result, or ScriptFailure."""
+        slot = hook.slot
+        key = hook.key
+        phase = hook.phase
+        spec = slot.specs.get(key)  # present while its RemoteScript lives, as it does now
+        if spec is None:  # pragma: no cover - only a hook function kept past its script
+            text = f"script {key}: {phase}: not run: no longer loaded"
+            raise ScriptFailure("error", text, RuntimeError(text))
+        # Encoded before taking the worker. The encoding is the script's copy of the
+        # arguments (the call path hands remote scripts the host's own objects); what
+        # cannot cross means the script does not run, with in-process's very message.
+        try:
+            # exceptions: only the error hook's first argument (the host's, rebuilt)
+            arguments = _pack(encode_call(args, kwargs, exceptions=phase == "error"))
+        except Unsendable:
+            arguments = _pack(_converted(spec, phase, args, kwargs))
+        except BoundaryError as exc:
+            raise _not_run(spec, phase, exc) from None
+        # _threshold's test, inlined: the logger's threshold, packed, unless logging changed
+        log = spec.logger
+        if log.disabled or _MARK not in getattr(log, "_cache", _NO_CACHE):
+            _threshold(spec)
+        # ["call", key, phase, threshold, [args, kwargs]]: a MessagePack array is its
+        # header and then its items, so the parts are packed apart and joined
+        head = hook.head
+        level = spec.packed
+        message = (
+            (len(head) + len(level) + len(arguments)).to_bytes(4, "big") + head + level + arguments
+        )
+        # _acquire and _release, inlined (the hot path)
+        depth = _local.depth
+        if depth:
+            # nested in an api call while holding a worker: never wait forever (two
+            # threads each nesting into the other's worker would deadlock)
+            if not slot.lock.acquire(timeout=self._deadline):
+                text = (
+                    f"{spec.path}: {phase}: LimitExceeded: its worker stayed busy for "
+                    f"{self._deadline:g} s (a call nested in an api function waits at most "
+                    "that)"
+                )
+                raise ScriptFailure("limit", text, LimitExceeded(text, limit="seconds"))
+        else:
+            slot.lock.acquire()
+        _local.depth = depth + 1
+        try:
+            worker = slot.worker
+            if worker is not None and not slot.pending and key in worker.loaded:
+                # the usual case: a live worker that has the script, and an "ok" answer
+                try:
+                    reply = self._converse(slot, worker, message)
+                except Retired:
+                    pass  # the loop below starts a fresh worker
+                except Gone as gone:
+                    raise _failure(spec, phase, gone) from None
+                else:
+                    ops = reply[-1]
+                    if (
+                        reply[0] == "ok"
+                        and len(reply) == 3
+                        and (ops is None or (type(ops) is int and ops >= 0))
+                    ):
+                        _local.operations = ops
+                        return reply[1]
+                    return self._outcome(slot, worker, spec, phase, reply)
+            for _ in range(3):
+                try:
+                    worker = slot.worker
+                    if worker is None or slot.pending:
+                        worker = self._worker(slot)
+                    if key not in worker.loaded:
+                        loaded = self._load_into(slot, worker, spec)
+                        if isinstance(loaded, LoadFailure):
+                            text = (
+                                f"{spec.path}: {phase}: not run: it did not load again in a "
+                                f"fresh worker: {loaded.message}"
+                            )
+                            raise ScriptFailure("error", text, RuntimeError(text))
+                    reply = self._converse(slot, worker, message)
+                except Retired:
+                    continue
+                except Gone as gone:
+                    raise _failure(spec, phase, gone) from None
+                return self._outcome(slot, worker, spec, phase, reply)
+            text = f"{spec.path}: {phase}: not run: no worker would run it"
+            raise ScriptFailure("error", text, RuntimeError(text))
+        finally:
+            _local.depth = depth
+            slot.lock.release()
+
     def _outcome(
         self, slot: _Slot, worker: Worker, spec: _Spec, phase: str, reply: list[Any]
     ) -> Any:
