@@ -70,7 +70,7 @@ from ._wire import (
     describe_exception,
     rebuild_described,
 )
-from ._wire_encode import encode, encode_call, frame
+from ._wire_encode import _pack, _packb, encode, encode_call, frame
 from .errors import BoundaryError, HookError, LimitExceeded
 
 __all__ = [
@@ -180,7 +180,7 @@ def process_options(isolation: object) -> ProcessIsolation | None:
 class _Spec:
     """What a worker needs to load one script version (again, after a replacement)."""
 
-    __slots__ = ("key", "logger", "path", "point", "source", "threshold", "version")
+    __slots__ = ("key", "logger", "packed", "path", "point", "source", "threshold", "version")
 
     def __init__(
         self, key: int, path: str, point: str, source: str, version: str, log: logging.Logger
@@ -192,6 +192,7 @@ class _Spec:
         self.version = version
         self.logger = log
         self.threshold = logging.NOTSET  # see _threshold
+        self.packed = _packb(self.threshold)  # the threshold as it goes in a call
 
 
 class _Slot:
@@ -237,7 +238,7 @@ class _RemoteHook:
     It holds no reference to the RemoteScript, so dropping the script unloads it.
     """
 
-    __slots__ = ("key", "line", "parameters", "phase", "pool", "slot")
+    __slots__ = ("head", "key", "line", "parameters", "phase", "pool", "slot")
 
     def __init__(
         self, pool: WorkerPool, slot: _Slot, key: int, phase: str, shape: _Shape = (None, None)
@@ -246,13 +247,15 @@ class _RemoteHook:
         self.slot = slot
         self.key = key
         self.phase = phase
+        # the start of every call request, packed once: see _call_head
+        self.head = _call_head(key, phase)
         # the function's line and parameters as the worker read them (_signature), for
         # the engine's signature check; None where the worker did not say
         self.line, self.parameters = shape
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         _local.operations = None  # until the worker says
-        return self.pool.invoke(self.slot, self.key, self.phase, args, kwargs)
+        return self.pool.invoke(self, args, kwargs)
 
     @property
     def operations(self) -> int | None:
@@ -438,10 +441,11 @@ class WorkerPool:
         raise self._broken(slot, worker, f"an invalid answer to a load ({kind[:20]!r})")
 
     # -- calling ------------------------------------------------------------------------------
-    def invoke(
-        self, slot: _Slot, key: int, phase: str, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
+    def invoke(self, hook: _RemoteHook, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Run one hook function in the worker: its plain-data result, or ScriptFailure."""
+        slot = hook.slot
+        key = hook.key
+        phase = hook.phase
         spec = slot.specs.get(key)  # present while its RemoteScript lives, as it does now
         if spec is None:  # pragma: no cover - only a hook function kept past its script
             text = f"script {key}: {phase}: not run: no longer loaded"
@@ -451,12 +455,22 @@ class WorkerPool:
         # cannot cross means the script does not run, with in-process's very message.
         try:
             # exceptions: only the error hook's first argument (the host's, rebuilt)
-            arguments = encode_call(args, kwargs, exceptions=phase == "error")
+            arguments = _pack(encode_call(args, kwargs, exceptions=phase == "error"))
         except Unsendable:
-            arguments = _converted(spec, phase, args, kwargs)
+            arguments = _pack(_converted(spec, phase, args, kwargs))
         except BoundaryError as exc:
             raise _not_run(spec, phase, exc) from None
-        message = frame(["call", key, phase, arguments, _threshold(spec)])
+        # _threshold's test, inlined: the logger's threshold, packed, unless logging changed
+        log = spec.logger
+        if log.disabled or _MARK not in getattr(log, "_cache", _NO_CACHE):
+            _threshold(spec)
+        # ["call", key, phase, threshold, [args, kwargs]]: a MessagePack array is its
+        # header and then its items, so the parts are packed apart and joined
+        head = hook.head
+        level = spec.packed
+        message = (
+            (len(head) + len(level) + len(arguments)).to_bytes(4, "big") + head + level + arguments
+        )
         # _acquire and _release, inlined (the hot path)
         depth = _local.depth
         if depth:
@@ -825,14 +839,27 @@ def _threshold(spec: _Spec) -> int:
     """
     log = spec.logger
     if log.disabled:
-        return logging.CRITICAL + 1
+        if spec.threshold != logging.CRITICAL + 1:
+            spec.threshold = logging.CRITICAL + 1
+            spec.packed = _packb(spec.threshold)
+        return spec.threshold
     cache = getattr(log, "_cache", None)
     if cache is not None and _MARK in cache:
         return spec.threshold
     log.isEnabledFor(_MARK)  # first: a change from here on clears it again
     threshold = max(log.getEffectiveLevel(), log.manager.disable + 1)
-    spec.threshold = threshold
+    if threshold != spec.threshold:
+        spec.threshold = threshold
+        spec.packed = _packb(threshold)
     return threshold
+
+
+_NO_CACHE: dict[int, bool] = {}
+
+
+def _call_head(key: int, phase: str) -> bytes:
+    """The packed start of a ``["call", key, phase, threshold, arguments]`` request."""
+    return b"\x95" + _packb("call") + _packb(key) + _packb(phase)  # 0x95: an array of five
 
 
 def sandbox_check(options: ProcessIsolation | None = None) -> list[Layer]:

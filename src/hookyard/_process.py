@@ -44,6 +44,9 @@ class Retired(Exception):
 
 
 _DEVNULL = subprocess.DEVNULL
+_monotonic = time.monotonic
+_read = os.read
+_write = os.write
 _PIPE = subprocess.PIPE
 
 
@@ -95,13 +98,15 @@ class Worker:
         if self.dead:
             raise Gone("was replaced while a nested call ran")
         try:
-            written = os.write(self.wfd, data)
+            written = _write(self.wfd, data)
         except BlockingIOError:
             written = 0
         except OSError:
             raise self._gone() from None
-        if written == len(data):
-            return
+        if written != len(data):
+            self._send_rest(data, written, timeout)
+
+    def _send_rest(self, data: bytes, written: int, timeout: float) -> None:
         view = memoryview(data)[written:]
         end = time.monotonic() + timeout
         while view:
@@ -120,6 +125,22 @@ class Worker:
         """The next message; Timeout at ``end`` (``time.monotonic()``), Gone at end of file."""
         if self.dead:
             raise Gone("was replaced while a nested call ran")
+        if not self.buffer:
+            # the usual case (every call's answer): one poll, one read, one whole message
+            left = end - _monotonic()
+            if left > 0 and self.poller.poll(left * 1000.0):
+                try:
+                    chunk = _read(self.rfd, 1 << 16)
+                except OSError:
+                    chunk = b""
+                if int.from_bytes(chunk[:4], "big") == len(chunk) - 4 <= self.max_message:
+                    return parse(memoryview(chunk)[4:])
+                if not chunk:
+                    raise self._gone()
+                self.buffer += chunk
+        return self._receive(end)
+
+    def _receive(self, end: float) -> list[Any]:
         buffer = self.buffer
         while True:
             have = len(buffer)

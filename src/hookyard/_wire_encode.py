@@ -105,6 +105,8 @@ def encode(value: Any, *, exceptions: bool = False) -> Any:
     """
     if type(value) in _SCALARS:
         return value  # (frame packs a surrogate str or a big int the careful way)
+    if (type(value) is list or type(value) is dict) and _plain(value, 0, set()):
+        return value
     prepare = _Prepare(exceptions)
     try:
         return prepare.value(value, 0)
@@ -126,6 +128,19 @@ def encode_call(
     One preparation for both, so a value shared between arguments stays shared; the
     argument list itself is not one of a value's levels (as ``_copy.arguments_to_script``).
     """
+    # the usual case first: lists, dicts and scalars (keyword names are str: Python
+    # checked them)
+    seen: set[int] = set()
+    scalars = _SCALARS
+    for item in (*args, *kwargs.values()) if kwargs else args:
+        cls = type(item)
+        if cls in scalars:
+            continue
+        if (cls is list or cls is dict) and _plain(item, 0, seen):
+            continue
+        break
+    else:
+        return [args, kwargs]
     try:
         prepare = _Prepare(exceptions)
         # (msgspec sends a tuple as an array, which arrives as a list)
@@ -227,6 +242,49 @@ _ATOM_PACKERS: dict[type, Callable[[Any], Any]] = {
 # with lone surrogates or an int past 64 bits then fails to pack, and ``_pack`` goes the
 # careful way).
 _SCALARS = frozenset({str, int, float, bool, bytes, type(None)})
+
+
+_SCAN = 8  # items past which a container's types are scanned in C (set(map(type, ...)))
+
+
+def _plain(x: list[Any] | dict[Any, Any], depth: int, seen: set[int]) -> bool:
+    """True when ``x`` (a list or dict) is a tree of lists, dicts with scalar keys and
+    scalars only, no container reached twice, none deeper than ``_copy.MAX_NESTING``:
+    msgspec packs it as it is, and the other side rebuilds the same tree.
+
+    The common case of every worker call (issue 13), about half the cost of
+    ``_Prepare``'s walk for the small values calls usually carry. False means only "not
+    this simple": ``_Prepare`` then walks the value and rules on it (a tuple to keep, a
+    shared list, an object that cannot cross, too deep).
+    """
+    if depth >= MAX_NESTING:
+        return False
+    count = len(seen)
+    seen.add(id(x))  # the value stays alive meanwhile: ids are not reused
+    if len(seen) == count:
+        return False  # a shared reference or a cycle: it goes as a GRAPH
+    scalars = _SCALARS
+    items: Any = x
+    if type(x) is dict:
+        if len(x) > _SCAN:
+            if not set(map(type, x)) <= scalars:
+                return False
+        else:
+            for key in x:
+                if type(key) not in scalars:
+                    return False  # a key msgpack cannot carry as itself
+        items = x.values()
+    if len(items) > _SCAN and set(map(type, items)) <= scalars:
+        return True
+    depth += 1
+    for item in items:
+        cls = type(item)
+        if cls in scalars:
+            continue
+        if (cls is list or cls is dict) and _plain(item, depth, seen):
+            continue
+        return False
+    return True
 
 
 class _Prepare:

@@ -38,7 +38,8 @@ from typing import Any
 
 from . import _budget, _confine
 from ._budget import Limits
-from ._hookpoint import ScriptFailure, _Meter, call_script
+from ._budget import _local as _thread_state
+from ._hookpoint import ScriptFailure, call_script
 from ._loader import HOOK_NAMES, LoadedScript, LoadFailure, load_source
 from ._modules import facade_factories
 from ._sandbox import SandboxPolicy
@@ -56,6 +57,9 @@ from ._wire_encode import encode, encode_call, frame
 from .errors import BoundaryError
 
 __all__ = ["main"]
+
+_monotonic = time.monotonic
+_read = os.read
 
 _OPEN_FILES = 16  # RLIMIT_NOFILE: the channel plus what a lazy stdlib import may need
 _HOST_CHECK = 1.0  # seconds between the host watch's getppid() checks
@@ -82,6 +86,17 @@ class _Channel:
                 view = view[os.write(self.wfd, view) :]
 
     def receive(self) -> list[Any]:
+        if not self.buffer:
+            # the usual case (every call): one read, one whole message
+            chunk = _read(self.rfd, 1 << 16)
+            if int.from_bytes(chunk[:4], "big") == len(chunk) - 4:
+                return parse(memoryview(chunk)[4:], exceptions=True)
+            if not chunk:
+                os._exit(0)  # the host closed the channel: nothing left to do
+            self.buffer += chunk
+        return self._receive()
+
+    def _receive(self) -> list[Any]:
         buffer = self.buffer
         while True:
             have = len(buffer)
@@ -100,6 +115,33 @@ class _Channel:
             if not buffer and int.from_bytes(chunk[:4], "big") == len(chunk) - 4:
                 return parse(memoryview(chunk)[4:], exceptions=True)  # one whole message
             buffer += chunk
+
+
+class _Hook:
+    """One hook function of a loaded script, as calls find it (made once, at load).
+
+    Stands in for the function in ``call_script`` to read the budget operations the call
+    used (for the host's audit trail), as ``_hookpoint._Meter`` does in process; a
+    budget-free function (``_loader.budget_free``) is called as itself, unbudgeted as in
+    process, and used none.
+    """
+
+    __slots__ = ("free", "function", "logger", "operations", "phase", "script")
+
+    def __init__(self, script: LoadedScript, phase: str, logger: _ForwardLogger) -> None:
+        self.script = script
+        self.phase = phase
+        self.logger = logger
+        self.function = getattr(script, phase)
+        self.free = self.function in script.free
+        self.operations: int | None = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return self.function(*args, **kwargs)
+        finally:
+            # the last word on a nested call of the same hook is the outer call's own
+            self.operations = _thread_state.budget.used()
 
 
 class _Counts:
@@ -148,6 +190,7 @@ class _Server:
         )
         self.scripts: dict[int, LoadedScript] = {}
         self.loggers: dict[int, _ForwardLogger] = {}
+        self.hooks: dict[tuple[int, str], _Hook] = {}  # (key, phase): what a call runs
         self.depth = 0  # requests in progress (more than one when nested in an api call)
         self.max_message = int(init["max_message"])
         self.memory = int(init["memory"])
@@ -280,19 +323,20 @@ class _Server:
             for key in message[1]:
                 self.scripts.pop(key, None)
                 self.loggers.pop(key, None)
+                for name in HOOK_NAMES:
+                    self.hooks.pop((key, name), None)
         elif kind == "exit":
             os._exit(0)
         else:
             raise ProtocolError(f"unknown request {kind!r}")
 
     def _call(self, message: list[Any]) -> None:
-        _, key, phase, arguments, level = message
-        if time.monotonic() >= self.cpu_checked_until and not self._arm_cpu():
+        _, key, phase, level, arguments = message
+        if _monotonic() >= self.cpu_checked_until and not self._arm_cpu():
             self.channel.send(["retire"])
             os._exit(0)
-        script = self.scripts.get(key)
-        function = getattr(script, phase, None) if phase in HOOK_NAMES else None
-        if script is None or function is None:
+        hook = self.hooks.get((key, phase))
+        if hook is None:
             reply: list[Any] = [
                 "fail",
                 "error",
@@ -305,13 +349,18 @@ class _Server:
             ]
             self.channel.send(reply)
             return
-        self.loggers[key].threshold = level
+        hook.logger.threshold = level
         args, kwargs = arguments
-        # the meter counts the budget operations the call used, for the host's audit trail
-        meter = _Meter(function)
+        script = hook.script
         self.depth += 1
         try:
-            value = call_script(script, meter, phase, tuple(args), kwargs)
+            if hook.free:
+                ops: int | None = 0
+                value = call_script(script, hook.function, phase, args, kwargs)
+            else:
+                ops = hook.operations = None
+                value = call_script(script, hook, phase, args, kwargs)
+                ops = hook.operations
         except ScriptFailure as failure:
             reply = [
                 "fail",
@@ -320,19 +369,22 @@ class _Server:
                 *describe_exception(failure.cause),
                 failure.reason,
                 getattr(failure.cause, "limit", ""),
-                meter.operations,
+                0 if hook.free else hook.operations,
             ]
         else:
-            self.channel.send_frame(self._result(script, phase, value, meter.operations))
+            if value is None or phase != "post":
+                # only a post's return value can matter to the host
+                data = _OK[ops] if type(ops) is int and ops < _OK_CACHED else _ok(ops)
+            else:
+                data = self._result(script, phase, value, ops)
+            self.channel.send_frame(data)
             return
         finally:
             self.depth -= 1
         self.channel.send(reply)
 
     def _result(self, script: LoadedScript, phase: str, value: Any, ops: int | None) -> bytes:
-        """The reply to a call that returned ``value``; ``ops`` ends every reply."""
-        if phase != "post" or value is None:
-            return frame(["ok", None, ops])  # only a post's return value can matter to the host
+        """The reply to a post that returned ``value``; ``ops`` ends every reply."""
         try:
             data = frame(["ok", encode(value), ops])
         except Unsendable as exc:
@@ -371,6 +423,8 @@ class _Server:
         self.scripts[key] = result
         self.loggers[key] = logger
         hooks = [name for name in HOOK_NAMES if getattr(result, name)]
+        for name in hooks:
+            self.hooks[(key, name)] = _Hook(result, name, logger)
         # each hook function's line and parameters, for the host's signature check
         # (_signature: read from the code object, as the host would in process)
         shapes = [
@@ -404,6 +458,15 @@ class _Server:
 
         forward.__name__ = name
         return forward
+
+
+def _ok(ops: int | None) -> bytes:
+    """The reply to a call that returned nothing the host needs: ["ok", None, ops]."""
+    return frame(["ok", None, ops])
+
+
+_OK_CACHED = 4096
+_OK = [_ok(ops) for ops in range(_OK_CACHED)]  # the usual replies, framed once
 
 
 def _lower(which: int, wanted: int) -> int:
