@@ -25,6 +25,7 @@ host; everything it sends back is parsed by the host as plain data.
 from __future__ import annotations
 
 import errno
+import fcntl
 import logging
 import math
 import os
@@ -232,6 +233,7 @@ class _Server:
         _budget.wake_monitor()
         threading.Thread(target=self._watch_host, name="hookyard-host", daemon=True).start()
         limits = self._limit()
+        _die_with_host()
         os.dup2(0, 2)  # stderr carried start-up errors to the host; from here on, /dev/null
         if confined:
             report["seccomp"] = list(_confine.apply_seccomp())
@@ -567,6 +569,35 @@ class _Proofs:
         self._record(layer, "fork()", fork)
         self._record(layer, "execve(...)", execute)
         self._record(layer, "kill(host, 0)", signal_parent)
+
+
+def _die_with_host() -> None:
+    """Let the kernel end the worker the moment its host is gone, even while a script is
+    stuck in one C call that never lets the host watch thread run (issue 13 point 3).
+
+    The host holds the read end of the worker's stderr pipe for the worker's whole life
+    and the worker writes nothing to it once up. With O_ASYNC on a copy of the write end,
+    Linux's pipe_release() sends SIGIO to the writers when the last reader closes, however
+    the host died; SIGIO's default action ends the process, and no script can change it
+    (no signal module). Nothing else raises SIGIO on that pipe: a writer only hears of
+    room made in a full pipe, and nothing is written to it.
+    """
+    try:
+        lifeline = os.dup(2)
+        fcntl.fcntl(lifeline, fcntl.F_SETOWN, os.getpid())
+        fcntl.fcntl(lifeline, fcntl.F_SETFL, fcntl.fcntl(lifeline, fcntl.F_GETFL) | os.O_ASYNC)
+    except OSError:  # not a pipe (a host that gave no stderr): the watch thread still ends it
+        return
+    signal.signal(signal.SIGIO, signal.SIG_DFL)
+    if not _host_reads(lifeline):
+        os._exit(0)  # the host went before O_ASYNC was set
+
+
+def _host_reads(write_end: int) -> bool:
+    """Whether someone still reads the pipe ``write_end`` writes to (POLLERR: nobody)."""
+    poller = select.poll()
+    poller.register(write_end, 0)  # POLLERR and POLLHUP are always reported
+    return not poller.poll(0)
 
 
 def main() -> None:
