@@ -98,19 +98,25 @@ def _fits(x: Any) -> bool:
 
 
 # -- encoding -----------------------------------------------------------------------------
+def _untagged(value: Any) -> bool:
+    """A JSON scalar, or a list of them: written as itself (C-level tests for a list)."""
+    cls = type(value)
+    if cls is str or cls is bool or value is None or (cls is int and -_BIG < value < _BIG):
+        return True
+    if cls is list:
+        kinds = set(map(type, value))
+        return kinds <= _TEXT_TYPES or (kinds <= _JSON_TYPES and all(map(_fits, value)))
+    return False
+
+
 def encode(value: Any, secret: Redactor = _NO_SECRETS) -> Any:
     """``value`` (plain data) as JSON-ready data; BoundaryError for anything else.
 
     What needs no change may come back as itself: ``value`` must be a copy no one changes
     before it is written (a recording encodes copies made for it alone).
     """
-    cls = type(value)
-    if cls is str or cls is bool or value is None or (cls is int and -_BIG < value < _BIG):
-        return value
-    if cls is list:
-        kinds = set(map(type, value))
-        if kinds <= _TEXT_TYPES or (kinds <= _JSON_TYPES and all(map(_fits, value))):
-            return value  # a call's arguments, often: nothing to tag (and a copy already)
+    if _untagged(value):
+        return value  # a call's arguments, often: nothing to tag (and a copy already)
     try:
         return _Encoder(secret).value(value, 0)
     except _Shared:
@@ -130,14 +136,10 @@ def encode_host(value: Any, secret: Redactor = _NO_SECRETS) -> Any:
     sharing, which the wire's encoding records). Anything else takes the copy first, so
     the result is the same either way (tests/test_rollout_tagged.py checks it).
     """
-    cls = type(value)
-    if cls is str or cls is bool or value is None or (cls is int and -_BIG < value < _BIG):
-        return value
-    if cls is list:
-        kinds = set(map(type, value))
-        if kinds <= _TEXT_TYPES or (kinds <= _JSON_TYPES and all(map(_fits, value))):
-            return value.copy()  # the host's list: the line gets a copy of its own
-    elif cls is dict and not value:
+    if _untagged(value):
+        # the host's list: the line gets a copy of its own
+        return value.copy() if type(value) is list else value
+    if type(value) is dict and not value:
         return {}
     try:
         return _Encoder(secret, _HOST_ATOMS).value(value, 0)
