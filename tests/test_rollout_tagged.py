@@ -3,20 +3,27 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import decimal
+import enum
 import fractions
 import json
 import math
+import os
 import uuid
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hookyard._record import _json_line
-from hookyard._tagged import Redactor, TaggedError, decode, encode
+from hookyard._copy import to_script
+from hookyard._hookpoint import PointOptions
+from hookyard._record import CallRecord, Recorder, _json_line
+from hookyard._tagged import Redactor, TaggedError, decode, encode, encode_host
+from hookyard.errors import BoundaryError
 from tests.test_wire import atoms as wire_atoms
 from tests.test_wire import hashable
 from tests.test_wire import plain as wire_plain
@@ -159,3 +166,128 @@ def test_every_special_value_has_a_tag() -> None:
         back = decode(json.loads(json.dumps(encoded)))
         assert type(back) is type(value)
         assert (back == value) or (isinstance(value, float) and math.isnan(back))
+
+
+@dataclasses.dataclass
+class _Order:
+    id: int
+    tags: list[str]
+
+
+class _Colour(enum.Enum):
+    RED = "red"
+
+
+class _Counts(dict[str, int]):
+    pass
+
+
+# what to_script converts (a host's conveniences), and values that reach a container twice
+HOST_ONLY = st.one_of(
+    st.builds(_Order, st.integers(), st.lists(st.text(), max_size=2)),
+    st.just(_Colour.RED),
+    st.builds(_Counts, st.dictionaries(st.text(), st.integers(), max_size=2)),
+    st.builds(lambda zone: datetime.datetime(2024, 5, 1, 12, tzinfo=zone), st.none()),
+    st.builds(lambda xs: [xs, xs], st.lists(st.integers(), max_size=2)),
+    st.builds(lambda xs: (xs, {"k": xs}), st.sets(st.integers(), max_size=2)),
+)
+HOST_VALUES = st.recursive(
+    ATOMS | HOST_ONLY,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(st.sampled_from("ab$Token")), inner, max_size=4)
+        | st.tuples(inner, inner)
+    ),
+    max_leaves=10,
+)
+
+
+def _containers(value: Any, found: set[int]) -> set[int]:
+    if isinstance(value, list | dict | set):
+        if id(value) not in found:
+            found.add(id(value))
+            for item in value.items() if isinstance(value, dict) else value:
+                _containers(item, found)
+    elif isinstance(value, tuple):
+        for item in value:
+            _containers(item, found)
+    return found
+
+
+@settings(max_examples=300, deadline=None)
+@given(VALUES | HOST_VALUES)
+def test_host_values_encode_as_the_scripts_copy(value: Any) -> None:
+    """encode_host (the recording's arguments and results, with no copy first) writes
+    exactly what encoding the scripts' copy writes, redaction included, and the result
+    shares no mutable container with the host's value (the host may change it later)."""
+    secret = Redactor(("token",))
+    fast = encode_host(value, secret)
+    text, copied = json.dumps(fast), json.dumps(encode(to_script(value), secret))
+    # a set's copy may iterate in another order: the same set, other text
+    if "$set" not in copied and "$frozenset" not in copied:
+        assert text == copied
+    assert shape(decode(json.loads(text))) == shape(decode(json.loads(copied)))
+    assert not _containers(fast, set()) & _containers(value, set())
+
+
+def test_host_values_that_cannot_cross_are_refused() -> None:
+    """encode_host refuses what to_script refuses (a function), as a BoundaryError."""
+    with pytest.raises(BoundaryError):
+        encode_host([1, print])
+
+
+@dataclasses.dataclass(frozen=True)
+class _Script:
+    name: str
+    version: str | None
+
+
+SCRIPT_OUTCOMES = st.lists(
+    st.tuples(
+        st.builds(
+            _Script,
+            st.sampled_from(["10-a.py", "20-b.shadow.py", "x\udc80.py"]),
+            st.none() | st.text(max_size=3),
+        ),
+        st.sampled_from(["pre", "post", "error"]),
+        st.sampled_from(["ok", "veto", "error", "skipped"]),
+        st.none() | ODD_TEXT,
+    ),
+    max_size=4,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(VALUES | ODD_TEXT, max_size=3),
+    st.dictionaries(st.text(max_size=3), VALUES | ODD_TEXT, max_size=2),
+    VALUES | ODD_TEXT,
+    SCRIPT_OUTCOMES,
+    st.sampled_from(["create", "re\u2028name"]),
+    st.booleans(),
+)
+def test_the_recorders_line_is_the_general_line(
+    args: list[Any], kwargs: dict[str, Any], result: Any, scripts: Any, point: str, veto: bool
+) -> None:
+    """The Recorder's line (its constant parts encoded once, per point options and per
+    script outcome) is byte for byte the line of the general encoding of the same call
+    (the same data where a lone surrogate sends the general line through json)."""
+    recorder = Recorder(point, os.devnull, limit=10, redact=("token",), on_limit=lambda: None)
+    try:
+        options = PointOptions(veto=veto)
+        for _ in range(2):  # the second time from the recorder's caches
+            record = CallRecord(recorder, options, encode_host(args), encode_host(kwargs))
+            record.hosted(result)
+            record.returned(result)
+            record.scripts.extend(scripts)
+            when = 1_717_000_000.25
+            line = record.as_line(point, recorder.redact, when)
+            fast, expected = recorder.line(record, when), _json_line(line)
+            assert json.loads(fast) == json.loads(expected)
+            try:
+                msgspec.json.encode(line)
+            except UnicodeEncodeError:
+                continue  # a lone surrogate: the general line is json's, escaped otherwise
+            assert fast == expected
+    finally:
+        recorder.close()

@@ -22,9 +22,20 @@ isolation's host side). At the end of the call one JSON line is appended to the 
                 | {"raised": [type, base, message]}}
 
 A point that is not recorded pays nothing: its plan has no session. A recorded call pays
-for the observer path (as when audited), one copy and encoding of its arguments and
-results, and one ``os.write`` of one complete line to a file opened ``O_APPEND``, under a
-lock, so lines from many threads never interleave (measured in benchmarks/run.py, figure R).
+for the observer path (as when audited), one encoding of its arguments and results (the
+encoding is itself the copy: plain data is encoded straight from the host's values,
+``_tagged.encode_host``), a line built from parts encoded once per point options and per
+script outcome (``Recorder.line``), and one ``os.write`` of one complete line to a file
+opened ``O_APPEND`` (measured in benchmarks/run.py, figure R; docs/performance.md).
+
+Why a lock around that write, when O_APPEND already appends each write whole: POSIX
+says the offset is set to the end "and no intervening file modification operation shall
+occur" before the write (PIPE_BUF is about pipes, not regular files), and Linux holds the
+inode's lock for a regular file's write, so whole writes never interleave. But a write
+may be short (a full disk, a file size limit, a signal): its rest, written next, could
+land after another thread's line. And ``close`` must not close the descriptor under a
+writing thread, which could then write into a file the host opened meanwhile under the
+same number. An uncontended lock costs well under a microsecond; it stays.
 """
 
 from __future__ import annotations
@@ -42,9 +53,8 @@ from typing import Any
 
 import msgspec
 
-from ._copy import arguments_to_script, to_script
 from ._shadow import is_no_side_effects, not_made, script_mode
-from ._tagged import REDACTED, Redactor, encode
+from ._tagged import REDACTED, Redactor, encode, encode_host
 from ._trail import _timestamp
 from ._wire import describe_exception
 from .errors import BoundaryError, HookVetoed
@@ -119,7 +129,9 @@ class CallRecord:
         self.args = args  # encoded, or a str saying why the arguments cannot be recorded
         self.kwargs = kwargs
         self.hosted_outcome: dict[str, Any] | None = None  # None: the host was not called
-        self.scripts: list[dict[str, Any]] = []
+        # (script, phase, outcome, message) per script outcome: made into the line's
+        # entries at the end (``script_entry``; the Recorder writes pre-encoded ones)
+        self.scripts: list[tuple[Any, str, str, str | None]] = []
         self.api: list[dict[str, Any]] = []
         self.pending: list[dict[str, Any]] = []  # api calls of the script running now
         self.outcome: dict[str, Any] = {}
@@ -133,8 +145,13 @@ class CallRecord:
         """``fn``, keeping its result or exception as the host's."""
 
         def host(*args: Any, **kwargs: Any) -> Any:
-            with _Hosting(self):
-                return self.hosted(fn(*args, **kwargs))
+            try:
+                value = fn(*args, **kwargs)
+            except BaseException as exc:
+                self.hosted_outcome = {"raised": describe_exception(exc)}
+                raise
+            self.hosted_outcome = self.session._value("result", value)
+            return value
 
         return host
 
@@ -151,11 +168,14 @@ class CallRecord:
         self.hosted_outcome = self.session._value("result", value)
         return value
 
-    def as_line(self, point: str, redact: tuple[str, ...]) -> dict[str, Any]:
+    def as_line(
+        self, point: str, redact: tuple[str, ...], when: float | None = None
+    ) -> dict[str, Any]:
+        """The call as a line's data (``when``: the time it is written, default now)."""
         options = self.options
         line: dict[str, Any] = {
             "record": FORMAT,
-            "time": _timestamp(time.time()),
+            "time": _timestamp(time.time() if when is None else when),
             "point": point,
             "options": {
                 "result": options.result,
@@ -170,11 +190,23 @@ class CallRecord:
             line.update(args=self.args, kwargs=self.kwargs)
         line.update(
             host=self.hosted_outcome,
-            scripts=self.scripts,
+            scripts=[script_entry(*entry) for entry in self.scripts],
             api=self.api + self.pending,
             outcome=self.outcome,
         )
         return line
+
+
+def script_entry(script: Any, phase: str, outcome: str, message: str | None) -> dict[str, Any]:
+    """A line's entry for one script's outcome."""
+    return {
+        "script": script.name,
+        "version": script.version,
+        "mode": script_mode(script.name),
+        "phase": phase,
+        "outcome": outcome,
+        "message": message,
+    }
 
 
 class _Recording:
@@ -225,7 +257,8 @@ class Session:
         self.point = point
         self.redact = tuple(redact)
         self.secret = Redactor(self.redact)
-        self._names: dict[Any, tuple[str, ...]] = {}  # host function -> positional names
+        # host function -> (the Redactor, positions of its secret parameters)
+        self._names: dict[Any, tuple[Redactor, tuple[int, ...]]] = {}
         self.active = True
 
     # -- the call path ----------------------------------------------------------------------
@@ -244,8 +277,16 @@ class Session:
         record = self._begin(options, fn, args, kwargs, seen)
         if record is None:
             return run(point, options, plan, fn, args, kwargs, seen)
-        with _Recording(record):
+        # _Recording's work, inlined: this is every recorded call's path
+        token = CURRENT.set(record)
+        try:
             return record.returned(run(point, options, plan, record.host(fn), args, kwargs, seen))
+        except BaseException as exc:
+            self._failed(record, exc)
+            raise
+        finally:
+            CURRENT.reset(token)
+            self._end(record)
 
     async def call_async(
         self,
@@ -297,35 +338,40 @@ class Session:
         seen: tuple[Any, ...],
     ) -> CallRecord:
         try:
-            copied, copied_kwargs = arguments_to_script(seen, kwargs)
-            names = self._positional(fn)
-            skip = len(args) - len(seen)
             secret = self.secret
-            items = list(copied)
-            for index in range(len(items)):
-                where = skip + index
-                if where < len(names) and secret(names[where]):
-                    items[index] = REDACTED  # a secret passed by position
-            return CallRecord(self, options, encode(items, secret), encode(copied_kwargs, secret))
+            items = list(seen)
+            hidden = self._hidden(fn)
+            if hidden:
+                skip = len(args) - len(seen)
+                for where in hidden:
+                    if 0 <= where - skip < len(items):
+                        items[where - skip] = REDACTED  # a secret passed by position
+            encoded = encode_host(items, secret)
+            return CallRecord(self, options, encoded, encode_host(kwargs, secret))
         except BoundaryError as exc:
             return CallRecord(self, options, f"the arguments cannot be recorded: {exc}", None)
 
-    def _positional(self, fn: Callable[..., Any]) -> tuple[str, ...]:
-        names = self._names.get(fn)
-        if names is None:
-            try:
-                parameters = inspect.signature(fn).parameters.values()
-            except (TypeError, ValueError):
-                parameters = ()  # type: ignore[assignment]  # no signature: none to read
-            names = tuple(p.name for p in parameters if p.kind in _POSITIONAL)
-            if len(self._names) < 64:
-                self._names[fn] = names
-        return names
+    def _hidden(self, fn: Callable[..., Any]) -> tuple[int, ...]:
+        """The positions of ``fn``'s parameters whose names are secrets (cached per
+        function and redaction: the replay changes ``secret`` per recorded call)."""
+        secret = self.secret
+        known = self._names.get(fn)
+        if known is not None and known[0] is secret:
+            return known[1]
+        try:
+            parameters = inspect.signature(fn).parameters.values()
+        except (TypeError, ValueError):
+            parameters = ()  # type: ignore[assignment]  # no signature: none to read
+        names = [p.name for p in parameters if p.kind in _POSITIONAL]
+        hidden = tuple(where for where, name in enumerate(names) if secret(name))
+        if len(self._names) < 64 or fn in self._names:
+            self._names[fn] = (secret, hidden)
+        return hidden
 
     def _value(self, key: str, value: Any) -> dict[str, Any]:
         """``{key: value}`` encoded as the scripts would see it, or why it cannot be."""
         try:
-            return {key: encode(to_script(value), self.secret)}
+            return {key: encode_host(value, self.secret)}
         except BoundaryError as exc:
             return {"unrecordable": str(exc)}
 
@@ -414,16 +460,7 @@ class Session:
         record = CURRENT.get()
         if record is None or record.session is not self:
             return  # a call that began before this session, or another point's
-        record.scripts.append(
-            {
-                "script": script.name,
-                "version": script.version,
-                "mode": script_mode(script.name),
-                "phase": phase,
-                "outcome": outcome,
-                "message": message,
-            }
-        )
+        record.scripts.append((script, phase, outcome, message))
         if record.pending:
             for entry in record.pending:
                 entry["script"] = script.name
@@ -447,11 +484,14 @@ def _json_line(line: dict[str, Any]) -> bytes:
         data = _encode_json(line)
     except UnicodeEncodeError:
         return (json.dumps(line, separators=(",", ":"), allow_nan=False) + "\n").encode("ascii")
-    for raw, escaped in _BREAKS:
-        if raw in data:
-            data = data.replace(raw, escaped)
+    if not data.isascii():  # one C pass; `raw in data` costs a TypeError per test
+        for raw, escaped in _BREAKS:
+            if raw in data:
+                data = data.replace(raw, escaped)
     return data + b"\n"
 
+
+_OPEN = b'{"record":%d,"time":"' % FORMAT
 
 # their UTF-8 forms cannot occur inside another character's (no lead byte is a
 # continuation byte), so a plain bytes replace finds exactly them
@@ -477,11 +517,84 @@ class Recorder(Session):
         self.count = 0
         self._on_limit = on_limit
         self._lock = threading.Lock()
+        # the last PointOptions seen, and what follows the time in its lines
+        self._head: tuple[Any, bytes] = (None, b"")
+        self._entries: dict[tuple[str, str | None, str, str], bytes] = {}  # script entries
         # append-only; a recording holds the host's data: readable by its owner only
         self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 
+    def _end(self, record: CallRecord) -> None:
+        try:
+            data = self.line(record, time.time())
+        except Exception:  # a recording must never break the host's call
+            logger.exception("hookyard: recording a call of point %r failed", self.point)
+            return
+        self._write(data)
+
+    def line(self, record: CallRecord, when: float) -> bytes:
+        """``_json_line(record.as_line(point, redact, when))``, built from parts encoded
+        once: the point's name, options and redaction (per options), each script's entry
+        (per script, phase and outcome); msgspec encodes only what changes per call."""
+        if type(record.args) is str:
+            return _json_line(record.as_line(self.point, self.redact, when))  # unrecordable
+        options, head = self._head
+        if options is not record.options:  # (PointOptions hashes in Python: no dict)
+            head = self._head_for(record.options)
+        entries = self._entries
+        parts = []
+        for script, phase, outcome, message in record.scripts:
+            if message is None:
+                key = (script.name, script.version, phase, outcome)
+                part = entries.get(key)
+                if part is None:
+                    part = _json_line(script_entry(script, phase, outcome, None))[:-1]
+                    if len(entries) >= 1024:
+                        entries.clear()  # bounded: scripts come and go with reloads
+                    entries[key] = part
+            else:
+                part = _json_line(script_entry(script, phase, outcome, message))[:-1]
+            parts.append(part)
+        try:
+            rest = _encode_json(
+                {
+                    "args": record.args,
+                    "kwargs": record.kwargs,
+                    "host": record.hosted_outcome,
+                    "scripts": msgspec.Raw(b"[" + b",".join(parts) + b"]"),
+                    "api": record.api + record.pending,
+                    "outcome": record.outcome,
+                }
+            )
+        except UnicodeEncodeError:  # a lone surrogate: json writes it escaped
+            return _json_line(record.as_line(self.point, self.redact, when))
+        data = b"".join((_OPEN, _timestamp(when).encode("ascii"), head, rest[1:], b"\n"))
+        if not data.isascii():
+            for raw, escaped in _BREAKS:
+                if raw in data:
+                    data = data.replace(raw, escaped)
+        return data
+
+    def _head_for(self, options: Any) -> bytes:
+        """``","point":...,"options":{...},"redact":[...],``: what follows the time."""
+        middle = _json_line(
+            {
+                "point": self.point,
+                "options": {
+                    "result": options.result,
+                    "on_error": options.on_error,
+                    "veto": options.veto,
+                },
+                "redact": list(self.redact),
+            }
+        )
+        head = b'",' + middle[1:-2] + b","
+        self._head = (options, head)
+        return head
+
     def keep(self, line: dict[str, Any]) -> None:
-        data = _json_line(line)
+        self._write(_json_line(line))
+
+    def _write(self, data: bytes) -> None:
         done = False
         with self._lock:
             fd = self._fd

@@ -36,13 +36,13 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from ._copy import MAX_NESTING
+from ._copy import MAX_NESTING, to_script
 from ._wire import ProtocolError, parse
 from ._wire_encode import encode as wire_encode
 from ._wire_encode import frame
 from .errors import BoundaryError
 
-__all__ = ["REDACTED", "Redactor", "TaggedError", "decode", "encode"]
+__all__ = ["REDACTED", "Redactor", "TaggedError", "decode", "encode", "encode_host"]
 
 REDACTED = "***"
 _DEEPEST = MAX_NESTING + 8  # what decode accepts: what encode can write, with room
@@ -98,19 +98,25 @@ def _fits(x: Any) -> bool:
 
 
 # -- encoding -----------------------------------------------------------------------------
+def _untagged(value: Any) -> bool:
+    """A JSON scalar, or a list of them: written as itself (C-level tests for a list)."""
+    cls = type(value)
+    if cls is str or cls is bool or value is None or (cls is int and -_BIG < value < _BIG):
+        return True
+    if cls is list:
+        kinds = set(map(type, value))
+        return kinds <= _TEXT_TYPES or (kinds <= _JSON_TYPES and all(map(_fits, value)))
+    return False
+
+
 def encode(value: Any, secret: Redactor = _NO_SECRETS) -> Any:
     """``value`` (plain data) as JSON-ready data; BoundaryError for anything else.
 
     What needs no change may come back as itself: ``value`` must be a copy no one changes
     before it is written (a recording encodes copies made for it alone).
     """
-    cls = type(value)
-    if cls is str or cls is bool or value is None or (cls is int and -_BIG < value < _BIG):
-        return value
-    if cls is list:
-        kinds = set(map(type, value))
-        if kinds <= _TEXT_TYPES or (kinds <= _JSON_TYPES and all(map(_fits, value))):
-            return value  # a call's arguments, often: nothing to tag (and a copy already)
+    if _untagged(value):
+        return value  # a call's arguments, often: nothing to tag (and a copy already)
     try:
         return _Encoder(secret).value(value, 0)
     except _Shared:
@@ -118,6 +124,28 @@ def encode(value: Any, secret: Redactor = _NO_SECRETS) -> Any:
     copy = _redacted(value, secret, {})
     payload = frame(["value", wire_encode(copy)])[4:]
     return {"$wire": base64.b64encode(payload).decode("ascii")}
+
+
+def encode_host(value: Any, secret: Redactor = _NO_SECRETS) -> Any:
+    """``encode(to_script(value), secret)`` without the copy where it changes nothing.
+
+    The encoding is itself a copy: it builds new containers all the way down, so the
+    host's value is encoded as it is when it is plain data throughout: exact plain types
+    (no subclass, dataclass or enum, which ``to_script`` converts), dates whose zone is a
+    ``datetime.timezone`` or none, and no container reached twice (``to_script`` keeps
+    sharing, which the wire's encoding records). Anything else takes the copy first, so
+    the result is the same either way (tests/test_rollout_tagged.py checks it).
+    """
+    if _untagged(value):
+        # the host's list: the line gets a copy of its own
+        return value.copy() if type(value) is list else value
+    if type(value) is dict and not value:
+        return {}
+    try:
+        return _Encoder(secret, _HOST_ATOMS).value(value, 0)
+    except (_Shared, BoundaryError):
+        pass  # shared, or converted for scripts: as the scripts' copy is
+    return encode(to_script(value), secret)
 
 
 def _zone(zone: datetime.tzinfo | None, when: Any) -> Any:
@@ -168,18 +196,39 @@ _ATOMS: dict[type, Callable[[Any], Any]] = {
 }
 
 
-class _Encoder:
-    __slots__ = ("secret", "seen")
+def _plain_zone(encode: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``encode`` for a datetime or time whose zone ``to_script`` keeps as it is."""
 
-    def __init__(self, secret: Redactor) -> None:
+    def plain(x: Any) -> Any:
+        zone = x.tzinfo
+        if zone is not None and type(zone) is not datetime.timezone:
+            raise BoundaryError("a zone other than datetime.timezone: to_script fixes it")
+        return encode(x)
+
+    return plain
+
+
+# what encode_host encodes straight from the host's value: to_script keeps these as they are
+_HOST_ATOMS = {
+    **_ATOMS,
+    datetime.datetime: _plain_zone(_ATOMS[datetime.datetime]),
+    datetime.time: _plain_zone(_ATOMS[datetime.time]),
+}
+
+
+class _Encoder:
+    __slots__ = ("atoms", "secret", "seen")
+
+    def __init__(self, secret: Redactor, atoms: dict[type, Callable[[Any], Any]] = _ATOMS) -> None:
         self.secret = secret
+        self.atoms = atoms
         self.seen: set[int] = set()
 
     def value(self, x: Any, depth: int) -> Any:
         cls = type(x)
         if cls is str or cls is bool or x is None:
             return x
-        atom = _ATOMS.get(cls)
+        atom = self.atoms.get(cls)
         if atom is not None:
             return atom(x)
         if cls not in _CONTAINERS:
