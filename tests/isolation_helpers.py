@@ -21,6 +21,7 @@ __hookyard_facade__ = (
     "exit_now",
     "oom_kill",
     "collide",
+    "spin",
     "pid",
     "send_message",
     "send_frame",
@@ -42,6 +43,12 @@ def exit_now() -> None:
 def oom_kill() -> None:
     """Die of SIGKILL, as the kernel's OOM killer would."""
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def spin() -> None:
+    """Hold the GIL for hours in one C call: ``sum`` over a range adds in C and never
+    reaches the interpreter's eval loop, so no other Python thread of the process runs."""
+    sum(range(1 << 62))
 
 
 def collide(n: int) -> None:

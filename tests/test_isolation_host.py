@@ -83,18 +83,23 @@ def _wait_gone(pids: list[int], timeout: float) -> list[int]:
             os.close(fd)
 
 
+@pytest.mark.parametrize("stuck", ["collide", "spin"])
 @pytest.mark.parametrize("confine", ["auto", "off"])
-def test_a_busy_worker_ends_when_its_host_is_killed(tmp_path: Path, confine: str) -> None:
-    """A host SIGKILLed while a script is stuck in C: the busy worker, the idle one and the spare all exit on their own."""
+def test_a_busy_worker_ends_when_its_host_is_killed(
+    tmp_path: Path, confine: str, stuck: str
+) -> None:
+    """A host SIGKILLed while a script is stuck in C (spin: holding the GIL, so no watch
+    thread of the worker can run): the busy worker, the idle one and the spare all exit
+    on their own."""
     root = write_scripts(
         tmp_path / "hooks",
         {
             "idle/10-pid.py": "def post(rv):\n    return 'served'\n",
             "stuck/10-stuck.py": (
-                "from tests.isolation_helpers import collide\n"
+                "from tests.isolation_helpers import collide, spin\n"
                 "def pre():\n"
                 "    api.entered()\n"
-                f"    collide({STUCK})\n"
+                + (f"    collide({STUCK})\n" if stuck == "collide" else "    spin()\n")
             ),
         },
     )
