@@ -429,7 +429,8 @@ def folder(real: str, *, linked: bool = False, inode: int = 2) -> Entry:
 
 
 def test_vanished_script_expires_after_the_grace() -> None:
-    """A vanished script is handed to the engine's expiry only once the grace is over."""
+    """A vanished script is dropped only once the grace is over, with its point read
+    again in the same switch (a folder swapped under the point switches whole)."""
     watcher, engine, clock = make_watcher()
     watcher.handler.dispatch(FileDeletedEvent(A))
     clock.now += 0.19
@@ -437,7 +438,9 @@ def test_vanished_script_expires_after_the_grace() -> None:
     assert engine.calls == []
     clock.now += 0.02
     watcher.timers.run_due()
-    assert engine.calls == [("expire", A)]
+    # gone for good: its point is read again as one generation that drops it
+    assert engine.calls == [("generation", ("p",), "some")]
+    assert engine.drops[0](A) and not engine.drops[0]("/hooks/p/c.py")
 
 
 def test_new_file_within_the_grace_is_a_replace() -> None:
@@ -464,7 +467,7 @@ def test_grace_counts_from_the_first_disappearance() -> None:
     watcher.handler.dispatch(FileDeletedEvent(A))
     clock.now += 0.06
     watcher.timers.run_due()
-    assert engine.calls == [("expire", A)]
+    assert engine.calls == [("generation", ("p",), "some")]
 
 
 def test_vim_sequence_is_a_replace() -> None:
@@ -490,7 +493,9 @@ def test_folder_vanished_gives_each_script_the_grace() -> None:
     watcher.handler.dispatch(DirDeletedEvent("/hooks/p"))
     clock.now += 1
     watcher.timers.run_due()
-    assert sorted(engine.calls) == [("expire", A), ("expire", "/hooks/p/c.py")]
+    assert engine.calls == [("generation", ("p",), "some")] * 2
+    assert {drop(A) for drop in engine.drops} == {True, False}
+    assert not any(drop("/hooks/q/b.py") for drop in engine.drops)
 
 
 def test_folder_made_is_scanned_with_the_grace() -> None:
@@ -604,7 +609,7 @@ def test_deletion_in_a_held_point_leaves_with_the_generation(
     assert engine.calls[0] == ("generation", None, "some")
     assert engine.drops[0](b)
     # the expiry that follows, if any, finds the script dropped already
-    assert engine.calls[1:] in ([], [("expire", b)])
+    assert engine.calls[1:] in ([], [("generation", ("p",), "some")])
 
 
 def test_rsync_hold_without_release_goes_live_later(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -754,8 +754,16 @@ class Watcher:
         # A held point's script is not dropped on its own (issue 15): the run's release
         # drops it if it is still gone, in the same switch as the files the run renamed
         # in, so a call never sees the old versions without it.
-        if not self._busy(_point(path)):
-            self.engine._watch_expire(path)
+        point = _point(path)
+        if self._busy(point):
+            return
+        if os.path.lexists(path):
+            self.engine._watch_expire(path)  # back at its path: its own events load it
+            return
+        # Gone: the point is read again as one generation that drops it, so a folder
+        # swapped under the point (renamed away, another renamed in) switches whole;
+        # dropping the file alone served the old folder's other scripts without it.
+        self.expire_later(self._generation([point], drop=lambda file: file == path))
 
     def expire_later(self, files: list[str]) -> None:
         """Give each of ``files`` (missing from a rescan) the delete grace."""
