@@ -16,8 +16,9 @@ SUBCLASSES_GETATTR = (
     "    c = getattr((), '__cl' + 'ass__')\n"
     "    api.leak(str(getattr(getattr(c, '__base__'), '__subclasses__')()))\n"
 )
-# unicode-normalised identifiers: NFKC turns fullwidth letters into __class__
-UNICODE_DUNDER = "def pre(*a):\n    api.leak(str(().__ｃｌａｓｓ__))\n"
+# unicode-normalised identifiers: NFKC turns fullwidth letters into __class__ (readable:
+# it is type(x)) and __subclasses__ (refused however it is spelt)
+UNICODE_DUNDER = "def pre(*a):\n    api.leak(str(().__ｃｌａｓｓ__.__ｓｕｂｃｌａｓｓｅｓ__()))\n"
 UNICODE_GETATTR = "def pre(*a):\n    api.leak(str(getattr((), '__ｃｌａｓｓ__')))\n"
 # function globals and closures
 FUNCTION_GLOBALS = "def pre(*a):\n    api.leak(str(pre.__globals__))\n"

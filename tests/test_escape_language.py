@@ -61,7 +61,10 @@ LOG_PRIVATE = "def pre(*a):\n    api.leak(str(getattr(log, '_logger')))\n"
 SUPER_PRIVATE = "def pre(*a):\n    api.leak(str(super(type(api), api)._functions))\n"
 API_REINIT = "def pre(*a):\n    api.__init__({})\n    api.leak('reinitialised')\n"
 ITERATOR_INTERNALS = "def pre(*a):\n    api.leak(str(getattr(map(int, [1]), '_iterator')))\n"
-CLASS_OF_CLASS = "class A:\n    pass\ndef pre(*a):\n    api.leak(str(getattr(A, '__class__')))\n"
+# A.__class__ is type(A): the one-argument type() again, never the metaclass
+CLASS_OF_CLASS = (
+    "class A:\n    pass\ndef pre(*a):\n    api.leak(str(getattr(A, '__class__')('X', (), {})))\n"
+)
 OBJECT_SUBCLASSES = "def pre(*a):\n    api.leak(str(getattr(object, '__subclasses__')()))\n"
 SUPER_TYPE_CALL = "def pre(*a):\n    api.leak(str(super(type, type).__call__))\n"
 # class bodies may not install callables the budget cannot see, nor refused methods

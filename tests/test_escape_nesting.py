@@ -33,6 +33,9 @@ PAYLOADS = {
     "exception args": ("t = ()", "t = ValueError(t).args", "hash(t)"),
     "slice": ("t = None", "t = slice(t)", "hash(t)"),
     "tuple subclass": ("t = ()", "t = Pair((t,))", "hash(t)"),
+    "typing.NamedTuple class": ("t = ()", "t = Row(t)", "hash(t)"),
+    "NamedTuple _make": ("t = ()", "t = Row._make([t])", "hash(t)"),
+    "NamedTuple _replace": ("t = Row(())", "t = t._replace(a=t)", "hash(t)"),
     # iterators (next recurses)
     "map chain": ("it = iter([1])", "it = map(int, it)", "next(it)"),
     "filter chain": ("it = iter([1])", "it = filter(None, it)", "next(it)"),
@@ -50,6 +53,8 @@ PAYLOADS = {
     "mixed chain": ("g = iter([1])", "g = map(int, passing(g))", "next(g)"),
 }
 HELPERS = (
+    "from typing import NamedTuple\n"
+    "class Row(NamedTuple):\n    a: object\n"
     "def wrap(*x):\n    return x\n"
     "class Pair(tuple):\n    pass\n"
     "def passing(it):\n    for v in it:\n        yield v\n"

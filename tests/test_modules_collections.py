@@ -57,6 +57,13 @@ LEGITIMATE = {
         "P = collections.namedtuple('P', 'a b c', defaults=[0, 1])\nreturn tuple(P(5))",
         (5, 0, 1),
     ),
+    "namedtuple's documented methods": (
+        "P = collections.namedtuple('P', 'x y', defaults=[0])\np = P(1)\nq = p._replace(y=5)\n"
+        "class Q(P):\n    def total(self):\n        return self.x + self.y\n"
+        "return [tuple(q), p._asdict(), P._fields, q._fields, P._field_defaults,"
+        " tuple(P._make([3, 4])), Q(2, 3).total(), tuple(Q._make('ab')._replace(x='z'))]",
+        [(1, 5), {"x": 1, "y": 0}, ("x", "y"), ("x", "y"), {"y": 0}, (3, 4), 5, ("z", "b")],
+    ),
     "OrderedDict": (
         "d = collections.OrderedDict.fromkeys('abcde')\nd.move_to_end('b')\n"
         "d.update([('z', 1)])\nreturn [''.join(d), d.popitem(last=False)[0]]",
@@ -163,6 +170,17 @@ EXPLODING = {
     ),
     "nlargest of an endless iterator": "heapq.nlargest(3, itertools.count())",
     "merge of endless iterators": "-1 in heapq.merge(itertools.count(), itertools.count())",
+    "namedtuple _make of an endless iterator": (
+        "P = collections.namedtuple('P', 'x')\nP._make(itertools.count())"
+    ),
+    "namedtuple _make nesting itself": (
+        "P = collections.namedtuple('P', 'a b')\np = P(0, 0)\n"
+        "for i in range(10**6):\n    p = P._make((p, i))"
+    ),
+    "namedtuple _replace nesting itself": (
+        "P = collections.namedtuple('P', 'a b')\np = P(0, 0)\n"
+        "for i in range(10**6):\n    p = p._replace(a=p)"
+    ),
     "namedtuple with a million fields": "collections.namedtuple('P', ['f%d' % i for i in range(10**6)])",
 }
 

@@ -222,6 +222,42 @@ CASES: dict[str, tuple[str, Any]] = {
         "def post(rv):\n    print('a', 1)\n    print('b', 'c', sep='-', end='')\n    return [printed]\n",
         ["a 1\nb-c"],
     ),
+    "typing.NamedTuple classes": (
+        "from typing import NamedTuple, Optional\n"
+        "class Quota(NamedTuple):\n    cores: int\n    ram: int = 1024\n"
+        "    note: Optional[str] = None\n"
+        "    def doubled(self):\n        return self._replace(cores=self.cores * 2)\n"
+        "Pair = NamedTuple('Pair', [('a', int), ('b', int)])\n"
+        "def post(rv):\n    q = Quota(2)\n    a, b = Pair(1, 2)\n"
+        "    return [tuple(q), tuple(q.doubled()), Quota._fields, q._asdict()['ram'], a + b,\n"
+        "            q == (2, 1024, None), repr(Quota(1, 2, 'x'))]\n",
+        [
+            (2, 1024, None),
+            (4, 1024, None),
+            ("cores", "ram", "note"),
+            1024,
+            3,
+            True,
+            "Quota(cores=1, ram=2, note='x')",
+        ],
+    ),
+    "docstrings": (
+        '"""Module doc."""\ndef helper(*args):\n    """Helper doc."""\n    return len(args)\n'
+        'def gen():\n    """Gen doc."""\n    yield 1\n'
+        'class A:\n    """Class doc."""\n    def m(self):\n        """Method doc."""\n'
+        "        return [x for x in range(3)]\n"
+        'def post(rv):\n    """Post doc."""\n'
+        "    return [helper.__doc__, gen.__doc__, A.__doc__, A.m.__doc__, post.__doc__,\n"
+        "            helper(1, 2), list(gen())]\n",
+        ["Helper doc.", "Gen doc.", "Class doc.", "Method doc.", "Post doc.", 2, [1]],
+    ),
+    "__class__ of any value": (
+        "class A:\n    pass\n"
+        "def post(rv):\n    d = {}\n"
+        "    return [d.__class__.__name__, d.__class__ is type(d), A().__class__ is A,\n"
+        "            (1).__class__ is int, 'x'.__class__('y'), A.__class__ is type(A)]\n",
+        ["dict", True, True, True, "y", True],
+    ),
     "default reprs without addresses": (
         "def helper():\n    pass\nclass A:\n    pass\n"
         "def post(rv):\n    return [repr(helper), str(A()), f'{helper}', '%s' % helper]\n",
@@ -265,8 +301,22 @@ def test_ordinary_python_construct(make_engine: MakeEngine, name: str) -> None:
             "def pre(x):\n    try:\n        pass\n    except* ValueError:\n        pass\n",
             "CVE-2025-22153",
         ),
+        (
+            "from typing import Any, Nope\ndef pre():\n    pass\n",
+            "cannot import name 'Nope' from 'typing': scripts are not offered it",
+        ),
     ],
-    ids=["open", "vars", "near name", "format attribute", "__del__", "dunder", "yield", "except*"],
+    ids=[
+        "open",
+        "vars",
+        "near name",
+        "format attribute",
+        "__del__",
+        "dunder",
+        "yield",
+        "except*",
+        "name a facade lacks",
+    ],
 )
 def test_mistakes_are_explained_at_load(make_engine: MakeEngine, source: str, message: str) -> None:
     """A hook author's mistake is a load error naming file and line with the fix, not a
@@ -433,7 +483,7 @@ from typing import List, TypedDict
 def post(rv):
     refused = 0
     for attempt in (lambda: TypedDict._bases, lambda: List._name, lambda: List.__getitem__,
-                    lambda: type(List)("x"), lambda: List(1), lambda: List.__class__):
+                    lambda: type(List)("x"), lambda: List(1), lambda: List.__class__("x")):
         try:
             attempt()
         except (AttributeError, TypeError):

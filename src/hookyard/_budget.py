@@ -629,7 +629,19 @@ def generator_function(function: Any) -> Any:
     def make_generator(*args: Any, **kwargs: Any) -> ScriptGenerator:
         return ScriptGenerator(function(*args, **kwargs))
 
+    # what the script reads of its generator function is its own name and docstring
+    make_generator.__name__ = function.__name__
+    make_generator.__qualname__ = function.__qualname__
+    make_generator.__doc__ = function.__doc__
     return make_generator
+
+
+_GENERATOR_WRAPPER = generator_function(lambda: None).__code__
+
+
+def is_generator_function(value: Any) -> bool:
+    """True for a script's generator function (as ``generator_function`` made it)."""
+    return getattr(value, "__code__", None) is _GENERATOR_WRAPPER
 
 
 def too_deep() -> None:

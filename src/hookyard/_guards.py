@@ -17,6 +17,7 @@ import re
 import string
 import sys
 import types
+import weakref
 from collections.abc import Callable, Collection, Iterable, Iterator
 from fractions import Fraction
 from itertools import chain, islice
@@ -64,6 +65,25 @@ _CLASS_NAMESPACE_DUNDERS = (
 )
 
 
+# Named tuple classes the collections facade made: their documented API has underscore
+# names, and their constructor takes the fields rather than one iterable (issue 14).
+NAMED_TUPLES: weakref.WeakSet[type] = weakref.WeakSet()
+_NAMED_TUPLE_API = frozenset({"_asdict", "_field_defaults", "_fields", "_make", "_replace"})
+
+
+def _is_named_tuple(ob: object) -> bool:
+    cls = ob if isinstance(ob, type) else type(ob)
+    return any(klass in NAMED_TUPLES for klass in cls.__mro__)
+
+
+class NamedTupleBase:
+    """What ``class Row(NamedTuple)`` derives from as the class statement sees it
+    (``typing.NamedTuple.__mro_entries__``): ScriptMeta makes the class a named tuple of
+    its annotated fields, as ``typing`` does."""
+
+    __slots__ = ()
+
+
 class ScriptMeta(type):
     """Metaclass of every class a script defines (RestrictedPython's ``__metaclass__``).
 
@@ -93,6 +113,8 @@ class ScriptMeta(type):
             for item in match_args
         ):
             raise TypeError(f"class {name}: __match_args__ must be a tuple of public names")
+        if NamedTupleBase in bases:
+            bases, namespace = _named_tuple_parts(name, bases, namespace)
         return super().__new__(mcs, name, bases, namespace)
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
@@ -103,6 +125,32 @@ class ScriptMeta(type):
         if base is not None:
             args, kwargs = _checked_construction(cls, base, args, kwargs)
         return super().__call__(*args, **kwargs)
+
+
+def _named_tuple_parts(
+    name: str, bases: tuple[type, ...], namespace: dict[str, Any]
+) -> tuple[tuple[type, ...], dict[str, Any]]:
+    """``class Row(NamedTuple)``: a named tuple of the annotated fields, in order, those
+    with a value in the body taking it as their default; the rest of the body (methods,
+    class data) on the class, whose instances get no ``__dict__``, as in ``typing``."""
+    # the facade's maker checks field names and sizes and charges the budget; imported
+    # here because the collections facade is built on these guards
+    from ._modules._containers import namedtuple
+
+    if bases != (NamedTupleBase,):
+        raise TypeError(f"class {name}: a NamedTuple class can only derive from NamedTuple")
+    fields = list(namespace.get("__annotations__", {}))
+    defaults = [namespace[field] for field in fields if field in namespace]
+    for field in fields[: len(fields) - len(defaults)]:
+        if field in namespace:
+            raise TypeError(
+                f"class {name}: field {field!r} has a default but a later field has none; "
+                "fields with defaults come last"
+            )
+    base = namedtuple(name, fields, defaults=defaults or None)
+    body = {key: value for key, value in namespace.items() if key not in fields}
+    body["__slots__"] = ()
+    return (base,), body
 
 
 def _is_script_object(ob: object) -> bool:
@@ -751,7 +799,7 @@ def _underscore_attribute(ob: Any, name: str, default: Any) -> Any:
     names of classes and functions; ``__class__`` of the script's own instances.
     """
     if not is_dunder(name):
-        if _owns(ob):
+        if _owns(ob) or (name in _NAMED_TUPLE_API and _is_named_tuple(ob)):
             return _read(ob, name, default)
         raise AttributeError(
             f'"{name}": private attributes of {type(ob).__name__!r} objects are not '
@@ -760,8 +808,7 @@ def _underscore_attribute(ob: Any, name: str, default: Any) -> Any:
     if name not in DUNDER_READS:
         raise AttributeError(f'"{name}" is not available to scripts')
     if name == "__class__":
-        if _is_script_object(ob) and not isinstance(ob, type):
-            return type(ob)
+        return safe_type(ob)  # what type(ob) shows the script: never a metaclass
     elif name in ("__name__", "__qualname__", "__doc__"):
         if isinstance(ob, type | types.FunctionType | types.BuiltinFunctionType) or _owns(ob):
             return _read(ob, name, default)
@@ -1591,10 +1638,10 @@ def _as_script_type(cls: type) -> Any:
     stand_in = STAND_INS.get(cls)
     if stand_in is not None:
         return stand_in
+    if issubclass(cls, type):
+        return safe_type  # a metaclass (ScriptMeta's included) is never handed out
     if cls.__module__.startswith("hookyard._") and not isinstance(cls, ScriptMeta):
         return opaque_type(cls)
-    if issubclass(cls, type):
-        return safe_type
     return cls
 
 
@@ -1643,8 +1690,11 @@ _MUTABLE_CONTAINERS = (list, dict, set)
 
 
 def _builtin_base(cls: type) -> type | None:
-    """The guarded built-in type ``cls`` derives from, if any (most derived first)."""
+    """The guarded built-in type ``cls`` derives from, if any (most derived first); none
+    for a named tuple, whose checked constructor takes the fields."""
     for klass in cls.__mro__:
+        if klass in NAMED_TUPLES:
+            return None
         if klass in _CONSTRUCTORS:
             return klass
     return None

@@ -370,7 +370,7 @@ def load_source(
         value = namespace.get(hook)
         if value is None:
             continue
-        if getattr(value, "__qualname__", "").startswith("generator_function."):
+        if _budget.is_generator_function(value):
             return LoadFailure(
                 path,
                 _definition_line(source, hook),

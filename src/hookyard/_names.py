@@ -7,7 +7,7 @@ classes, ``super()``. What stays refused is what would open the sandbox:
 - names of the engine's reserved shapes (``_x_``, ``__x__``, RestrictedPython's
   temporaries): a script that rebinds ``_getattr_`` or ``_budget_`` would switch a guard off;
 - dunder attribute access, except reading the special methods below (``super().__init__``)
-  and a few harmless names (``__name__``, ``__class__`` of the script's own instances);
+  and a few harmless names (``__name__``, ``__doc__``, ``__class__``, which is ``type(x)``);
 - special methods that run where no budget is (``__del__`` at garbage collection), that
   intercept every attribute lookup the engine makes (``__getattr__``,
   ``__getattribute__``), that change how classes are built (``__init_subclass__``,

@@ -570,6 +570,7 @@ class HookPolicy(RestrictingNodeTransformer):
         if node.returns is not None:
             node.returns = _annotation_text(node.returns)
         straight = self._needs_no_prologue(node)  # judged on the script's own code
+        documented = ast.get_docstring(node, clean=False) is not None
         generator = _is_generator(node)
         self.generator_stack.append(generator)
         self.scopes.append("function")
@@ -578,6 +579,8 @@ class HookPolicy(RestrictingNodeTransformer):
         finally:
             self.scopes.pop()
             self.generator_stack.pop()
+        # what the policy adds goes after a docstring, which stays the function's __doc__
+        doc = [node.body.pop(0)] if documented and node.body else []
         if node.args.vararg is not None:
             # `*args` packs what the caller holds into a new tuple (issue 12, nesting)
             check = _statement(_call("_args_", _name(node.args.vararg.arg)), node)
@@ -588,9 +591,10 @@ class HookPolicy(RestrictingNodeTransformer):
             decorator = _name("_generator_")
             copy_locations(decorator, node)
             node.decorator_list.append(decorator)
-            node.body.insert(0, _statement(_call("_tick_"), node))
+            node.body[:0] = [*doc, _statement(_call("_tick_"), node)]
             return node
-        if straight:
+        if straight or not node.body:
+            node.body[:0] = doc
             return node
         body = node.body
         leave = _statement(
@@ -598,7 +602,7 @@ class HookPolicy(RestrictingNodeTransformer):
         )
         guarded = ast.Try(body=body, handlers=[], orelse=[], finalbody=[leave])
         copy_locations(guarded, node)
-        node.body = [*self._prologue(node), guarded]
+        node.body = [*doc, *self._prologue(node), guarded]
         return node
 
     def visit_GeneratorExp(self, node: ast.GeneratorExp) -> Any:

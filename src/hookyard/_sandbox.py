@@ -409,6 +409,16 @@ def _script_import(
             facade = facades.setdefault(name, factory())
             if name == "decimal":
                 flags.decimal = True
+        if type(fromlist) is tuple:
+            # `from m import x` of a name the facade lacks: said here, since the import
+            # statement's own error names no module ("from '<unknown module name>'")
+            offered = object.__getattribute__(facade, "__facade_attributes__")
+            for item in fromlist:
+                if item != "*" and item not in offered:
+                    raise ImportError(
+                        f"cannot import name {item!r} from {name!r}: scripts are not "
+                        f"offered it (they have: {', '.join(sorted(offered))})"
+                    )
         return facade
 
     return script_import

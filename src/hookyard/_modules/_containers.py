@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .._budget import current_budget
-from .._guards import check_hash_spread, getiter, materialize
+from .._guards import NAMED_TUPLES, check_hash_spread, getiter, materialize
 from .._nesting import check_tuple
 from ._common import bounded_output, int_arg, public, public_class
 
@@ -346,8 +346,15 @@ def namedtuple(
     current_budget().charge(len(checked) * 64)  # code generation and a compile
     make: Any = collections.namedtuple
     base: type = make(typename, checked, rename=rename, defaults=defaults, module="collections")
-    namespace = {"__slots__": (), "__new__": _checked_new(base), "__module__": "collections"}
-    return type(typename, (base,), namespace)
+    namespace = {
+        "__slots__": (),
+        "__new__": _checked_new(base),
+        "__module__": "collections",
+        "_make": classmethod(_checked_make(base)),  # _replace makes through it too
+    }
+    made = type(typename, (base,), namespace)
+    NAMED_TUPLES.add(made)
+    return made
 
 
 def _checked_new(base: Any) -> Any:
@@ -358,6 +365,17 @@ def _checked_new(base: Any) -> Any:
         return check_tuple(base.__new__(cls, *args, **kwargs))
 
     return checked_new
+
+
+def _checked_make(base: Any) -> Any:
+    """``Row._make(iterable)``: the items taken under the size limit first (an endless
+    iterator would fill a tuple in one C call), the result depth-checked like ``Row(...)``."""
+    make = base._make.__func__
+
+    def checked_make(cls: Any, iterable: Any) -> Any:
+        return check_tuple(make(cls, materialize(iterable, "namedtuple _make")))
+
+    return checked_make
 
 
 def collections_facade() -> dict[str, Any]:

@@ -14,6 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .._guards import NamedTupleBase, materialize
+from ._containers import namedtuple
+
 __all__ = ["TypeHint", "typing_facade"]
 
 
@@ -50,6 +53,24 @@ class TypeHint:
 
     def __repr__(self) -> str:
         return f"typing.{object.__getattribute__(self, '_name')}"
+
+
+class _NamedTupleHint(TypeHint):
+    """``typing.NamedTuple``: a base that makes a class a named tuple of its annotated
+    fields (``_guards.ScriptMeta``), or ``NamedTuple("Row", [("x", int)])``."""
+
+    __slots__ = ()
+
+    def __call__(self, typename: Any, fields: Any = (), /, **kwargs: Any) -> Any:
+        names = []
+        for pair in materialize(fields, "NamedTuple fields"):
+            if type(pair) is not tuple or len(pair) != 2:
+                raise TypeError("NamedTuple(name, fields): fields are (name, type) pairs")
+            names.append(pair[0])
+        return namedtuple(typename, names + list(kwargs))
+
+    def __mro_entries__(self, bases: tuple[Any, ...]) -> tuple[type, ...]:
+        return (NamedTupleBase,)
 
 
 _UNION = TypeHint("Union")
@@ -150,6 +171,7 @@ def typing_facade() -> dict[str, Any]:
     names["Generic"] = TypeHint("Generic")
     names["Protocol"] = TypeHint("Protocol")
     names["TypedDict"] = TypeHint("TypedDict", (dict,))
+    names["NamedTuple"] = _NamedTupleHint("NamedTuple")
     names["TYPE_CHECKING"] = False
     names["cast"] = _cast
     names["TypeVar"] = names["ParamSpec"] = names["TypeVarTuple"] = _type_var
