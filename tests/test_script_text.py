@@ -93,3 +93,50 @@ def test_reprs_carry_no_addresses(make_engine: MakeEngine) -> None:
         assert not re.search(r"0x[0-9a-fA-F]{4,}", text), text
     assert texts[0] == "<function helper>"
     assert texts[5].endswith("Thing object>")
+
+
+def test_log_offers_a_loggers_methods(
+    make_engine: MakeEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``log`` has a logger's methods (``critical``, ``log(level, ...)``,
+    ``isEnabledFor``) and takes ``exc_info``/``stack_info``/``stacklevel`` without adding
+    a traceback of the host's frames; ``extra=`` and unknown keywords are clear errors."""
+    caplog.set_level(logging.INFO, logger="hookyard.script")
+    source = (
+        "def post(rv):\n"
+        "    try:\n        1 / 0\n    except ZeroDivisionError:\n"
+        "        log.exception('failed %s', 'here', exc_info=True, stack_info=True)\n"
+        "    log.error('e', exc_info=False, stacklevel=2)\n"
+        "    log.critical('c %d', 1)\n"
+        "    log.log(25, 'custom %s', 'level')\n"
+        "    out = [log.isEnabledFor(10), log.isEnabledFor(20)]\n"
+        "    for call in (lambda: log.info('x', extra={'a': 1}), lambda: log.info('x', bad=1),\n"
+        "                 lambda: log.log('INFO', 'x')):\n"
+        "        try:\n            call()\n        except TypeError as error:\n"
+        "            out.append(str(error))\n"
+        "    return out\n"
+    )
+    engine = make_engine({"p/10-x.py": source})
+
+    @engine.hook("p", result="replace", on_error="raise")
+    def host() -> object:
+        return None
+
+    assert host() == [
+        False,
+        True,
+        "log: extra= is not available to scripts: put the values in the text",
+        "log: unexpected keyword argument 'bad'",
+        "log level must be an int (10 debug, 20 info, 30 warning, 40 error)",
+    ]
+    heard = [
+        (r.levelno, r.getMessage(), r.exc_info, r.stack_info)
+        for r in caplog.records
+        if r.name.startswith("hookyard.script")
+    ]
+    assert heard == [
+        (40, "failed here", None, None),
+        (40, "e", None, None),
+        (50, "c 1", None, None),
+        (25, "custom level", None, None),
+    ]

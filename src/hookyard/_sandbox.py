@@ -142,11 +142,13 @@ def _issubclass(cls: Any, spec: Any, /) -> bool:
 
 # -- log and print ----------------------------------------------------------------------
 class ScriptLog:
-    """``log`` in a script: debug/info/warning/error/exception, nothing else.
+    """``log`` in a script: a logger's methods, its own level check, nothing else.
 
     Messages are formatted here with the script's guards (so ``%*d`` widths and large
     arguments are refused) and handed to the real logger as finished text: the logging
-    tree, its handlers and ``.root``/``.manager`` are never reachable.
+    tree, its handlers and ``.root``/``.manager`` are never reachable. ``exc_info``,
+    ``stack_info`` and ``stacklevel`` are taken and add nothing: a traceback would describe
+    the host's frames.
     """
 
     __slots__ = ("_logger",)
@@ -158,7 +160,9 @@ class ScriptLog:
         logger: logging.Logger = object.__getattribute__(self, "_logger")
         return logger.isEnabledFor(level)
 
-    def _emit(self, level: int, message: Any, args: tuple[Any, ...]) -> None:
+    def _emit(self, level: int, message: Any, args: tuple[Any, ...], options: Any) -> None:
+        if options:
+            _check_log_options(options)
         logger: logging.Logger = object.__getattribute__(self, "_logger")
         if not logger.isEnabledFor(level):
             # nobody listens: nothing is formatted, nothing is output (the call itself
@@ -170,21 +174,29 @@ class ScriptLog:
         current_budget().charge_output(len(text) + 1)
         logger.log(level, "%s", text)
 
-    def debug(self, message: Any, *args: Any) -> None:
-        self._emit(logging.DEBUG, message, args)
+    def debug(self, message: Any, *args: Any, **options: Any) -> None:
+        self._emit(logging.DEBUG, message, args, options)
 
-    def info(self, message: Any, *args: Any) -> None:
-        self._emit(logging.INFO, message, args)
+    def info(self, message: Any, *args: Any, **options: Any) -> None:
+        self._emit(logging.INFO, message, args, options)
 
-    def warning(self, message: Any, *args: Any) -> None:
-        self._emit(logging.WARNING, message, args)
+    def warning(self, message: Any, *args: Any, **options: Any) -> None:
+        self._emit(logging.WARNING, message, args, options)
 
-    def error(self, message: Any, *args: Any) -> None:
-        self._emit(logging.ERROR, message, args)
+    def error(self, message: Any, *args: Any, **options: Any) -> None:
+        self._emit(logging.ERROR, message, args, options)
 
-    def exception(self, message: Any, *args: Any) -> None:
-        # no traceback: it would describe host frames
-        self._emit(logging.ERROR, message, args)
+    def exception(self, message: Any, *args: Any, **options: Any) -> None:
+        self._emit(logging.ERROR, message, args, options)
+
+    def critical(self, message: Any, *args: Any, **options: Any) -> None:
+        self._emit(logging.CRITICAL, message, args, options)
+
+    def log(self, level: Any, message: Any, *args: Any, **options: Any) -> None:
+        self._emit(_log_level(level), message, args, options)
+
+    def isEnabledFor(self, level: Any) -> bool:  # noqa: N802 - logging's name
+        return self._listening(_log_level(level))
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("log is read-only")
@@ -194,8 +206,35 @@ class ScriptLog:
         return f"<log {logger.name}>"
 
 
+_LOG_OPTIONS = frozenset({"exc_info", "stack_info", "stacklevel"})
+
+
+def _check_log_options(options: dict[str, Any]) -> None:
+    for name in options:
+        if name == "extra":
+            raise TypeError("log: extra= is not available to scripts: put the values in the text")
+        if name not in _LOG_OPTIONS:
+            raise TypeError(f"log: unexpected keyword argument {name!r}")
+
+
+def _log_level(level: Any) -> int:
+    """A level as logging takes it: an int (``logging.INFO`` is 20)."""
+    if type(level) is not int:
+        raise TypeError("log level must be an int (10 debug, 20 info, 30 warning, 40 error)")
+    return level
+
+
 # what a script sees of `log` (a repr, a wrong call's message) names it `log`, not us
-for _method in ("debug", "info", "warning", "error", "exception"):
+for _method in (
+    "debug",
+    "info",
+    "warning",
+    "error",
+    "exception",
+    "critical",
+    "log",
+    "isEnabledFor",
+):
     getattr(ScriptLog, _method).__qualname__ = f"log.{_method}"
 
 
@@ -239,7 +278,7 @@ class _PrintCollector:
             kept.append(line + ending)
             self._kept_chars += len(line) + len(ending)
         if heard:
-            self._log._emit(logging.INFO, line, ())
+            self._log._emit(logging.INFO, line, (), None)
 
     def __call__(self) -> str:
         """``printed``: what this function call printed so far (charged like any string
