@@ -99,7 +99,7 @@ def test_log_offers_a_loggers_methods(
     make_engine: MakeEngine, caplog: pytest.LogCaptureFixture
 ) -> None:
     """``log`` has a logger's methods (``critical``, ``log(level, ...)``,
-    ``isEnabledFor``) and takes ``exc_info``/``stack_info``/``stacklevel`` without adding
+    ``isEnabledFor``, levels 0 to 50: the host's logger caches a lookup per level) and takes ``exc_info``/``stack_info``/``stacklevel`` without adding
     a traceback of the host's frames; ``extra=`` and unknown keywords are clear errors."""
     caplog.set_level(logging.INFO, logger="hookyard.script")
     source = (
@@ -111,7 +111,7 @@ def test_log_offers_a_loggers_methods(
         "    log.log(25, 'custom %s', 'level')\n"
         "    out = [log.isEnabledFor(10), log.isEnabledFor(20)]\n"
         "    for call in (lambda: log.info('x', extra={'a': 1}), lambda: log.info('x', bad=1),\n"
-        "                 lambda: log.log('INFO', 'x')):\n"
+        "                 lambda: log.log('INFO', 'x'), lambda: log.isEnabledFor(10**6)):\n"
         "        try:\n            call()\n        except TypeError as error:\n"
         "            out.append(str(error))\n"
         "    return out\n"
@@ -127,7 +127,8 @@ def test_log_offers_a_loggers_methods(
         True,
         "log: extra= is not available to scripts: put the values in the text",
         "log: unexpected keyword argument 'bad'",
-        "log level must be an int (10 debug, 20 info, 30 warning, 40 error)",
+        "log level must be an int from 0 to 50 (10 debug, 20 info, 30 warning, 40 error)",
+        "log level must be an int from 0 to 50 (10 debug, 20 info, 30 warning, 40 error)",
     ]
     heard = [
         (r.levelno, r.getMessage(), r.exc_info, r.stack_info)

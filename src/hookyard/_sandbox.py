@@ -218,9 +218,13 @@ def _check_log_options(options: dict[str, Any]) -> None:
 
 
 def _log_level(level: Any) -> int:
-    """A level as logging takes it: an int (``logging.INFO`` is 20)."""
-    if type(level) is not int:
-        raise TypeError("log level must be an int (10 debug, 20 info, 30 warning, 40 error)")
+    """A level as logging takes it: an int from 0 to 50 (``logging.INFO`` is 20). Bounded:
+    the host's logger caches ``isEnabledFor`` per level, and a script asking for a million
+    levels would grow that cache for the life of the host."""
+    if type(level) is not int or not 0 <= level <= logging.CRITICAL:
+        raise TypeError(
+            "log level must be an int from 0 to 50 (10 debug, 20 info, 30 warning, 40 error)"
+        )
     return level
 
 
