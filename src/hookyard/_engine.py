@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -26,7 +26,8 @@ from ._loader import (
     FileRules,
     LoadedScript,
     LoadFailure,
-    load_script,
+    load_source,
+    read_source,
 )
 from ._modules import DEFAULT_MODULES, facade_factories
 from ._options import check_api, check_engine_options, check_modules, check_point_options
@@ -74,6 +75,18 @@ _READ_PATIENCE = 2.0
 
 # One script read by a generation: its point, its path, when the read started, what it gave.
 _Read = tuple[str, Path, float, LoadedScript | LoadFailure]
+
+
+@dataclass(frozen=True, slots=True)
+class _Unheard:
+    """A new version committed whose reach is diffed once it serves (``_hear``)."""
+
+    event: ReloadEvent
+    before: str | None  # the source it replaced
+    after: str
+    hear: bool  # anyone can hear of the change (else it is not diffed)
+    reset: bool  # it reset an open breaker
+    audit: int | None  # its load event's place in the audit queue
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +213,7 @@ class HookEngine:
         self._observers: list[Observer] = []
         self._tracing: Observer | None = None
         self._pending_audit: list[AuditEvent] = []  # load events, sent once published
+        self._unheard: list[_Unheard] = []  # new versions whose reach is diffed once published
         self._reported: set[str] = set()  # layout problems logged (_report_layout)
         self.refresh_audit()
         self._made = False  # the first load: a script's reach is not news yet
@@ -611,13 +625,24 @@ class HookEngine:
         script_logger = logging.getLogger(f"hookyard.script.{point}.{path.stem}")
         if self._pool is not None:
             return self._pool.load(path, point=point, rules=self._rules, logger=script_logger)
-        return load_script(
-            path,
+        session = self._session
+        read = read_source(path, self._rules, session.checks if session is not None else None)
+        if isinstance(read, LoadFailure):
+            return read
+        source, version = read
+        record = self._records.get(str(path))
+        if record is not None and record.current is not None and record.current.version == version:
+            # The content serving (a touch, a chmod, a rescan or a generation finding the
+            # file as it was): nothing to compile or run again; _commit keeps it serving.
+            return record.current
+        return load_source(
+            source,
+            version,
+            path=str(path),
             point=point,
             policy=self._policy,
-            rules=self._rules,
             logger=script_logger,
-            cache=self._session,
+            cache=session,
         )
 
     def _load(self, point: str, path: Path) -> ReloadEvent | None:
@@ -671,35 +696,31 @@ class HookEngine:
                 "limit" if "LimitExceeded" in result.message else "error",
             )
             return ReloadEvent(point, file, old, old, False, record.error)
-        if record.current is not None and record.current.version == result.version:
+        previous = record.current
+        if previous is not None and previous.version == result.version:
             record.seen_version = result.version
             if record.error is None:
                 return None  # same content: keep the running version and its state
             record.error = None  # back to the serving content after a broken save
             logger.info("hook script recovered: %s (%s)", file, _short(old))
             return ReloadEvent(point, file, old, old, True, None)
-        # The reach diff walks both syntax trees: skipped when nobody can hear of it (a
-        # new script while no listener or audit sink is set, as when the engine is made)
-        change = (
-            source_reach_change(
-                record.current.source if record.current is not None else None, result.source
-            )
-            if record.current is not None or self._made or self._listeners or self._audit_on
-            else None
-        )
         result.record = record
         self._records.serve(record, result)
         record.seen_version = result.version
         record.error = None
         logger.info("hook script loaded: %s (%s -> %s)", file, _short(old), _short(result.version))
-        if change is not None and (old is not None or self._made):
-            # a new script in a running engine gains its whole reach: reported like a change
-            report_reach_change(file, change)
-        note = str(change) if change else None
-        if self._reset_breaker(record):
-            note = f"breaker reset by the new version; {note}" if note else "breaker reset"
-        self._audit_load(point, file, result.version, started, note, "ok")
-        return ReloadEvent(point, file, old, result.version, True, None, reach=change)
+        reset = self._reset_breaker(record)
+        self._audit_load(point, file, result.version, started, None, "ok")
+        event = ReloadEvent(point, file, old, result.version, True, None)
+        # The reach diff walks both syntax trees: made after the publish (_apply), so that
+        # calls see the new version without waiting for it (issue 17); skipped when nobody
+        # can hear of it (a new script while no listener or audit sink is set, as when
+        # the engine is made).
+        hear = previous is not None or self._made or self._listeners or self._audit_on
+        before = previous.source if previous is not None else None
+        audit = len(self._pending_audit) - 1 if self._audit_on else None
+        self._unheard.append(_Unheard(event, before, result.source, bool(hear), reset, audit))
+        return event
 
     def _audit_load(
         self,
@@ -737,6 +758,8 @@ class HookEngine:
         """
         for point in sorted({event.point for event in events}):
             self._publish(point)
+        if self._unheard:
+            events = self._hear(events)
         pending, self._pending_audit = self._pending_audit, []
         if pending:
             fingerprint = self._records.fingerprint()
@@ -744,6 +767,27 @@ class HookEngine:
                 self._trail.emit(audit._replace(fingerprint=fingerprint))
         for event in events:
             self._notify(event)
+
+    def _hear(self, events: list[ReloadEvent]) -> list[ReloadEvent]:
+        """The reach of each new version against the last, once it serves: reported,
+        noted in its audit event and carried by its reload event."""
+        unheard, self._unheard = self._unheard, []
+        reached: dict[int, ReloadEvent] = {}
+        for item in unheard:
+            event = item.event
+            change = source_reach_change(item.before, item.after) if item.hear else None
+            if change is not None and (event.old_version is not None or self._made):
+                # a new script in a running engine gains its whole reach: reported like a
+                # change
+                report_reach_change(event.file, change)
+            note = str(change) if change else None
+            if item.reset:
+                note = f"breaker reset by the new version; {note}" if note else "breaker reset"
+            if item.audit is not None and item.audit < len(self._pending_audit):
+                queued = self._pending_audit[item.audit]
+                self._pending_audit[item.audit] = queued._replace(message=note)
+            reached[id(event)] = replace(event, reach=change)
+        return [reached.get(id(event), event) for event in events]
 
     def _point(self, name: str) -> Point:
         point = self._points.get(name)
