@@ -46,8 +46,10 @@ Why it is built this way (issue 3, issue 15, DESIGN.md guarantee 4):
 
 Threads: watchdog's emitters (plus, for inotify, their reader threads) produce events; its
 dispatcher thread calls ``ReloadHandler.dispatch``; one ``Timers`` thread runs grace
-expiries, held generations, watch retries and health checks. ``Watcher.stop`` joins all of
-them.
+expiries, held generations, watch retries and health checks. With inotify, the fast lane's
+thread (``_fastlane``) loads a script saved in a plain point folder straight from the
+kernel's event, one hop instead of watchdog's three (issue 17); the handler leaves those
+saves to it. ``Watcher.stop`` joins all of them.
 """
 
 from __future__ import annotations
