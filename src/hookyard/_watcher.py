@@ -504,7 +504,7 @@ class Watcher:
         if observer_factory is None:
             observer_factory, inotify = self._default_factory(polling)
             close_events = inotify if close_events is None else close_events
-            self._laned = inotify
+            self._laned = inotify and bool(close_events)
         self._factory = observer_factory
         self._close_events = bool(close_events)
         self.handler = ReloadHandler(self.root, self, close_events=self._close_events)
