@@ -7,9 +7,8 @@ import os
 import sys
 import threading
 import time
-import weakref
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -20,19 +19,21 @@ from ._cache import USER_CACHE, CacheSession, _Default, script_cache
 from ._hookpoint import Observer, Point, PointOptions, make_hooked
 from ._interpreter import warn_if_untested
 from ._isolation import ProcessIsolation, WorkerPool, process_options
-from ._layout import Layout, fingerprint, layout_of
+from ._layout import Layout, layout_of
 from ._loader import (
     HOOK_NAMES,
     MAX_SCRIPT_BYTES,
     FileRules,
     LoadedScript,
     LoadFailure,
-    load_script,
+    load_source,
+    read_source,
 )
 from ._modules import DEFAULT_MODULES, facade_factories
 from ._options import check_api, check_engine_options, check_modules, check_point_options
 from ._paths import is_point_name, is_script_name, stray_files, world_writable_root
 from ._record import DEFAULT_REDACT, Recorder
+from ._records import Record, Records
 from ._sandbox import SandboxPolicy
 from ._shadow import script_mode
 from ._signature import (
@@ -77,6 +78,18 @@ _Read = tuple[str, Path, float, LoadedScript | LoadFailure]
 
 
 @dataclass(frozen=True, slots=True)
+class _Unheard:
+    """A new version committed whose reach is diffed once it serves (``_hear``)."""
+
+    event: ReloadEvent
+    before: str | None  # the source it replaced
+    after: str
+    hear: bool  # anyone can hear of the change (else it is not diffed)
+    reset: bool  # it reset an open breaker
+    audit: int | None  # its load event's place in the audit queue
+
+
+@dataclass(frozen=True, slots=True)
 class ScriptStatus:
     """One script file as the engine sees it (``engine.status()``)."""
 
@@ -106,72 +119,6 @@ class ReloadEvent:
     # what the new version's reach gained/lost against the last good one (None when
     # nothing new serves: a failure or a removal); see docs/audit.md
     reach: ReachChange | None = None
-
-
-class _Record:
-    """Mutable per-file bookkeeping behind ``status()``, and its breaker's state.
-
-    The call path counts ``calls`` and clears ``streak`` (failures in a row) on success
-    (``_hookpoint.call_script``), and reports failures and vetoes (``failed``,
-    ``vetoed``). It outlives reloads of other files; a new version of its own file resets
-    its breaker.
-    """
-
-    __slots__ = (
-        "calls",
-        "current",
-        "engine",
-        "error",
-        "error_line",
-        "failures",
-        "file",
-        "point",
-        "seen_version",
-        "streak",
-        "tripped",
-        "vetoes",
-    )
-
-    def __init__(self, point: str, file: str, engine: HookEngine) -> None:
-        self.point = point
-        self.file = file
-        self.engine = weakref.ref(engine)
-        self.current: LoadedScript | None = None
-        self.error: str | None = None
-        self.error_line: int | None = None
-        self.seen_version: str | None = None  # sha256 of the file as last read
-        self.calls = 0
-        self.failures = 0
-        self.vetoes = 0
-        self.streak = 0
-        # the stand-in published while its breaker is open (_breaker.TrippedScript)
-        self.tripped: Any = None
-
-    def failed(self, script: LoadedScript, phase: str) -> None:
-        """A call of ``script`` failed (counted; may trip the breaker)."""
-        self.failures += 1
-        self.streak += 1
-        engine = self.engine()
-        if engine is not None:
-            engine._failed_in_a_row(self, script, phase)
-
-    def vetoed(self) -> None:
-        """A call vetoed: a decision, not a failure (and it breaks a run of failures)."""
-        self.vetoes += 1
-        if self.streak:
-            self.cleared()
-
-    def cleared(self) -> None:
-        """A run of failures ended (a call succeeded or vetoed): its point may run its
-        generated code again (``_fastpath``: none while a script is in a run)."""
-        self.streak = 0
-        self._refresh()
-
-    def _refresh(self) -> None:
-        engine = self.engine()
-        point = engine._points.get(self.point) if engine is not None else None
-        if point is not None:
-            point.refresh()
 
 
 class HookEngine:
@@ -252,7 +199,7 @@ class HookEngine:
         self._points: dict[str, Point] = _points if _points is not None else {}
         # each point's host functions, by the parameters scripts must take (_declare)
         self._hosts: Hosts = _hosts if _hosts is not None else {}
-        self._records: dict[str, _Record] = {}
+        self._records = Records()
         self._lock = threading.RLock()
         self._listeners: list[Callable[[ReloadEvent], None]] = []
         self._polling = polling
@@ -266,7 +213,7 @@ class HookEngine:
         self._observers: list[Observer] = []
         self._tracing: Observer | None = None
         self._pending_audit: list[AuditEvent] = []  # load events, sent once published
-        self._fingerprint = fingerprint(())
+        self._unheard: list[_Unheard] = []  # new versions whose reach is diffed once published
         self._reported: set[str] = set()  # layout problems logged (_report_layout)
         self.refresh_audit()
         self._made = False  # the first load: a script's reach is not news yet
@@ -324,14 +271,14 @@ class HookEngine:
     def _recheck(self, name: str) -> list[ReloadEvent]:
         """Check the serving scripts of point ``name`` against its hosts again."""
         events = []
-        for record in list(self._records.values()):
+        for record in self._records.of(name):
             current = record.current
-            if record.point != name or current is None:
+            if current is None:
                 continue
             refused = self._refusal(current)
             if refused is None:
                 continue
-            record.current = None
+            self._records.serve(record, None)
             record.error = str(refused)
             record.error_line = refused.line
             logger.warning("hook script refused (not serving): %s", refused)
@@ -362,7 +309,7 @@ class HookEngine:
     def status(self) -> list[ScriptStatus]:
         """One record per script file, in point and run order."""
         with self._lock:
-            records = sorted(self._records.values(), key=lambda r: (r.point, Path(r.file).name))
+            records = sorted(self._records.values(), key=lambda r: (r.point, r.name))
             return [
                 ScriptStatus(
                     point=r.point,
@@ -374,7 +321,7 @@ class HookEngine:
                     failures=r.failures,
                     vetoes=r.vetoes,
                     tripped=r.tripped is not None and not r.tripped.circuit.closed,
-                    mode=script_mode(Path(r.file).name),
+                    mode=script_mode(r.name),
                 )
                 for r in records
             ]
@@ -390,7 +337,7 @@ class HookEngine:
         with self._lock:
             broken = sorted(
                 (r for r in self._records.values() if r.error is not None),
-                key=lambda r: (r.point, Path(r.file).name),
+                key=lambda r: (r.point, r.name),
             )
             if not broken:
                 return
@@ -479,15 +426,8 @@ class HookEngine:
         A script whose latest save failed to load counts with the version still serving.
         See docs/fleet.md for how to compute it from a checkout.
         """
-        return self._fingerprint
-
-    def _serving(self) -> list[tuple[str, str, str]]:
-        """``(point, file name, version)`` of every serving script (under the lock)."""
-        return [
-            (r.point, Path(r.file).name, r.current.version)
-            for r in self._records.values()
-            if r.current is not None
-        ]
+        with self._lock:  # the digest is made when first asked for after a change
+            return self._records.fingerprint()
 
     # -- loading ------------------------------------------------------------------------
     def reload(self) -> None:
@@ -580,12 +520,15 @@ class HookEngine:
                 for point, path, started, result in read
                 if (event := self._commit(point, path, started, result)) is not None
             ]
+            known = (
+                self._records.values()
+                if points is None
+                else [record for point in points for record in self._records.of(point)]
+            )
             missing = [
-                file
-                for file, record in self._records.items()
-                if file not in found
-                and record.point not in left
-                and (points is None or record.point in points)
+                record.file
+                for record in known
+                if record.file not in found and record.point not in left
             ]
             dropped = [f for f in missing if drop is True or (callable(drop) and drop(f))]
             events += [self._remove(file) for file in dropped]
@@ -682,13 +625,24 @@ class HookEngine:
         script_logger = logging.getLogger(f"hookyard.script.{point}.{path.stem}")
         if self._pool is not None:
             return self._pool.load(path, point=point, rules=self._rules, logger=script_logger)
-        return load_script(
-            path,
+        session = self._session
+        read = read_source(path, self._rules, session.checks if session is not None else None)
+        if isinstance(read, LoadFailure):
+            return read
+        source, version = read
+        record = self._records.get(str(path))
+        if record is not None and record.current is not None and record.current.version == version:
+            # The content serving (a touch, a chmod, a rescan or a generation finding the
+            # file as it was): nothing to compile or run again; _commit keeps it serving.
+            return record.current
+        return load_source(
+            source,
+            version,
+            path=str(path),
             point=point,
             policy=self._policy,
-            rules=self._rules,
             logger=script_logger,
-            cache=self._session,
+            cache=session,
         )
 
     def _load(self, point: str, path: Path) -> ReloadEvent | None:
@@ -716,7 +670,7 @@ class HookEngine:
             return None
         record = self._records.get(file)
         if record is None:
-            record = self._records[file] = _Record(point, file, self)
+            record = self._records.add(point, file, self)
         old = record.current.version if record.current is not None else None
         if isinstance(result, LoadFailure):
             if (
@@ -742,35 +696,31 @@ class HookEngine:
                 "limit" if "LimitExceeded" in result.message else "error",
             )
             return ReloadEvent(point, file, old, old, False, record.error)
-        if record.current is not None and record.current.version == result.version:
+        previous = record.current
+        if previous is not None and previous.version == result.version:
             record.seen_version = result.version
             if record.error is None:
                 return None  # same content: keep the running version and its state
             record.error = None  # back to the serving content after a broken save
             logger.info("hook script recovered: %s (%s)", file, _short(old))
             return ReloadEvent(point, file, old, old, True, None)
-        # The reach diff walks both syntax trees: skipped when nobody can hear of it (a
-        # new script while no listener or audit sink is set, as when the engine is made)
-        change = (
-            source_reach_change(
-                record.current.source if record.current is not None else None, result.source
-            )
-            if record.current is not None or self._made or self._listeners or self._audit_on
-            else None
-        )
         result.record = record
-        record.current = result
+        self._records.serve(record, result)
         record.seen_version = result.version
         record.error = None
         logger.info("hook script loaded: %s (%s -> %s)", file, _short(old), _short(result.version))
-        if change is not None and (old is not None or self._made):
-            # a new script in a running engine gains its whole reach: reported like a change
-            report_reach_change(file, change)
-        note = str(change) if change else None
-        if self._reset_breaker(record):
-            note = f"breaker reset by the new version; {note}" if note else "breaker reset"
-        self._audit_load(point, file, result.version, started, note, "ok")
-        return ReloadEvent(point, file, old, result.version, True, None, reach=change)
+        reset = self._reset_breaker(record)
+        self._audit_load(point, file, result.version, started, None, "ok")
+        event = ReloadEvent(point, file, old, result.version, True, None)
+        # The reach diff walks both syntax trees: made after the publish (_apply), so that
+        # calls see the new version without waiting for it (issue 17); skipped when nobody
+        # can hear of it (a new script while no listener or audit sink is set, as when
+        # the engine is made).
+        hear = previous is not None or self._made or self._listeners or self._audit_on
+        before = previous.source if previous is not None else None
+        audit = len(self._pending_audit) - 1 if self._audit_on else None
+        self._unheard.append(_Unheard(event, before, result.source, bool(hear), reset, audit))
+        return event
 
     def _audit_load(
         self,
@@ -808,15 +758,36 @@ class HookEngine:
         """
         for point in sorted({event.point for event in events}):
             self._publish(point)
-        if events:
-            self._fingerprint = fingerprint(
-                (f"{point}/{name}", version) for point, name, version in self._serving()
-            )
+        if self._unheard:
+            events = self._hear(events)
         pending, self._pending_audit = self._pending_audit, []
-        for audit in pending:
-            self._trail.emit(audit._replace(fingerprint=self._fingerprint))
+        if pending:
+            fingerprint = self._records.fingerprint()
+            for audit in pending:
+                self._trail.emit(audit._replace(fingerprint=fingerprint))
         for event in events:
             self._notify(event)
+
+    def _hear(self, events: list[ReloadEvent]) -> list[ReloadEvent]:
+        """The reach of each new version against the last, once it serves: reported,
+        noted in its audit event and carried by its reload event."""
+        unheard, self._unheard = self._unheard, []
+        reached: dict[int, ReloadEvent] = {}
+        for item in unheard:
+            event = item.event
+            change = source_reach_change(item.before, item.after) if item.hear else None
+            if change is not None and (event.old_version is not None or self._made):
+                # a new script in a running engine gains its whole reach: reported like a
+                # change
+                report_reach_change(event.file, change)
+            note = str(change) if change else None
+            if item.reset:
+                note = f"breaker reset by the new version; {note}" if note else "breaker reset"
+            if item.audit is not None and item.audit < len(self._pending_audit):
+                queued = self._pending_audit[item.audit]
+                self._pending_audit[item.audit] = queued._replace(message=note)
+            reached[id(event)] = replace(event, reach=change)
+        return [reached.get(id(event), event) for event in events]
 
     def _point(self, name: str) -> Point:
         point = self._points.get(name)
@@ -827,17 +798,13 @@ class HookEngine:
 
     def _publish(self, name: str) -> None:
         scripts = sorted(
-            (
-                r.current
-                for r in self._records.values()
-                if r.point == name and r.current is not None
-            ),
+            (r.current for r in self._records.of(name) if r.current is not None),
             key=lambda s: s.name,
         )
         self._point(name).scripts = tuple(scripts)  # the one reference swap callers see
 
     def _publish_all(self) -> None:
-        names = {r.point for r in self._records.values()} | set(self._points)
+        names = self._records.points() | set(self._points)
         for name in names:
             self._publish(name)
 
@@ -894,10 +861,11 @@ class HookEngine:
     def _watch_files(self, point: str | None = None) -> list[str]:
         """The files the engine knows (all, or one point's)."""
         with self._lock:
-            return [f for f, r in self._records.items() if point is None or r.point == point]
+            records = self._records.values() if point is None else self._records.of(point)
+            return [record.file for record in records]
 
     # -- safe rollout: the breaker, recording (DESIGN.md "Safe rollout") ---------------------
-    def _failed_in_a_row(self, record: _Record, script: LoadedScript, phase: str) -> None:
+    def _failed_in_a_row(self, record: Record, script: LoadedScript, phase: str) -> None:
         """``record``'s script failed again: trip its breaker at ``Breaker.failures`` in a
         row; a failed try after the cooldown trips it for another cooldown.
 
@@ -940,7 +908,7 @@ class HookEngine:
         if observer is not None:
             observer.invocation(record.point, current, phase, "tripped", 0.0, message)
 
-    def _breaker_closed(self, record: _Record, circuit: Circuit) -> None:
+    def _breaker_closed(self, record: Record, circuit: Circuit) -> None:
         """A try after the cooldown worked: the script runs again."""
         with self._breaker_lock:
             tripped = record.tripped
@@ -954,7 +922,7 @@ class HookEngine:
             "hook script %s: breaker closed: it ran again after its cooldown", record.file
         )
 
-    def _reset_breaker(self, record: _Record) -> bool:
+    def _reset_breaker(self, record: Record) -> bool:
         """A new version of the file: its breaker starts closed. True if it was open."""
         record.streak = 0
         with self._breaker_lock:

@@ -17,7 +17,15 @@ import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-__all__ = ["Entry", "Layout", "anchors", "fingerprint", "layout_of"]
+__all__ = [
+    "Entry",
+    "Layout",
+    "anchors",
+    "fingerprint",
+    "fingerprint_line",
+    "fingerprint_of",
+    "layout_of",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +119,18 @@ def anchors(root: str) -> dict[str, set[str]]:
     return found
 
 
+def fingerprint_line(relative: str, version: str) -> bytes:
+    """One serving script's part of the fingerprint: the path's bytes, a NUL (no file name
+    holds one), the version, a newline. Lines sort as their paths do (the NUL ends a path
+    before any byte another path could go on with)."""
+    return os.fsencode(relative) + b"\0" + version.encode("ascii") + b"\n"
+
+
+def fingerprint_of(lines: Iterable[bytes]) -> str:
+    """sha256 hex over ``fingerprint_line``s, in path order."""
+    return hashlib.sha256(b"".join(sorted(lines))).hexdigest()
+
+
 def fingerprint(serving: Iterable[tuple[str, str]]) -> str:
     """sha256 hex over ``(path relative to the hook directory, version)`` pairs.
 
@@ -118,7 +138,4 @@ def fingerprint(serving: Iterable[tuple[str, str]]) -> str:
     version, a newline, in path order: equal on every host serving the same files,
     whatever the directory is called there. docs/fleet.md shows how to recompute it.
     """
-    digest = hashlib.sha256()
-    for relative, version in sorted(serving, key=lambda pair: os.fsencode(pair[0])):
-        digest.update(os.fsencode(relative) + b"\0" + version.encode("ascii") + b"\n")
-    return digest.hexdigest()
+    return fingerprint_of(fingerprint_line(relative, version) for relative, version in serving)

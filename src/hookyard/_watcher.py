@@ -46,8 +46,10 @@ Why it is built this way (issue 3, issue 15, DESIGN.md guarantee 4):
 
 Threads: watchdog's emitters (plus, for inotify, their reader threads) produce events; its
 dispatcher thread calls ``ReloadHandler.dispatch``; one ``Timers`` thread runs grace
-expiries, held generations, watch retries and health checks. ``Watcher.stop`` joins all of
-them.
+expiries, held generations, watch retries and health checks. With inotify, the fast lane's
+thread (``_fastlane``) loads a script saved in a plain point folder straight from the
+kernel's event, one hop instead of watchdog's three (issue 17); the handler leaves those
+saves to it. ``Watcher.stop`` joins all of them.
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ from watchdog.events import (
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingEmitter
 
+from ._fastlane import FastLane, fast_lane
 from ._layout import Entry, Layout, anchors
 from ._paths import is_point_name, is_script_name
 from ._timers import Timers
@@ -267,6 +270,7 @@ class ReloadHandler(FileSystemEventHandler):
         watched: str | None = None,
         batching: bool = False,
         is_linked: Callable[[str], bool] = _is_linked,
+        laned: Callable[[str], bool] = lambda path: False,
     ) -> None:
         super().__init__()
         self.root = root
@@ -281,6 +285,7 @@ class ReloadHandler(FileSystemEventHandler):
         self._released: set[str] = set()
         self._through_link: set[str] = set()  # paths this event reached through a link
         self._is_linked = is_linked
+        self._laned = laned
 
     def dispatch(self, event: FileSystemEvent) -> None:
         if not self.active:
@@ -358,10 +363,10 @@ class ReloadHandler(FileSystemEventHandler):
             if self.script(dest):
                 if self.held(src) is not None:
                     self.sink.staged(dest)  # rsync --delay-updates: one of a batch
-                else:
+                elif not (os.path.dirname(src) == os.path.dirname(dest) and self._laned(dest)):
                     self.load(dest)  # a rename is atomic: the content is complete
         elif isinstance(event, FileClosedEvent):
-            if self.script(src):
+            if self.script(src) and not self._laned(src):
                 self.load(src)
         elif isinstance(event, FileModifiedEvent):
             if not self.close_events and self.script(src):
@@ -493,9 +498,13 @@ class Watcher:
         self.root = os.fspath(engine.directory)
         self.grace = grace
         self._batching = polling is not False and observer_factory is None
+        # the fast lane (_fastlane): with watchdog's inotify observer, on Linux
+        self._lane: FastLane | None = None
+        self._laned = False
         if observer_factory is None:
             observer_factory, inotify = self._default_factory(polling)
             close_events = inotify if close_events is None else close_events
+            self._laned = inotify and bool(close_events)
         self._factory = observer_factory
         self._close_events = bool(close_events)
         self.handler = ReloadHandler(self.root, self, close_events=self._close_events)
@@ -548,6 +557,10 @@ class Watcher:
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
         self.timers.start()
+        if self._laned:
+            self._lane = fast_lane(self.root, self.load)
+            if self._lane is not None:
+                self._lane.start()
         self._establish(rescan=True)
 
     def stop(self) -> None:
@@ -558,6 +571,8 @@ class Watcher:
         self.timers.close()  # joined first, so no retry can start a new observer afterwards
         with self._lock:
             observer, self._observer = self._observer, None
+        if self._lane is not None:
+            self._lane.close()
         _discard(observer)
 
     # -- Sink: what the handler reports ---------------------------------------------------
@@ -704,6 +719,7 @@ class Watcher:
                         _put(points, name, before)
             self._layout = Layout(new.root, points)
             self.handler.links = self._layout.links(self.root)
+            self._follow(self._layout)
         whole: list[str] = []
         for name in sorted(self._layout.changed(old)):
             before, after = old.points.get(name), points.get(name)
@@ -777,6 +793,16 @@ class Watcher:
         comes after its renames) follows when it is made: a later state of its own."""
         self.expire_later(self._generation(None, drop=lambda file: _point(file) in held))
 
+    def _laned_path(self, path: str) -> bool:
+        """True if the fast lane loads what is saved at ``path`` (``FastLane.covers``)."""
+        lane = self._lane
+        return lane is not None and lane.covers(path)
+
+    def _follow(self, layout: Layout) -> None:
+        """The fast lane watches the plain point folders ``layout`` has."""
+        if self._lane is not None:
+            self._lane.follow(layout)
+
     def _anchor_changed(self) -> None:
         self.timers.call_later(("watch",), 0.0, self._check)
 
@@ -808,6 +834,7 @@ class Watcher:
                 close_events=self._close_events,
                 watched=real,
                 batching=self._batching,
+                laned=self._laned_path,
             )
             observer = self._factory()
             observer.schedule(handler, real, recursive=True)
@@ -836,6 +863,7 @@ class Watcher:
         with self._layout_lock:
             self._layout = self.engine._layout()
             handler.links = self._layout.links(self.root)
+            self._follow(self._layout)
         if problem is not None:
             logger.warning("hookyard: watching %s again (it %s)", self.root, problem)
         self.timers.call_later(("watch",), HEALTH_INTERVAL, self._check)
