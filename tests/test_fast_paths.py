@@ -384,6 +384,68 @@ def test_time_limit_after_the_monitor_went_idle(
     assert limit_exceeded(host).limit == "seconds"
 
 
+class _ChangingWhileCopied(set[Any]):
+    """Stands in for the monitor's set of budgets: the first copies fail as a WeakSet's
+    copy does when another thread makes a budget meanwhile (RuntimeError)."""
+
+    failures = 3
+
+    def __iter__(self) -> Any:
+        if _ChangingWhileCopied.failures:
+            _ChangingWhileCopied.failures -= 1
+            raise RuntimeError("Set changed size during iteration")
+        return super().__iter__()
+
+
+def test_time_limit_holds_when_budgets_are_made_while_the_monitor_scans(
+    make_engine: MakeEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A budget made on another thread while the deadline monitor copies the set of
+    budgets does not end the monitor: time limits keep holding."""
+    budgets = _ChangingWhileCopied(_budget._live_budgets())
+    monkeypatch.setattr(_budget, "_budgets", budgets)
+    engine = make_engine(
+        {"p/10-x.py": SPIN}, limits=hookyard.Limits(operations=2**40, seconds=0.05)
+    )
+
+    @engine.hook("p", on_error="raise")
+    def host() -> str:
+        return "served"
+
+    for _ in range(3):
+        assert limit_exceeded(host).limit == "seconds"
+    assert _ChangingWhileCopied.failures == 0
+
+
+def test_time_limit_holds_after_a_scan_of_the_monitor_failed(
+    make_engine: MakeEngine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Whatever fails in one scan of the deadline monitor is logged and the monitor goes
+    on: the next calls' time limits hold."""
+    failed = threading.Event()
+    resident_size = _budget._resident_size
+
+    def fails_once() -> int:
+        if not failed.is_set():
+            failed.set()
+            raise OSError("statm is gone")
+        return resident_size()
+
+    monkeypatch.setattr(_budget, "_resident_size", fails_once)
+    engine = make_engine(
+        {"p/10-x.py": SPIN}, limits=hookyard.Limits(operations=2**40, seconds=0.05)
+    )
+
+    @engine.hook("p", on_error="raise")
+    def host() -> str:
+        return "served"
+
+    for _ in range(3):
+        assert limit_exceeded(host).limit == "seconds"
+    assert failed.is_set()
+    assert any("deadline monitor (restarted)" in r.getMessage() for r in caplog.records)
+
+
 def test_expire_leaves_a_later_invocation_alone() -> None:
     """The monitor's verdict on one invocation never lands on the budget's next one."""
     budget = _budget.Budget(hookyard.Limits())

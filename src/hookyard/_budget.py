@@ -714,6 +714,27 @@ def wake_monitor() -> None:
 
 
 def _monitor() -> None:
+    # The one deadline thread must outlive anything that goes wrong in a scan: were it to
+    # end, no time or memory limit would hold again in this process (MONITOR.started
+    # stays set). A restart only restarts the clocks of what runs now.
+    while True:
+        try:
+            _watch_deadlines()
+        except Exception:
+            logging.getLogger("hookyard").exception("hookyard: deadline monitor (restarted)")
+
+
+def _live_budgets() -> list[Budget]:
+    """A copy of every live budget. Copying a WeakSet yields between items, so a budget
+    made on another thread meanwhile changes the set under the copy: copy again."""
+    while True:
+        try:
+            return list(_budgets)
+        except RuntimeError:
+            continue
+
+
+def _watch_deadlines() -> None:
     # One thread for the whole process. It never raises into another thread: it only
     # exhausts tick iterators, which the script trips over at its next loop or call.
     # An invocation's clock starts when the monitor first sees it running (at most one
@@ -729,7 +750,7 @@ def _monitor() -> None:
         now = time.monotonic()
         watching: dict[Budget, tuple[int, float, int]] = {}
         rss = -2  # read once per scan, and only when something runs
-        for budget in list(_budgets):
+        for budget in _live_budgets():
             serial = budget.serial
             if not serial & 1:
                 continue
@@ -752,7 +773,7 @@ def _monitor() -> None:
         MONITOR.idle = True
         # re-check after publishing idle: an invocation marks itself running *before* it
         # reads MONITOR.idle, so either it wakes us or we see it here.
-        if not any(budget.serial & 1 for budget in list(_budgets)):
+        if not any(budget.serial & 1 for budget in _live_budgets()):
             _monitor_wake.wait()
         _monitor_wake.clear()
         MONITOR.idle = False
