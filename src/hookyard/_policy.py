@@ -100,6 +100,8 @@ def copy_locations(new: Any, like: Any) -> None:
     stack = [new]
     while stack:
         node = stack.pop()
+        if not node._fields:
+            continue  # a context or an operator: no location, nothing under it
         if "lineno" in node._attributes:
             if node is not new and getattr(node, "lineno", None) is not None:
                 continue  # located, and so is everything under it

@@ -86,12 +86,16 @@ def children(node: ast.AST) -> list[ast.AST]:
 
 
 def walk(node: ast.AST) -> list[ast.AST]:
-    """``ast.walk(node)``'s nodes, in its order (breadth first), as a list."""
+    """``ast.walk(node)``'s nodes, in its order (breadth first), as a list (``children``
+    inlined: a call per node was half a walk's cost)."""
     nodes = [node]
-    index = 0
-    while index < len(nodes):
-        nodes += children(nodes[index])
-        index += 1
+    for each in nodes:  # (a list iterator sees what is appended while it runs)
+        for name in each._fields:
+            value = getattr(each, name, None)
+            if isinstance(value, ast.AST):
+                nodes.append(value)
+            elif isinstance(value, list):
+                nodes += [item for item in value if isinstance(item, ast.AST)]
     return nodes
 
 
