@@ -123,10 +123,26 @@ def _located(new: ast.expr, like: ast.expr) -> ast.expr:
     return new
 
 
-def _statement(expression: ast.expr, like: Any) -> ast.Expr:
-    node = ast.Expr(expression)
-    copy_locations(node, like)
-    return node
+def _where(like: Any) -> dict[str, Any]:
+    """``like``'s location, as the keyword arguments of a node made there."""
+    return {
+        "lineno": like.lineno,
+        "col_offset": like.col_offset,
+        "end_lineno": like.end_lineno,
+        "end_col_offset": like.end_col_offset,
+    }
+
+
+def _call_at(where: dict[str, Any], function: str, *args: ast.expr) -> ast.Call:
+    """``function(*args)`` made located at ``where`` (``args`` located already): the
+    policy's own calls need no ``copy_locations`` walk (issue 17, figure E)."""
+    return ast.Call(ast.Name(function, ast.Load(), **where), list(args), [], **where)
+
+
+def _call_statement(function: str, like: Any, *args: ast.expr) -> ast.Expr:
+    """The statement ``function(*args)`` at ``like``'s location (``args`` located)."""
+    where = _where(like)
+    return ast.Expr(_call_at(where, function, *args), **where)
 
 
 def _is_number_constant(node: ast.expr) -> bool:
@@ -604,15 +620,17 @@ class HookPolicy(RestrictingNodeTransformer):
 
     # -- prologues ----------------------------------------------------------------------
     def _prologue(self, like: Any) -> list[ast.stmt]:
+        where = _where(like)
+        names: list[ast.expr] = [ast.Name(n, ast.Store(), **where) for n in _BUDGET_NAMES]
         fetch = ast.Assign(
-            targets=[ast.Tuple([ast.Name(n, ast.Store()) for n in _BUDGET_NAMES], ast.Store())],
-            value=_call("_budget_"),
+            targets=[ast.Tuple(names, ast.Store(), **where)],
+            value=_call_at(where, "_budget_"),
+            **where,
         )
-        copy_locations(fetch, like)
         # `_e()` pops a depth slot; the bottom slot is truthy and means "too deep".
-        enter = _statement(ast.BoolOp(op=ast.And(), values=[_call(_ENTER), _call("_deep_")]), like)
-        tick = _statement(_call(_TICK), like)
-        return [fetch, enter, tick]
+        enter = ast.BoolOp(ast.And(), [_call_at(where, _ENTER), _call_at(where, "_deep_")], **where)
+        tick = _call_at(where, _TICK)
+        return [fetch, ast.Expr(enter, **where), ast.Expr(tick, **where)]
 
     def visit_Module(self, node: ast.Module) -> Any:
         # proven-harmless operators, from the untransformed tree (issue 6; see _static)
@@ -701,7 +719,9 @@ class HookPolicy(RestrictingNodeTransformer):
             self.generator_stack.pop()
         if node.args.vararg is not None:
             # `*args` packs what the caller holds into a new tuple (issue 12, nesting)
-            check = _statement(_call("_args_", _name(node.args.vararg.arg)), node)
+            check = _call_statement(
+                "_args_", node, ast.Name(node.args.vararg.arg, ast.Load(), **_where(node))
+            )
             node.body.insert(0, check)
         if generator:
             # every resumption ticks and holds a depth slot (_budget.ScriptGenerator); the
@@ -709,14 +729,12 @@ class HookPolicy(RestrictingNodeTransformer):
             decorator = _name("_generator_")
             copy_locations(decorator, node)
             node.decorator_list.append(decorator)
-            node.body.insert(0, _statement(_call("_tick_"), node))
+            node.body.insert(0, _call_statement("_tick_", node))
             return node
         if straight:
             return node
         body = node.body
-        leave = _statement(
-            ast.Call(func=_name(_LEAVE), args=[ast.Constant(None)], keywords=[]), node
-        )
+        leave = _call_statement(_LEAVE, node, ast.Constant(None, **_where(node)))
         guarded = ast.Try(body=body, handlers=[], orelse=[], finalbody=[leave])
         copy_locations(guarded, node)
         node.body = [*self._prologue(node), guarded]
@@ -910,18 +928,18 @@ class HookPolicy(RestrictingNodeTransformer):
         # them now (issue 11: where budgets are renewed per invocation, the old tick is
         # spent for good).
         tick = "_tick_" if self.generator_stack and self.generator_stack[-1] else _TICK
-        node.body.insert(0, _statement(_call(tick), node))
+        node.body.insert(0, _call_statement(tick, node))
         return node
 
     def visit_ExceptHandler(self, node: ast.ExceptHandler) -> Any:
         node = cast(ast.ExceptHandler, super().visit_ExceptHandler(node))
-        node.body.insert(0, _statement(_call("_check_"), node))
+        node.body.insert(0, _call_statement("_check_", node))
         return node
 
     def visit_Try(self, node: ast.Try) -> Any:
         node = cast(ast.Try, super().visit_Try(node))
         if node.finalbody:
-            node.finalbody.insert(0, _statement(_call("_check_"), node))
+            node.finalbody.insert(0, _call_statement("_check_", node))
         return node
 
     # -- attribute and item access --------------------------------------------------------
