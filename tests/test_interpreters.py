@@ -307,6 +307,19 @@ def test_an_unknown_statement_is_not_straight_line() -> None:
     assert not _is_straight_line(function)
 
 
+def _prologued(source: str) -> set[str]:
+    """The functions of ``source`` the policy gives a budget prologue."""
+    policy = HookPolicy([], [], {})
+    tree = policy.visit(ast.parse(source))
+    assert policy.errors == []
+    return {
+        node.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef)
+        and any(isinstance(n, ast.Name) and n.id == "_budget_" for n in ast.walk(node))
+    }
+
+
 @pytest.mark.parametrize(
     "source",
     [
@@ -320,30 +333,8 @@ def test_an_unknown_statement_is_not_straight_line() -> None:
 def test_functions_reachable_other_than_by_a_call_keep_their_prologue(source: str) -> None:
     """Only a module-level def that nothing but a direct call can reach may skip the budget
     prologue; a function used as a value, a method or a nested function keeps it."""
-    policy = HookPolicy([], [], {})
-    tree = policy.visit(ast.parse(source))
-    assert policy.errors == []
-    prologued = {
-        node.name
-        for node in ast.walk(tree)
-        if isinstance(node, ast.FunctionDef)
-        and any(isinstance(n, ast.Name) and n.id == "_budget_" for n in ast.walk(node))
-    }
-    names = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)} - {"pre"}
-    assert names <= prologued
-
-
-def _prologued(source: str) -> set[str]:
-    """The functions of ``source`` the policy gives a budget prologue."""
-    policy = HookPolicy([], [], {})
-    tree = policy.visit(ast.parse(source))
-    assert policy.errors == []
-    return {
-        node.name
-        for node in ast.walk(tree)
-        if isinstance(node, ast.FunctionDef)
-        and any(isinstance(n, ast.Name) and n.id == "_budget_" for n in ast.walk(node))
-    }
+    names = {node.name for node in ast.walk(ast.parse(source)) if isinstance(node, ast.FunctionDef)}
+    assert names - {"pre"} <= _prologued(source)
 
 
 def test_a_straight_line_function_is_judged_with_its_annotations_as_text() -> None:

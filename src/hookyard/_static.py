@@ -72,30 +72,29 @@ _SMALL_DIVISOR_BITS = 2_100
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 
 
-def children(node: ast.AST) -> list[ast.AST]:
-    """``ast.iter_child_nodes(node)`` as a list, without its two nested generators (the
-    policy's walks were a third of a cold compile; issue 17, figure E)."""
-    found: list[ast.AST] = []
+def _add_children(node: ast.AST, into: list[ast.AST]) -> None:
+    """Append ``ast.iter_child_nodes(node)`` to ``into``, without its two nested
+    generators (the policy's walks were a third of a cold compile; issue 17, figure E)."""
     for name in node._fields:
         value = getattr(node, name, None)
         if isinstance(value, ast.AST):
-            found.append(value)
+            into.append(value)
         elif isinstance(value, list):
-            found += [item for item in value if isinstance(item, ast.AST)]
+            into += [item for item in value if isinstance(item, ast.AST)]
+
+
+def children(node: ast.AST) -> list[ast.AST]:
+    """``ast.iter_child_nodes(node)`` as a list."""
+    found: list[ast.AST] = []
+    _add_children(node, found)
     return found
 
 
 def walk(node: ast.AST) -> list[ast.AST]:
-    """``ast.walk(node)``'s nodes, in its order (breadth first), as a list (``children``
-    inlined: a call per node was half a walk's cost)."""
+    """``ast.walk(node)``'s nodes, in its order (breadth first), as a list."""
     nodes = [node]
     for each in nodes:  # (a list iterator sees what is appended while it runs)
-        for name in each._fields:
-            value = getattr(each, name, None)
-            if isinstance(value, ast.AST):
-                nodes.append(value)
-            elif isinstance(value, list):
-                nodes += [item for item in value if isinstance(item, ast.AST)]
+        _add_children(each, nodes)
     return nodes
 
 
