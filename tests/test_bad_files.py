@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -74,6 +76,70 @@ def test_file_over_the_size_cap_is_refused(tmp_path: Path) -> None:
     bad, result = _bad_and_good(engine, "10-bad.py")
     assert not bad.ok
     assert "10-bad.py" in (bad.error or "") and "limit" in (bad.error or "")
+    assert result == "good"
+
+
+def test_a_script_at_the_size_cap_loads_and_one_byte_more_is_refused(tmp_path: Path) -> None:
+    """max_script_bytes is the largest size that loads: one byte more is refused."""
+    head = b"def post(rv):\n    return 'at cap'\n"
+    content = head + b"#" * (1024 - len(head) - 1) + b"\n"
+    assert len(content) == 1024
+    engine = _engine_with(tmp_path, "10-cap.py", content, max_script_bytes=1024)
+    (status,) = [s for s in engine.status() if s.file.endswith("10-cap.py")]
+    assert status.ok, status.error
+    engine = _engine_with(tmp_path / "over", "10-cap.py", content + b"#", max_script_bytes=1024)
+    bad, result = _bad_and_good(engine, "10-cap.py")
+    assert not bad.ok and "1,025 bytes is over the 1,024-byte limit" in (bad.error or "")
+    assert result == "good"
+
+
+def _stat_reporting(path: Path, size: int) -> Callable[..., os.stat_result]:
+    """``os.lstat`` that reports ``size`` bytes for ``path``: a file that grew after it
+    was looked at, before it was read."""
+    real = os.lstat
+
+    def lstat(name: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        info = real(name, *args, **kwargs)
+        if os.fspath(name) != str(path):
+            return info
+        fields = list(info[:10])
+        fields[6] = size  # st_size
+        return os.stat_result(fields)
+
+    return lstat
+
+
+def test_a_script_that_grew_after_its_stat_is_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The read goes on past the size the file had when looked at: a script that grew
+    meanwhile loads as it is now, all of it."""
+    root = write_scripts(tmp_path / "hooks", {"p/50-good.py": GOOD})
+    script = root / "p" / "10-grown.py"
+    script.write_text("x = 1\n" + "# note\n" * 12_000 + "def post(rv):\n    return x\n")
+    monkeypatch.setattr(os, "lstat", _stat_reporting(script, 10))
+    engine = hookyard.HookEngine(root)
+
+    @engine.hook("p", result="replace")
+    def host() -> str:
+        return "body"
+
+    assert all(status.ok for status in engine.status())
+    assert host() == "good"  # 50-good.py runs after 10-grown.py: both served
+
+
+def test_a_script_that_grew_past_the_cap_after_its_stat_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file small when looked at but over max_script_bytes when read is refused,
+    naming the file and the limit."""
+    root = write_scripts(tmp_path / "hooks", {"p/50-good.py": GOOD})
+    script = root / "p" / "10-grown.py"
+    script.write_bytes(b"def pre():\n    pass\n" + b"#" * 5000)
+    monkeypatch.setattr(os, "lstat", _stat_reporting(script, 100))
+    engine = hookyard.HookEngine(root, max_script_bytes=1024)
+    bad, result = _bad_and_good(engine, "10-grown.py")
+    assert not bad.ok and "over the 1,024-byte limit" in (bad.error or "")
     assert result == "good"
 
 

@@ -307,6 +307,19 @@ def test_an_unknown_statement_is_not_straight_line() -> None:
     assert not _is_straight_line(function)
 
 
+def _prologued(source: str) -> set[str]:
+    """The functions of ``source`` the policy gives a budget prologue."""
+    policy = HookPolicy([], [], {})
+    tree = policy.visit(ast.parse(source))
+    assert policy.errors == []
+    return {
+        node.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef)
+        and any(isinstance(n, ast.Name) and n.id == "_budget_" for n in ast.walk(node))
+    }
+
+
 @pytest.mark.parametrize(
     "source",
     [
@@ -320,17 +333,67 @@ def test_an_unknown_statement_is_not_straight_line() -> None:
 def test_functions_reachable_other_than_by_a_call_keep_their_prologue(source: str) -> None:
     """Only a module-level def that nothing but a direct call can reach may skip the budget
     prologue; a function used as a value, a method or a nested function keeps it."""
+    names = {node.name for node in ast.walk(ast.parse(source)) if isinstance(node, ast.FunctionDef)}
+    assert names - {"pre"} <= _prologued(source)
+
+
+def test_a_straight_line_function_is_judged_with_its_annotations_as_text() -> None:
+    """Annotations are kept as text, never evaluated: a call in one does not make an
+    otherwise straight-line function budgeted, while a call in a default value does."""
+    assert _prologued("def pre(x: f(1), *a: g(), **k: h()) -> f(2):\n    return x\n") == set()
+    assert _prologued("def pre(x=f(1)):\n    return x\n") == {"pre"}
+
+
+def test_a_function_used_as_a_value_after_its_definition_keeps_its_prologue() -> None:
+    """The module's names are known before any function is judged: a use as a value
+    further down the script still gives the function its prologue."""
+    source = "def helper(x):\n    return x\ndef pre(x):\n    return x\nhooks = [helper]\n"
+    assert _prologued(source) == {"helper"}
+
+
+def test_a_generator_among_plain_functions_is_made_a_script_generator() -> None:
+    """A yield anywhere in the module is seen before its functions are visited: the
+    generator gets the policy's generator decorator, the plain functions do not."""
+    source = "def pre(x):\n    return x\ndef later(n):\n    x = 0\n    yield x\n"
     policy = HookPolicy([], [], {})
     tree = policy.visit(ast.parse(source))
     assert policy.errors == []
-    prologued = {
+    decorated = {
         node.name
         for node in ast.walk(tree)
         if isinstance(node, ast.FunctionDef)
-        and any(isinstance(n, ast.Name) and n.id == "_budget_" for n in ast.walk(node))
+        and any(isinstance(d, ast.Name) and d.id == "_generator_" for d in node.decorator_list)
     }
-    names = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)} - {"pre"}
-    assert names <= prologued
+    assert decorated == {"later"}
+
+
+def test_a_node_kind_the_policy_does_not_know_is_refused() -> None:
+    """The policy's own walk keeps RestrictedPython's rule: a node without a visit method
+    (a statement of a later Python) is refused, wherever it stands."""
+    tree = ast.parse("def pre(x):\n    return x\n")
+    function = tree.body[0]
+    assert isinstance(function, ast.FunctionDef)
+    function.body.insert(0, _FutureStatement())
+    tree.body.append(_FutureStatement())
+    policy = HookPolicy([], [], {})
+    policy.visit(tree)
+    assert policy.errors.count("Line None: _FutureStatement statements are not allowed.") == 2
+
+
+def test_an_operator_with_a_visit_of_its_own_is_still_visited() -> None:
+    """The walk skips contexts, operators and constants only while their visit method
+    passes straight through: one that does anything more is called as before."""
+
+    class Stricter(HookPolicy):
+        def visit_Add(self, node: ast.Add) -> Any:  # noqa: N802 - the visitor protocol
+            self.error(node, "no adding")
+            return node
+
+    assert ast.Add in HookPolicy._inert and ast.Load in HookPolicy._inert
+    assert ast.Add not in Stricter._inert and ast.Sub in Stricter._inert
+    policy = Stricter([], [], {})
+    policy.visit(ast.parse("x = 1 + 2\n"))
+    assert policy.errors == ["Line None: no adding"]
 
 
 def test_a_recursive_lambda_is_budgeted(make_engine: MakeEngine) -> None:

@@ -253,12 +253,22 @@ def source_reach_change(old: str | None, new: str) -> ReachChange | None:
     Used by the engine on every load, so it only walks the syntax trees: the loader has
     already compiled the new version under the policy.
     """
-    try:
-        before = _reach_items(_Reach().run(ast.parse(old))) if old is not None else frozenset()
-        after = _reach_items(_Reach().run(ast.parse(new)))
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    before = _source_reach(old) if old is not None else frozenset()
+    after = _source_reach(new)
+    if before is None or after is None:
         return None
     return _change(before, after)
+
+
+@functools.lru_cache(maxsize=32)
+def _source_reach(source: str) -> frozenset[tuple[str, str]] | None:
+    """A source's reach (None: it does not parse), kept for the last few sources: the
+    version serving now is the "old" side of the next reload's diff, so each version's
+    tree is walked once, not at every reload that compares against it (issue 17)."""
+    try:
+        return _reach_items(_Reach().run(ast.parse(source)))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
 
 
 def report_reach_change(file: str, change: ReachChange) -> None:

@@ -28,7 +28,7 @@ import __future__
 
 import _string  # type: ignore[import-not-found]  # the C parser behind str.format
 import ast
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 from RestrictedPython.transformer import (
     FORBIDDEN_FUNC_NAMES,
@@ -47,6 +47,8 @@ from ._names import (
     is_dunder,
     is_reserved,
 )
+from ._static import children as _children
+from ._static import walk as _walk
 
 __all__ = ["GUARDED_ATTRIBUTES", "HookPolicy", "LocatedHookPolicy"]
 
@@ -84,29 +86,6 @@ _BUDGET_NAMES = ("_bt_", "_be_", "_bx_")
 _TICK, _ENTER, _LEAVE = _BUDGET_NAMES
 
 
-def _children(node: ast.AST) -> list[ast.AST]:
-    """``ast.iter_child_nodes(node)`` as a list, without its two nested generators (the
-    policy's walks were a third of a cold compile; issue 17, figure E)."""
-    children: list[ast.AST] = []
-    for name in node._fields:
-        value = getattr(node, name, None)
-        if isinstance(value, ast.AST):
-            children.append(value)
-        elif isinstance(value, list):
-            children += [item for item in value if isinstance(item, ast.AST)]
-    return children
-
-
-def _walk(node: ast.AST) -> list[ast.AST]:
-    """``ast.walk(node)``'s nodes, in its order (breadth first), as a list."""
-    nodes = [node]
-    index = 0
-    while index < len(nodes):
-        nodes += _children(nodes[index])
-        index += 1
-    return nodes
-
-
 def copy_locations(new: Any, like: Any) -> None:
     """Give ``new`` and its not-yet-located descendants the location of ``like``.
 
@@ -121,6 +100,8 @@ def copy_locations(new: Any, like: Any) -> None:
     stack = [new]
     while stack:
         node = stack.pop()
+        if not node._fields:
+            continue  # a context or an operator: no location, nothing under it
         if "lineno" in node._attributes:
             if node is not new and getattr(node, "lineno", None) is not None:
                 continue  # located, and so is everything under it
@@ -142,10 +123,26 @@ def _located(new: ast.expr, like: ast.expr) -> ast.expr:
     return new
 
 
-def _statement(expression: ast.expr, like: Any) -> ast.Expr:
-    node = ast.Expr(expression)
-    copy_locations(node, like)
-    return node
+def _where(like: Any) -> dict[str, Any]:
+    """``like``'s location, as the keyword arguments of a node made there."""
+    return {
+        "lineno": like.lineno,
+        "col_offset": like.col_offset,
+        "end_lineno": like.end_lineno,
+        "end_col_offset": like.end_col_offset,
+    }
+
+
+def _call_at(where: dict[str, Any], function: str, *args: ast.expr) -> ast.Call:
+    """``function(*args)`` made located at ``where`` (``args`` located already): the
+    policy's own calls need no ``copy_locations`` walk (issue 17, figure E)."""
+    return ast.Call(ast.Name(function, ast.Load(), **where), list(args), [], **where)
+
+
+def _call_statement(function: str, like: Any, *args: ast.expr) -> ast.Expr:
+    """The statement ``function(*args)`` at ``like``'s location (``args`` located)."""
+    where = _where(like)
+    return ast.Expr(_call_at(where, function, *args), **where)
 
 
 def _is_number_constant(node: ast.expr) -> bool:
@@ -214,7 +211,7 @@ _STRAIGHT_LINE_NODES: tuple[type[ast.AST], ...] = (
 )
 
 
-def _is_straight_line(node: ast.FunctionDef) -> bool:
+def _is_straight_line(node: ast.FunctionDef, subtree: list[ast.AST] | None = None) -> bool:
     """True for a function that calls nothing, loops nowhere and defines nothing.
 
     Each of its statements runs at most once, so its own time is bounded by its length,
@@ -225,12 +222,13 @@ def _is_straight_line(node: ast.FunctionDef) -> bool:
     budget when the function returns. A typical validation hook (``if`` tests on its
     arguments, ``raise Veto``) is straight-line; issue 6 measured the prologue at about a
     third of a no-op hook's cost.
+
+    ``subtree``: ``_walk(node)``, when the caller has it already.
     """
     if node.decorator_list:
         return False
-    return all(
-        isinstance(child, _STRAIGHT_LINE_NODES) for child in _walk(node) if child is not node
-    )
+    nodes = _walk(node) if subtree is None else subtree
+    return all(isinstance(child, _STRAIGHT_LINE_NODES) for child in nodes[1:])
 
 
 # isinstance() tests as tuples made once: `A | B` in a test builds a new union object at
@@ -242,20 +240,65 @@ _YIELDS = (ast.Yield, ast.YieldFrom)
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 
 
-def _module_names(tree: ast.Module) -> tuple[frozenset[str], frozenset[str]]:
-    """One walk of the module: (names used as values, names bound anywhere).
+# the node kinds _module_facts looks at (one isinstance test passes over the rest)
+_NOTED = (
+    ast.Name,
+    ast.Call,
+    *_DEFINITIONS,
+    ast.arg,
+    ast.alias,
+    *_DECLARATIONS,
+    *_CAPTURES,
+    ast.MatchMapping,
+    *_YIELDS,
+)
+
+
+class ModuleFacts:
+    """What the policy needs to know of the whole module before it changes any of it,
+    from one walk of it (``_module_facts``)."""
+
+    __slots__ = ("bound", "straight", "used", "yields")
+
+    def __init__(
+        self, used: frozenset[str], bound: frozenset[str], straight: frozenset[int], yields: bool
+    ) -> None:
+        self.used = used  # names used as values
+        self.bound = bound  # names bound anywhere
+        self.straight = straight  # ids of the module-level defs that are straight-line
+        self.yields = yields  # a yield anywhere: some function may be a generator
+
+
+def _module_facts(tree: ast.Module) -> ModuleFacts:
+    """One walk of the module (issue 17: it was three): the names it uses as values and
+    binds, its straight-line module-level functions, and whether it yields anywhere.
 
     Used as values: read anywhere other than as the callee of a call, deleted, or declared
     ``global``/``nonlocal`` -- the functions bound to them can be reached other than by a
     direct call (a sort key, a class attribute, ``state``, a special method...). Bound:
     assigned, defined, imported, an argument, an ``except`` or ``match`` capture -- such a
     name is the script's, not a built-in.
+
+    Straight-line (``_is_straight_line``) is judged as ``visit_FunctionDef`` sees the
+    function: with its own annotations already made text (a constant).
     """
     callees: set[int] = set()
     loaded: list[ast.Name] = []
     used: set[str] = set()
     bound: set[str] = set()
-    for node in _walk(tree):
+    straight: set[int] = set()
+    yields = False
+    nodes: list[ast.AST] = [tree]
+    for statement in tree.body:
+        subtree = _walk(statement)
+        nodes += subtree
+        if isinstance(statement, ast.FunctionDef) and _is_straight_line(
+            statement, _with_annotations_as_text(statement, subtree)
+        ):
+            straight.add(id(statement))
+    for node in nodes:
+        if not isinstance(node, _NOTED):
+            continue
         if isinstance(node, ast.Name):
             if isinstance(node.ctx, ast.Load):
                 loaded.append(node)
@@ -277,10 +320,37 @@ def _module_names(tree: ast.Module) -> tuple[frozenset[str], frozenset[str]]:
         elif isinstance(node, _CAPTURES):
             if node.name:
                 bound.add(node.name)
-        elif isinstance(node, ast.MatchMapping) and node.rest:
-            bound.add(node.rest)
+        elif isinstance(node, ast.MatchMapping):
+            if node.rest:
+                bound.add(node.rest)
+        else:  # _YIELDS
+            yields = True
     used.update(name.id for name in loaded if id(name) not in callees)
-    return frozenset(used), frozenset(bound)
+    return ModuleFacts(frozenset(used), frozenset(bound), frozenset(straight), yields)
+
+
+def _with_annotations_as_text(node: ast.FunctionDef, subtree: list[ast.AST]) -> list[ast.AST]:
+    """``subtree`` (``_walk(node)``) as it is once ``node``'s own annotations are text:
+    each annotation one constant."""
+    arguments = node.args
+    annotations = [
+        arg.annotation
+        for arg in (
+            *arguments.posonlyargs,
+            *arguments.args,
+            *arguments.kwonlyargs,
+            arguments.vararg,
+            arguments.kwarg,
+        )
+        if arg is not None and arg.annotation is not None
+    ]
+    if node.returns is not None:
+        annotations.append(node.returns)
+    if not annotations:
+        return subtree
+    text = {id(inner) for annotation in annotations for inner in _walk(annotation)}
+    kept = [inner for inner in subtree if id(inner) not in text]
+    return kept + [ast.Constant("") for _ in annotations]
 
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
@@ -405,8 +475,79 @@ def _holds_slice_target(target: ast.expr) -> bool:
     return any(isinstance(node, ast.Subscript) and _is_slice_target(node) for node in _walk(target))
 
 
+def _passes_through(visitor: Any) -> bool:
+    """True for a visit method that only returns ``self.node_contents_visit(node)``: the
+    same instructions and names as RestrictedPython's ``visit_Load`` (anything else it
+    does, a refusal, a rewrite, a different call, changes its bytecode)."""
+    model = RestrictingNodeTransformer.visit_Load.__code__
+    code = getattr(visitor, "__code__", None)
+    return code is not None and code.co_code == model.co_code and code.co_names == model.co_names
+
+
 class HookPolicy(RestrictingNodeTransformer):
     """RestrictedPython's transformer with hookyard's budget and size instrumentation."""
+
+    # Each policy class's visit method per node class (``visit``), filled as met.
+    _visitors: ClassVar[dict[type[ast.AST], Any]] = {}
+    # Node classes whose visit changes and reports nothing: contexts and operators (no
+    # fields) and constants (no nodes in their fields), when their visit method passes
+    # through (see _passes_through). ``node_contents_visit`` does not visit them at all.
+    _inert: ClassVar[frozenset[type[ast.AST]]] = frozenset()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._visitors = {}
+        cls._inert = cls._inert_classes()
+
+    @classmethod
+    def _inert_classes(cls) -> frozenset[type[ast.AST]]:
+        leaves: list[type[ast.AST]] = [ast.Constant]
+        for family in (ast.expr_context, ast.boolop, ast.operator, ast.unaryop, ast.cmpop):
+            leaves += [leaf for leaf in family.__subclasses__() if not leaf._fields]
+        return frozenset(
+            leaf for leaf in leaves if _passes_through(getattr(cls, f"visit_{leaf.__name__}", None))
+        )
+
+    # -- the walk (issue 17, figure E: the dispatch was most of the policy's own time) ----
+    def visit(self, node: ast.AST) -> Any:
+        """``ast.NodeVisitor.visit``: ``visit_<class name>``, else ``generic_visit`` (which
+        RestrictedPython makes a refusal), looked up once per node class."""
+        visitor = self._visitors.get(node.__class__)
+        if visitor is None:
+            visitor = getattr(type(self), f"visit_{node.__class__.__name__}", None)
+            if visitor is None:
+                visitor = type(self).generic_visit
+            self._visitors[node.__class__] = visitor
+        return visitor(self, node)
+
+    def node_contents_visit(self, node: Any) -> Any:
+        """``ast.NodeTransformer.generic_visit``, node for node, without visiting inert
+        nodes (``_inert``) or making a generator per node."""
+        inert = self._inert
+        for name in node._fields:
+            try:
+                old = getattr(node, name)
+            except AttributeError:
+                continue
+            if isinstance(old, list):
+                values: list[Any] = []
+                for item in old:
+                    if not isinstance(item, ast.AST) or item.__class__ in inert:
+                        values.append(item)
+                        continue
+                    made = self.visit(item)
+                    if isinstance(made, ast.AST):
+                        values.append(made)
+                    elif made is not None:
+                        values.extend(made)  # a statement made into several
+                old[:] = values
+            elif isinstance(old, ast.AST) and old.__class__ not in inert:
+                new = self.visit(old)
+                if new is None:
+                    delattr(node, name)
+                else:
+                    setattr(node, name, new)
+        return node
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -479,23 +620,23 @@ class HookPolicy(RestrictingNodeTransformer):
 
     # -- prologues ----------------------------------------------------------------------
     def _prologue(self, like: Any) -> list[ast.stmt]:
+        where = _where(like)
+        names: list[ast.expr] = [ast.Name(n, ast.Store(), **where) for n in _BUDGET_NAMES]
         fetch = ast.Assign(
-            targets=[ast.Tuple([ast.Name(n, ast.Store()) for n in _BUDGET_NAMES], ast.Store())],
-            value=_call("_budget_"),
+            targets=[ast.Tuple(names, ast.Store(), **where)],
+            value=_call_at(where, "_budget_"),
+            **where,
         )
-        copy_locations(fetch, like)
         # `_e()` pops a depth slot; the bottom slot is truthy and means "too deep".
-        enter = _statement(ast.BoolOp(op=ast.And(), values=[_call(_ENTER), _call("_deep_")]), like)
-        tick = _statement(_call(_TICK), like)
-        return [fetch, enter, tick]
+        enter = ast.BoolOp(ast.And(), [_call_at(where, _ENTER), _call_at(where, "_deep_")], **where)
+        tick = _call_at(where, _TICK)
+        return [fetch, ast.Expr(enter, **where), ast.Expr(tick, **where)]
 
     def visit_Module(self, node: ast.Module) -> Any:
         # proven-harmless operators, from the untransformed tree (issue 6; see _static)
         self.static_facts = _static.analyse(node)
-        self.module_functions = {
-            id(child) for child in node.body if isinstance(child, ast.FunctionDef)
-        }
-        self.names_used_as_values, self.bound_names = _module_names(node)
+        self.module_facts = facts = _module_facts(node)
+        self.bound_names = facts.bound
         node = cast(ast.Module, super().visit_Module(node))
         position = 0
         for position, child in enumerate(node.body):  # noqa: B007 - position used after
@@ -518,11 +659,8 @@ class HookPolicy(RestrictingNodeTransformer):
         ``state``) can be re-entered by the interpreter without a call in the script's
         text (``==``, ``in``, ``repr``...), so it ticks and counts its depth like any
         other: no script code ever recurses or fans out without a budget."""
-        return (
-            id(node) in getattr(self, "module_functions", ())
-            and node.name not in getattr(self, "names_used_as_values", frozenset())
-            and _is_straight_line(node)
-        )
+        facts: ModuleFacts | None = getattr(self, "module_facts", None)
+        return facts is not None and id(node) in facts.straight and node.name not in facts.used
 
     def inject_print_collector(self, node: Any, position: int = 0) -> None:
         """A function that reads ``printed`` asks its collector to keep what it prints
@@ -571,7 +709,8 @@ class HookPolicy(RestrictingNodeTransformer):
             node.returns = _annotation_text(node.returns)
         straight = self._needs_no_prologue(node)  # judged on the script's own code
         documented = ast.get_docstring(node, clean=False) is not None
-        generator = _is_generator(node)
+        facts: ModuleFacts | None = getattr(self, "module_facts", None)
+        generator = (facts is None or facts.yields) and _is_generator(node)
         self.generator_stack.append(generator)
         self.scopes.append("function")
         try:
@@ -583,7 +722,9 @@ class HookPolicy(RestrictingNodeTransformer):
         doc = [node.body.pop(0)] if documented and node.body else []
         if node.args.vararg is not None:
             # `*args` packs what the caller holds into a new tuple (issue 12, nesting)
-            check = _statement(_call("_args_", _name(node.args.vararg.arg)), node)
+            check = _call_statement(
+                "_args_", node, ast.Name(node.args.vararg.arg, ast.Load(), **_where(node))
+            )
             node.body.insert(0, check)
         if generator:
             # every resumption ticks and holds a depth slot (_budget.ScriptGenerator); the
@@ -591,15 +732,13 @@ class HookPolicy(RestrictingNodeTransformer):
             decorator = _name("_generator_")
             copy_locations(decorator, node)
             node.decorator_list.append(decorator)
-            node.body[:0] = [*doc, _statement(_call("_tick_"), node)]
+            node.body[:0] = [*doc, _call_statement("_tick_", node)]
             return node
         if straight or not node.body:
             node.body[:0] = doc
             return node
         body = node.body
-        leave = _statement(
-            ast.Call(func=_name(_LEAVE), args=[ast.Constant(None)], keywords=[]), node
-        )
+        leave = _call_statement(_LEAVE, node, ast.Constant(None, **_where(node)))
         guarded = ast.Try(body=body, handlers=[], orelse=[], finalbody=[leave])
         copy_locations(guarded, node)
         node.body = [*doc, *self._prologue(node), guarded]
@@ -793,18 +932,18 @@ class HookPolicy(RestrictingNodeTransformer):
         # them now (issue 11: where budgets are renewed per invocation, the old tick is
         # spent for good).
         tick = "_tick_" if self.generator_stack and self.generator_stack[-1] else _TICK
-        node.body.insert(0, _statement(_call(tick), node))
+        node.body.insert(0, _call_statement(tick, node))
         return node
 
     def visit_ExceptHandler(self, node: ast.ExceptHandler) -> Any:
         node = cast(ast.ExceptHandler, super().visit_ExceptHandler(node))
-        node.body.insert(0, _statement(_call("_check_"), node))
+        node.body.insert(0, _call_statement("_check_", node))
         return node
 
     def visit_Try(self, node: ast.Try) -> Any:
         node = cast(ast.Try, super().visit_Try(node))
         if node.finalbody:
-            node.finalbody.insert(0, _statement(_call("_check_"), node))
+            node.finalbody.insert(0, _call_statement("_check_", node))
         return node
 
     # -- attribute and item access --------------------------------------------------------
@@ -968,3 +1107,6 @@ class LocatedHookPolicy(HookPolicy):
     """HookPolicy plus a final pass locating every node (the loader's fallback)."""
 
     locate_all = True
+
+
+HookPolicy._inert = HookPolicy._inert_classes()

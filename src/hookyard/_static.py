@@ -46,9 +46,9 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
-__all__ = ["NATIVE_BITS", "StaticFacts", "analyse", "native"]
+__all__ = ["NATIVE_BITS", "StaticFacts", "analyse", "children", "native", "walk"]
 
 # Below this many bits the guards charge nothing (_guards.mul/power/lshift): a native
 # operator under it is exactly what the guard would have let through.
@@ -70,6 +70,32 @@ _GUARDED = (ast.Add, ast.Sub, ast.Div, ast.Mult, ast.Pow, ast.LShift, ast.Mod, a
 # A divisor of at most this many bits divides in linear time (the guard charges above it)
 _SMALL_DIVISOR_BITS = 2_100
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
+
+
+def _add_children(node: ast.AST, into: list[ast.AST]) -> None:
+    """Append ``ast.iter_child_nodes(node)`` to ``into``, without its two nested
+    generators (the policy's walks were a third of a cold compile; issue 17, figure E)."""
+    for name in node._fields:
+        value = getattr(node, name, None)
+        if isinstance(value, ast.AST):
+            into.append(value)
+        elif isinstance(value, list):
+            into += [item for item in value if isinstance(item, ast.AST)]
+
+
+def children(node: ast.AST) -> list[ast.AST]:
+    """``ast.iter_child_nodes(node)`` as a list."""
+    found: list[ast.AST] = []
+    _add_children(node, found)
+    return found
+
+
+def walk(node: ast.AST) -> list[ast.AST]:
+    """``ast.walk(node)``'s nodes, in its order (breadth first), as a list."""
+    nodes = [node]
+    for each in nodes:  # (a list iterator sees what is appended while it runs)
+        _add_children(each, nodes)
+    return nodes
 
 
 class _Scope:
@@ -538,10 +564,25 @@ class _Collector(ast.NodeVisitor):
         for statement in (*node.body, *node.orelse):
             self.visit(statement)
 
+    # -- the walk (issue 17, figure E): NodeVisitor's, with each node class's visit method
+    # looked up once and no generator per node
+    _visitors: ClassVar[dict[type[ast.AST], Any]] = {}
+
+    def visit(self, node: ast.AST) -> None:
+        visitor = self._visitors.get(node.__class__)
+        if visitor is None:
+            visitor = getattr(_Collector, f"visit_{node.__class__.__name__}", None)
+            if visitor is None:
+                visitor = _Collector.generic_visit
+            self._visitors[node.__class__] = visitor
+        visitor(self, node)
+
     def generic_visit(self, node: ast.AST) -> None:
         if getattr(node, "type_params", None) or type(node).__name__ == "Match":
             self.gave_up = True
-        super().generic_visit(node)
+        for child in children(node):
+            if child._fields:  # (contexts and operators: nothing to see)
+                self.visit(child)
 
     def visit_Constant(self, node: ast.Constant) -> None:
         pass  # no children; and NodeVisitor's own visit_Constant looks for legacy methods
