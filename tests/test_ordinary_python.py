@@ -329,6 +329,29 @@ def test_mistakes_are_explained_at_load(make_engine: MakeEngine, source: str, me
     assert message in status.error
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "yield",
+        "class A((yield)):\n        pass",
+        "@(yield)\n    def f():\n        pass",
+        "def f(x=(yield)):\n        pass",
+        "f = lambda x=(yield): x",
+        "return [x for x in (yield)]",
+    ],
+    ids=["statement", "class base", "decorator", "default", "lambda default", "comprehension"],
+)
+def test_a_hook_function_that_yields_anywhere_is_refused(
+    make_engine: MakeEngine, line: str
+) -> None:
+    """Wherever a yield sits that makes the function a generator (a nested class's bases,
+    a decorator, a default), the policy treats it as one: pre is refused at load."""
+    engine = make_engine({"p/10-x.py": f"def pre():\n    {line}\n"})
+    (status,) = engine.status()
+    assert not status.ok
+    assert status.error is not None and "pre is a generator function" in status.error
+
+
 def test_host_datetimes_format_in_scripts(make_engine: MakeEngine) -> None:
     """strftime/strptime work on values the host handed over (C code importing `time`
     and `_strptime` through the script's import hook)."""

@@ -364,9 +364,12 @@ def _is_generator(node: ast.FunctionDef) -> bool:
         if isinstance(child, _YIELDS):
             return True
         if isinstance(child, _SCOPES):
-            # a nested scope's decorators and defaults belong to this function
+            # a nested scope's decorators, defaults and bases belong to this function
             if isinstance(child, _DEFINITIONS):
                 stack.extend(child.decorator_list)
+            if isinstance(child, ast.ClassDef):
+                stack.extend(child.bases)
+                stack.extend(keyword.value for keyword in child.keywords)
             if isinstance(child, _FUNCTIONS):
                 stack.extend(child.args.defaults)
                 stack.extend(d for d in child.args.kw_defaults if d is not None)
