@@ -19,7 +19,7 @@ from watchdog.events import FileClosedEvent, FileMovedEvent
 
 import hookyard
 from hookyard._fastlane import FastLane, fast_lane
-from hookyard._layout import layout_of
+from hookyard._layout import anchors, layout_of
 from hookyard._paths import is_point_name
 from hookyard._watcher import ReloadHandler
 
@@ -234,3 +234,32 @@ def test_content_already_serving_is_not_run_again(tmp_path: Path) -> None:
     script.write_text("api.count()\ndef post(rv):\n    return rv + 1\n")
     engine.reload_path(script)
     assert runs == [1, 1]
+
+
+def test_a_link_swapped_above_the_root_is_reported_at_once(tmp_path: Path) -> None:
+    """A deploy's ``current -> releases/N`` swap (a rename of a new link over the old) is
+    reported by the lane as it happens, not after watchdog's 0.5 s hold of a rename it
+    read in two halves; other entries of that directory are not reported."""
+    for release in ("1", "2"):
+        (tmp_path / "releases" / release / "p").mkdir(parents=True)
+    (tmp_path / "current").symlink_to("releases/1")
+    root = tmp_path / "current"
+    swaps: list[str] = []
+    seen = threading.Event()
+
+    def swapped() -> None:
+        swaps.append(threading.current_thread().name)
+        seen.set()
+
+    made = fast_lane(str(root), Reports(), swapped)
+    assert made is not None
+    made.start()
+    try:
+        made.follow_anchors(anchors(str(root)))
+        (tmp_path / "unrelated").write_text("x")
+        (tmp_path / "next").symlink_to("releases/2")
+        os.replace(tmp_path / "next", tmp_path / "current")
+        assert seen.wait(10.0)
+    finally:
+        made.close()
+    assert swaps == ["hookyard-fastlane"]

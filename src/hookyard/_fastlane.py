@@ -50,6 +50,8 @@ logger = logging.getLogger("hookyard")
 _IN_CLOSE_WRITE = 0x00000008
 _IN_MOVED_FROM = 0x00000040
 _IN_MOVED_TO = 0x00000080
+_IN_CREATE = 0x00000100
+_IN_DELETE = 0x00000200
 _IN_Q_OVERFLOW = 0x00004000
 _IN_IGNORED = 0x00008000
 _IN_ONLYDIR = 0x01000000
@@ -58,6 +60,9 @@ _IN_ISDIR = 0x40000000
 _IN_NONBLOCK = os.O_NONBLOCK
 _IN_CLOEXEC = os.O_CLOEXEC
 _MASK = _IN_CLOSE_WRITE | _IN_MOVED_FROM | _IN_MOVED_TO | _IN_ONLYDIR | _IN_DONT_FOLLOW
+# an anchor (a directory holding a link or folder on the way to the root): any change of
+# the entry that leads on (a link swapped into place, a folder renamed in)
+_ANCHOR_MASK = _IN_MOVED_FROM | _IN_MOVED_TO | _IN_CREATE | _IN_DELETE | _IN_ONLYDIR
 _HEADER = struct.Struct("iIII")  # wd, mask, cookie, len (struct inotify_event)
 # renames seen half (their other half may come in the next read): a few suffice, as the
 # two halves of one rename are queued together by the kernel
@@ -72,10 +77,19 @@ class FastLane:
     watched; ``close()`` stops and joins the thread.
     """
 
-    def __init__(self, libc: ctypes.CDLL, root: str, load: Callable[[list[str]], None]) -> None:
+    def __init__(
+        self,
+        libc: ctypes.CDLL,
+        root: str,
+        load: Callable[[list[str]], None],
+        swapped: Callable[[], None] | None = None,
+    ) -> None:
         self._libc = libc
         self._root = root
         self._load = load
+        self._swapped = swapped
+        # watch descriptor -> the names in that anchor directory that lead to the root
+        self._anchors: dict[int, set[str]] = {}
         self._lock = threading.Lock()  # guards the maps below (follow() vs the thread)
         # watch descriptor -> (the point folder's path under root, its (st_dev, st_ino))
         self._folders: dict[int, tuple[str, tuple[int, int]]] = {}
@@ -149,6 +163,26 @@ class FastLane:
                 self._folders[wd] = (path, identity)
                 self._by_path[path] = wd
 
+    def follow_anchors(self, anchors: dict[str, set[str]]) -> None:
+        """Watch the directories above the root (``_layout.anchors``) for their entries
+        that lead to it, and call ``swapped`` when one changes: watchdog holds a rename
+        whose two halves it read apart for 0.5 s (its DelayedQueue sleeps on the first),
+        which made one fleet swap in fifty wait that long (issue 15's p99)."""
+        if self._swapped is None:
+            return
+        with self._lock:
+            if self._closed:
+                return
+            for wd in self._anchors:
+                if wd not in self._folders:
+                    self._libc.inotify_rm_watch(self._fd, wd)
+            self._anchors = {}
+            for directory, names in anchors.items():
+                wd = self._libc.inotify_add_watch(self._fd, os.fsencode(directory), _ANCHOR_MASK)
+                if wd < 0 or wd in self._folders:
+                    continue  # watchdog's anchor handler sees it (later)
+                self._anchors[wd] = set(names)
+
     def _forget(self, wd: int) -> None:
         found = self._folders.pop(wd, None)
         if found is not None and self._by_path.get(found[0]) == wd:
@@ -179,15 +213,19 @@ class FastLane:
                 logger.debug("hookyard fast lane stopped (watchdog's events go on): %s", exc)
                 return
             try:
-                paths = self._complete(data)
+                paths, swapped = self._complete(data)
                 if paths:
                     self._load(paths)
+                if swapped and self._swapped is not None:
+                    self._swapped()
             except Exception:  # the lane only hastens: watchdog's events still come
                 logger.exception("hookyard fast lane failed (watching goes on)")
 
-    def _complete(self, data: bytes) -> list[str]:
-        """The scripts ``data`` (one read of inotify events) shows complete, in order."""
+    def _complete(self, data: bytes) -> tuple[list[str], bool]:
+        """The scripts ``data`` (one read of inotify events) shows complete, in order, and
+        whether an entry leading to the root changed."""
         paths: list[str] = []
+        swapped = False
         offset = 0
         with self._lock:
             while offset + _HEADER.size <= len(data):
@@ -199,6 +237,12 @@ class FastLane:
                     continue
                 if mask & _IN_IGNORED:
                     self._forget(wd)  # the folder is gone (or no longer watched)
+                    self._anchors.pop(wd, None)
+                    continue
+                names = self._anchors.get(wd)
+                if names is not None:
+                    name = os.fsdecode(data[start:offset].rstrip(b"\0"))
+                    swapped = swapped or name in names
                     continue
                 if mask & _IN_ISDIR:
                     continue
@@ -216,7 +260,7 @@ class FastLane:
                 path = os.path.join(folder[0], name)
                 if path not in paths and _identity(folder[0]) == folder[1]:
                     paths.append(path)
-        return paths
+        return paths, swapped
 
 
 def _identity(folder: str) -> tuple[int, int] | None:
@@ -227,7 +271,9 @@ def _identity(folder: str) -> tuple[int, int] | None:
     return info.st_dev, info.st_ino
 
 
-def fast_lane(root: str, load: Callable[[list[str]], None]) -> FastLane | None:
+def fast_lane(
+    root: str, load: Callable[[list[str]], None], swapped: Callable[[], None] | None = None
+) -> FastLane | None:
     """A fast lane for ``root``, or None where inotify cannot be had (not Linux, no libc
     inotify, no instance left): watchdog's events then do all of it."""
     if not sys.platform.startswith("linux"):
@@ -239,7 +285,7 @@ def fast_lane(root: str, load: Callable[[list[str]], None]) -> FastLane | None:
         libc.inotify_init1.argtypes = [ctypes.c_int]
         libc.inotify_add_watch.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
         libc.inotify_rm_watch.argtypes = [ctypes.c_int, ctypes.c_int]
-        return FastLane(libc, root, load)
+        return FastLane(libc, root, load, swapped)
     except (OSError, AttributeError) as exc:
         logger.debug("hookyard: no fast lane for %s (watchdog's events do it all): %s", root, exc)
         return None

@@ -558,7 +558,7 @@ class Watcher:
     def start(self) -> None:
         self.timers.start()
         if self._laned:
-            self._lane = fast_lane(self.root, self.load)
+            self._lane = fast_lane(self.root, self.load, self._anchor_changed)
             if self._lane is not None:
                 self._lane.start()
         self._establish(rescan=True)
@@ -860,6 +860,8 @@ class Watcher:
         old_handler.active = False
         for anchor in old_anchors:
             anchor.active = False
+        if self._lane is not None:
+            self._lane.follow_anchors({a.directory: a.names for a in watched_anchors})
         with self._layout_lock:
             self._layout = self.engine._layout()
             handler.links = self._layout.links(self.root)
@@ -897,6 +899,9 @@ class Watcher:
         with self._lock:
             observer, identity = self._observer, self._identity
         if observer is None:
+            # lost: the retry that brings the watch back is due under this same timer key,
+            # which this check (an anchor's change seen meanwhile) took over
+            self.timers.call_later(("watch",), RETRY_INTERVAL, self._retry)
             return
         problem = None
         try:
