@@ -346,8 +346,8 @@ def test_threads_use_their_own_budgets(make_engine: MakeEngine) -> None:
     assert results["fine"] == ["served"] * 100
 
 
-def test_time_limit_applies_to_a_reused_budget(make_engine: MakeEngine) -> None:
-    """The monitor stops a runaway on a reused budget by time, call after call."""
+def assert_spinning_calls_time_out(make_engine: MakeEngine) -> None:
+    """Three calls of a spinning script each stop at their 0.05 s time limit."""
     engine = make_engine(
         {"p/10-x.py": SPIN}, limits=hookyard.Limits(operations=2**40, seconds=0.05)
     )
@@ -358,6 +358,11 @@ def test_time_limit_applies_to_a_reused_budget(make_engine: MakeEngine) -> None:
 
     for _ in range(3):
         assert limit_exceeded(host).limit == "seconds"
+
+
+def test_time_limit_applies_to_a_reused_budget(make_engine: MakeEngine) -> None:
+    """The monitor stops a runaway on a reused budget by time, call after call."""
+    assert_spinning_calls_time_out(make_engine)
 
 
 def test_time_limit_after_the_monitor_went_idle(
@@ -404,16 +409,7 @@ def test_time_limit_holds_when_budgets_are_made_while_the_monitor_scans(
     budgets does not end the monitor: time limits keep holding."""
     budgets = _ChangingWhileCopied(_budget._live_budgets())
     monkeypatch.setattr(_budget, "_budgets", budgets)
-    engine = make_engine(
-        {"p/10-x.py": SPIN}, limits=hookyard.Limits(operations=2**40, seconds=0.05)
-    )
-
-    @engine.hook("p", on_error="raise")
-    def host() -> str:
-        return "served"
-
-    for _ in range(3):
-        assert limit_exceeded(host).limit == "seconds"
+    assert_spinning_calls_time_out(make_engine)
     assert _ChangingWhileCopied.failures == 0
 
 
@@ -432,16 +428,7 @@ def test_time_limit_holds_after_a_scan_of_the_monitor_failed(
         return resident_size()
 
     monkeypatch.setattr(_budget, "_resident_size", fails_once)
-    engine = make_engine(
-        {"p/10-x.py": SPIN}, limits=hookyard.Limits(operations=2**40, seconds=0.05)
-    )
-
-    @engine.hook("p", on_error="raise")
-    def host() -> str:
-        return "served"
-
-    for _ in range(3):
-        assert limit_exceeded(host).limit == "seconds"
+    assert_spinning_calls_time_out(make_engine)
     assert failed.is_set()
     assert any("deadline monitor (restarted)" in r.getMessage() for r in caplog.records)
 
