@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -385,6 +386,8 @@ class FakeEngine:
         self.calls: list[tuple[Any, ...]] = []
         self.layout = Layout((ROOT, 1, 1), {})
         self.drops: list[Any] = []
+        # what other threads do while a generation waits for the engine's lock
+        self.before_reading: Callable[[], None] = lambda: None
 
     def _layout(self) -> Layout:
         return self.layout
@@ -396,7 +399,12 @@ class FakeEngine:
     def _watch_expire(self, path: str) -> None:
         self.calls.append(("expire", path))
 
-    def _watch_generation(self, points: Any, *, drop: Any, busy: Any = None) -> list[str]:
+    def _watch_generation(
+        self, points: Any, *, drop: Any, busy: Any = None, begin: Any = None
+    ) -> list[str]:
+        self.before_reading()
+        if begin is not None:
+            begin()
         self.drops.append(drop)
         how = "drop" if drop is True else "grace" if drop is False else "some"
         self.calls.append(("generation", tuple(points) if points is not None else None, how))
@@ -579,6 +587,36 @@ def test_loads_in_a_held_point_wait_for_the_release() -> None:
     assert engine.calls == [("load", "/hooks/q/b.py")]
     settle(watcher, clock)
     assert engine.calls[1:] == [("generation", None, "some")]
+
+
+def test_late_event_of_a_run_waits_for_its_generation() -> None:
+    """The end of an rsync run is decided, and its generation waits for the engine's
+    lock; a late event of the run (a rename into place whose other half inotify missed)
+    arriving meanwhile loads nothing alone: its point stays held until the generation
+    reads it, so a renamed file never serves without its siblings (seen once in CI)."""
+    watcher, engine, clock = make_watcher()
+    watcher.handler.dispatch(DirCreatedEvent("/hooks/p/.~tmp~"))
+    engine.before_reading = lambda: watcher.handler.dispatch(FileMovedEvent("", A))
+    settle(watcher, clock)  # no holding folder on disk: the run is over
+    assert engine.calls == [("generation", None, "some")]
+    engine.before_reading = lambda: None
+    watcher.handler.dispatch(FileMovedEvent("", A))  # after the generation: loads again
+    assert engine.calls[1:] == [("load", A)]
+
+
+def test_hold_ends_when_its_generation_fails() -> None:
+    """A release whose generation raises still ends the hold: the point's next save
+    loads (a point held for ever would load nothing again)."""
+    watcher, engine, clock = make_watcher()
+    watcher.handler.dispatch(DirCreatedEvent("/hooks/p/.~tmp~"))
+
+    def fail() -> None:
+        raise OSError("the disk went away")
+
+    engine.before_reading = fail
+    settle(watcher, clock)  # the timers log the failure and go on
+    watcher.handler.dispatch(FileClosedEvent(A))
+    assert engine.calls == [("load", A)]
 
 
 def test_deletion_in_a_held_point_leaves_with_the_generation(

@@ -477,6 +477,7 @@ class HookEngine:
         *,
         drop: bool | Callable[[str], bool],
         busy: Callable[[str], bool] | None = None,
+        begin: Callable[[], None] | None = None,
     ) -> list[str] | None:
         """Load ``points`` (every point: None) from disk as one generation.
 
@@ -490,8 +491,11 @@ class HookEngine:
         serves, neither read nor dropped.
         Returns the known files found missing and not dropped (the caller's grace), or
         None when the directory kept changing during every read (nothing changed).
+        ``begin`` runs first, under the lock (the watcher ends an rsync hold there).
         """
         with self._lock:
+            if begin is not None:
+                begin()
             deadline = time.monotonic() + _READ_PATIENCE
             # compiled scripts: the pack is read once here and written once below
             session = self._session = (
@@ -853,10 +857,11 @@ class HookEngine:
         *,
         drop: bool | Callable[[str], bool],
         busy: Callable[[str], bool] | None = None,
+        begin: Callable[[], None] | None = None,
     ) -> list[str] | None:
         """Load points as one generation (see ``_generation``); the files left to expire,
         or None if it could not be read whole."""
-        return self._generation(points, drop=drop, busy=busy)
+        return self._generation(points, drop=drop, busy=busy, begin=begin)
 
     def _watch_files(self, point: str | None = None) -> list[str]:
         """The files the engine knows (all, or one point's)."""

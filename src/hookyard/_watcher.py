@@ -167,6 +167,7 @@ class WatchTarget(Protocol):
         *,
         drop: bool | Callable[[str], bool],
         busy: Callable[[str], bool] | None = None,
+        begin: Callable[[], None] | None = None,
     ) -> list[str] | None: ...
 
     def _watch_files(self, point: str | None = None) -> list[str]: ...
@@ -673,7 +674,8 @@ class Watcher:
                 self._hold_left -= 1
             over = not seen or self._hold_left <= 0
             if over:
-                held, self._held, self._hold_seen = self._held, set(), {}
+                # still held until the release's generation begins to read (``_release``)
+                held, self._hold_seen = set(self._held), {}
                 self._stale.update(seen)
         if not over:
             self.timers.call_later(("hold",), HOLD_POLL, self._check_hold)
@@ -750,12 +752,16 @@ class Watcher:
 
     # -- graces, holds, health, healing (timers thread) -----------------------------------
     def _generation(
-        self, points: list[str] | None, *, drop: bool | Callable[[str], bool]
+        self,
+        points: list[str] | None,
+        *,
+        drop: bool | Callable[[str], bool],
+        begin: Callable[[], None] | None = None,
     ) -> list[str]:
         """Load points as one generation, leaving held points alone; one that kept
         changing while read is tried again shortly (never half of one). The files left
-        to expire."""
-        missing = self.engine._watch_generation(points, drop=drop, busy=self._busy)
+        to expire. ``begin`` runs under the engine's lock before anything is read."""
+        missing = self.engine._watch_generation(points, drop=drop, busy=self._busy, begin=begin)
         if missing is None:
 
             def again() -> None:
@@ -790,8 +796,23 @@ class Watcher:
         """rsync's run is over: every point loads as one generation (points whose events
         are still on their way included); in the points it held, whatever is missing now
         leaves in the same switch. A deletion it has not made yet (``--delete-after``
-        comes after its renames) follows when it is made: a later state of its own."""
-        self.expire_later(self._generation(None, drop=lambda file: _point(file) in held))
+        comes after its renames) follows when it is made: a later state of its own.
+
+        The held points stay held until the generation begins to read, under the engine's
+        lock: a load let through before that (an event of the run's, arriving late) could
+        take the engine's lock first and serve one renamed file without its siblings
+        (seen once in CI: rsync's ``10-x.py`` serving before its ``20-y.py``). Held
+        until then, such a load waits for the generation, which reads it anyway."""
+
+        def unhold() -> None:
+            with self._lock:
+                self._held -= held
+
+        try:
+            missing = self._generation(None, drop=lambda file: _point(file) in held, begin=unhold)
+        finally:
+            unhold()  # also when the read failed: a point held for ever loads nothing
+        self.expire_later(missing)
 
     def _laned_path(self, path: str) -> bool:
         """True if the fast lane loads what is saved at ``path`` (``FastLane.covers``)."""
