@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import sys
 from typing import Any
 
 import pytest
@@ -327,6 +328,99 @@ def test_mistakes_are_explained_at_load(make_engine: MakeEngine, source: str, me
     assert status.error is not None
     assert "10-x.py:" in status.error
     assert message in status.error
+
+
+# PEP 695 syntax parses from 3.12 on; on 3.11 it is a syntax error, named as such
+TYPE_PARAMETERS = "type parameters" if sys.version_info >= (3, 12) else "SyntaxError"
+TYPE_STATEMENT = "type statements" if sys.version_info >= (3, 12) else "SyntaxError"
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("def first[T](xs: list[T]) -> T:\n    return xs[0]\n", TYPE_PARAMETERS),
+        ("class Box[T]:\n    pass\n", TYPE_PARAMETERS),
+        ("def f[*Ts](*a: *Ts):\n    pass\n", TYPE_PARAMETERS),
+        ("def f[**P](x):\n    pass\n", TYPE_PARAMETERS),
+        ("type Pair = tuple[int, int]\n", TYPE_STATEMENT),
+    ],
+    ids=["function", "class", "TypeVarTuple", "ParamSpec", "type statement"],
+)
+def test_type_parameter_syntax_is_refused_with_the_spelling_that_works(
+    make_engine: MakeEngine, source: str, message: str
+) -> None:
+    """PEP 695's ``def f[T]`` and ``type X = ...`` (3.12+) would hand scripts real
+    ``TypeVar``/``TypeAliasType`` objects whose bounds and values are evaluated lazily,
+    with no budget: refused at load, naming file and line and the plain spelling."""
+    engine = make_engine({"p/10-x.py": source + "def pre():\n    pass\n"})
+    (status,) = engine.status()
+    assert not status.ok
+    assert status.error is not None
+    assert "10-x.py:1" in status.error
+    assert message in status.error
+
+
+def test_a_plain_generic_alias_assignment_works(make_engine: MakeEngine) -> None:
+    """What the refusal suggests instead works: ``Pair = tuple[int, int]`` and
+    annotations with ``typing.Any``."""
+    source = (
+        "from typing import Any\n"
+        "Pair = tuple[int, int]\n"
+        "def first(xs: list[Any]) -> Any:\n"
+        "    return xs[0]\n"
+        "def post(rv: Any, x: Pair) -> Any:\n"
+        "    return first(list(x))\n"
+    )
+    engine = make_engine({"p/10-x.py": source})
+
+    @engine.hook("p", result="replace")
+    def p(x: tuple[int, int]) -> int:
+        return 0
+
+    assert p((7, 8)) == 7
+
+
+def test_builtin_types_make_aliases_and_unions_at_run_time(make_engine: MakeEngine) -> None:
+    """Module-level aliases of builtin generics (``Vector = list[float]``) are inert
+    hints, and ``int | None`` is the real union ``isinstance`` takes, in either order and
+    with the script's own classes."""
+    source = (
+        "Vector = list[float]\n"
+        "Table = dict[str, list[int]] | None\n"
+        "Number = int | float\n"
+        "class Mine:\n"
+        "    pass\n"
+        "def post(rv, x):\n"
+        "    checks = [isinstance(v, int | None) for v in (1, None, 'a')]\n"
+        "    checks += [isinstance(2.0, Number), isinstance(Mine(), None | Mine)]\n"
+        "    checks += [isinstance('s', float | str), isinstance(b'', str | int)]\n"
+        "    try:\n"
+        "        Vector([1.0])\n"
+        "    except TypeError as e:\n"
+        "        checks.append('cannot call' in str(e))\n"
+        "    return checks\n"
+    )
+    engine = make_engine({"p/10-x.py": source})
+
+    @engine.hook("p", result="replace")
+    def p(x: int) -> Any:
+        return None
+
+    assert p(1) == [True, True, False, True, True, True, False, True]
+
+
+def test_a_union_returned_to_the_host_is_refused(make_engine: MakeEngine) -> None:
+    """A union made in a script is no plain data: handing it to the host is a clear
+    error, never the object."""
+    engine = make_engine({"p/10-x.py": "def post(rv, x):\n    return int | None\n"})
+
+    @engine.hook("p", result="replace", on_error="raise")
+    def p(x: int) -> Any:
+        return None
+
+    with pytest.raises(hookyard.HookFailed) as caught:
+        p(1)
+    assert "10-x.py" in str(caught.value)
 
 
 @pytest.mark.parametrize(

@@ -1584,6 +1584,28 @@ class GuardedType:
     def __mro_entries__(self, bases: tuple[Any, ...]) -> tuple[type, ...]:
         return (self._real,)
 
+    def __getitem__(self, parameters: Any) -> Any:
+        # `Pair = tuple[int, int]` at module level (annotations themselves are kept as
+        # text): an inert hint, as typing's are; the real `list[int]` would be an
+        # unguarded constructor (`list[int](huge)`) forwarding every attribute to `list`
+        from ._modules._typing import TypeHint
+
+        return TypeHint(f"{self._real.__name__}[...]")
+
+    def __or__(self, other: Any) -> Any:
+        # `isinstance(x, int | None)`: the real union of the real types, as Python makes
+        # it (it has no attribute a script may read)
+        if type(other) is GuardedType:
+            other = other._real
+        if other is None or isinstance(other, type):
+            return self._real | other
+        return NotImplemented
+
+    def __ror__(self, other: Any) -> Any:
+        if other is None or isinstance(other, type):
+            return other | self._real
+        return NotImplemented
+
     def __repr__(self) -> str:
         return repr(self._real)
 

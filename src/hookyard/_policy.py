@@ -689,6 +689,37 @@ class HookPolicy(RestrictingNodeTransformer):
         )
         return node
 
+    # PEP 695's type parameters (``def f[T]``, ``class Box[T]``) and ``type X = ...``
+    # statements (3.12+) make real ``typing.TypeVar``/``Generic``/``TypeAliasType``
+    # objects, whose bounds and values are evaluated lazily, by code with no budget, and
+    # which reach the host's ``typing`` caches: refused with the spelling that works.
+    def visit_TypeVar(self, node: ast.AST) -> Any:
+        self._refuse_type_parameters(node)
+        return node
+
+    def visit_ParamSpec(self, node: ast.AST) -> Any:
+        self._refuse_type_parameters(node)
+        return node
+
+    def visit_TypeVarTuple(self, node: ast.AST) -> Any:
+        self._refuse_type_parameters(node)
+        return node
+
+    def _refuse_type_parameters(self, node: ast.AST) -> None:
+        self.error(
+            node,
+            f"type parameters ([{getattr(node, 'name', 'T')}]) are not available to "
+            "scripts; drop the brackets and annotate with typing.Any or a plain type",
+        )
+
+    def visit_TypeAlias(self, node: ast.AST) -> Any:
+        self.error(
+            node,
+            "type statements are not available to scripts; write a plain assignment "
+            "(Pair = tuple[int, int]) instead",
+        )
+        return node
+
     def visit_ImportFrom(self, node: ast.ImportFrom) -> Any:
         """``from __future__ import annotations`` is a note to the compiler, not an import:
         dropped once its features are checked (annotations are made text here anyway, and
