@@ -6,7 +6,9 @@ Why it is built this way (issue 3, issue 15, DESIGN.md guarantee 4):
   (``IN_CLOSE_WRITE`` -> ``FileClosedEvent``) and on renames into place (``IN_MOVED_TO`` ->
   ``FileMovedEvent``): both mean "the content is complete now", so there is nothing to wait
   for. ``IN_MODIFY`` is ignored there: reading between a writer's ``truncate`` and its last
-  ``write`` would see a torn file.
+  ``write`` would see a torn file. So inotify is not even asked for it (nor for opens and
+  closes after reading: ``_quiet_inotify``), which spares watchdog's threads a wake-up,
+  and the GIL a taker, at every write of a save and at the engine's own read of it.
 - **No gap.** A script that disappears (deleted, renamed away) keeps serving for a short
   grace; when the grace ends the engine looks at the disk once more and drops the script
   only if nothing has taken its place. Editors that rename the original away and then write
