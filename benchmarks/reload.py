@@ -1,6 +1,7 @@
 """Hot reload latency: from the writer closing the file to the new version answering calls.
 
     python benchmarks/reload.py [--edits 200]
+    python benchmarks/reload.py --stages   # a per-stage timeline of in-place saves
 
 For each save pattern, the script is saved ``--edits`` times; each save's latency runs
 from the moment the new content is complete at its path (the writer's close, or the
