@@ -6,7 +6,9 @@ Why it is built this way (issue 3, issue 15, DESIGN.md guarantee 4):
   (``IN_CLOSE_WRITE`` -> ``FileClosedEvent``) and on renames into place (``IN_MOVED_TO`` ->
   ``FileMovedEvent``): both mean "the content is complete now", so there is nothing to wait
   for. ``IN_MODIFY`` is ignored there: reading between a writer's ``truncate`` and its last
-  ``write`` would see a torn file.
+  ``write`` would see a torn file. So inotify is not even asked for it (nor for opens and
+  closes after reading: ``_quiet_inotify``), which spares watchdog's threads a wake-up,
+  and the GIL a taker, at every write of a save and at the engine's own read of it.
 - **No gap.** A script that disappears (deleted, renamed away) keeps serving for a short
   grace; when the grace ends the engine looks at the disk once more and drops the script
   only if nothing has taken its place. Editors that rename the original away and then write
@@ -477,6 +479,50 @@ def _inotify_class() -> Any | None:
     return InotifyObserver
 
 
+# What a watcher with close events never acts on (ReloadHandler.route): a bare modification
+# (IN_MODIFY, each write() and the truncation of an in-place save), an open (IN_OPEN), a
+# close after reading (IN_CLOSE_NOWRITE: the engine's own read of every script it loads),
+# and the folder "modified" that watchdog adds to each close, creation and rename.
+_UNUSED_WITH_CLOSES = (FileModifiedEvent, DirModifiedEvent, FileOpenedEvent, FileClosedNoWriteEvent)
+
+
+def _quiet_inotify(inotify: Any) -> Any:
+    """``inotify(generate_full_events=True)`` asking the kernel only for the events the
+    handler acts on, or that observer as it is where watchdog's internals differ.
+
+    Why (issue 17, reload latency): each inotify event wakes watchdog's three threads (its
+    reader, the emitter, the dispatcher), and each takes the GIL on its way, while the
+    fast lane loads the save and callers wait to see it. An in-place save made six such
+    events (open, truncate, write, close; then the engine's own open and close of the
+    file), a close alone is one. Only what the handler ignores is left out: creations,
+    deletions, renames, attribute changes (a chmod retries a refused script) and closes
+    after writing all still come, with IN_DONT_FOLLOW as watchdog's own mask has it.
+    """
+    observer = inotify(generate_full_events=True)
+    try:
+        from watchdog.observers.inotify import InotifyFullEmitter
+        from watchdog.observers.inotify_c import WATCHDOG_ALL_EVENTS, InotifyConstants
+    except ImportError:
+        return observer
+    if getattr(observer, "_emitter_class", None) is not InotifyFullEmitter:
+        return observer  # another watchdog: its full mask (correct, only busier)
+    unused = (
+        InotifyConstants.IN_MODIFY | InotifyConstants.IN_OPEN | InotifyConstants.IN_CLOSE_NOWRITE
+    )
+    mask = WATCHDOG_ALL_EVENTS & ~unused
+
+    class QuietEmitter(InotifyFullEmitter):
+        def get_event_mask_from_filter(self) -> Any:
+            return mask
+
+        def queue_event(self, event: FileSystemEvent) -> None:
+            if not isinstance(event, _UNUSED_WITH_CLOSES):
+                super().queue_event(event)
+
+    observer._emitter_class = QuietEmitter
+    return observer
+
+
 class Watcher:
     """Keeps one watchdog observer on the engine's directory (and its anchors) and heals it.
 
@@ -503,7 +549,7 @@ class Watcher:
         self._lane: FastLane | None = None
         self._laned = False
         if observer_factory is None:
-            observer_factory, inotify = self._default_factory(polling)
+            observer_factory, inotify = self._default_factory(polling, close_events)
             close_events = inotify if close_events is None else close_events
             self._laned = inotify and bool(close_events)
         self._factory = observer_factory
@@ -528,15 +574,21 @@ class Watcher:
         self._layout: Layout | None = None
 
     @staticmethod
-    def _default_factory(polling: bool | float) -> tuple[Callable[[], Any], bool]:
-        """The observer to make (on each (re)start) and whether it reports closes."""
+    def _default_factory(
+        polling: bool | float, close_events: bool | None = None
+    ) -> tuple[Callable[[], Any], bool]:
+        """The observer to make (on each (re)start) and whether it reports closes
+        (``close_events`` False: the handler goes by modifications, which the observer
+        must then report)."""
         if polling is False:
             inotify = _inotify_class()
             if inotify is not None:
                 # Full events: an unpaired IN_MOVED_TO (a file renamed in from outside the
                 # directory) arrives as a move with an empty source, not as a creation, so
                 # it loads at once instead of waiting for a close that never comes.
-                return (lambda: inotify(generate_full_events=True)), True
+                if close_events is False:
+                    return (lambda: inotify(generate_full_events=True)), True
+                return (lambda: _quiet_inotify(inotify)), True
             from watchdog.observers import Observer
 
             return Observer, False  # the platform's native observer: no close events
