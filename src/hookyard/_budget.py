@@ -164,15 +164,27 @@ class BudgetExhausted(BaseException):
         self.detail = detail
 
 
-_MONITOR_PERIOD = 0.002  # seconds between deadline scans while something runs
+_MONITOR_PERIOD = 0.002  # seconds between deadline scans while calls run
 _MONITOR_GRACE = 0.5  # seconds without any invocation before the monitor sleeps
+# seconds between scans while only timed invocations (module bodies at load, `running`)
+# have run lately: their clock started when they did, so a scan's period is not added to
+# their time limit, and a load does not wake the monitor 500 times a second between its
+# bodies (issue 17, figure E: about 5% of a first load's CPU). Also the memory watchdog's
+# period for them.
+_MONITOR_DOZE = 0.01
 
 
 class _MonitorState:
-    __slots__ = ("idle", "started")
+    __slots__ = ("asleep", "called", "idle", "started", "timed")
 
     def __init__(self) -> None:
-        self.idle = True  # True while the monitor thread waits (or before it started)
+        # True while the monitor thread waits or dozes (or before it started): an
+        # invocation that is not timed (a call) must wake it
+        self.idle = True
+        # True while it waits without a timeout: a timed invocation must wake it too
+        self.asleep = True
+        self.called = False  # a call woke it (not a timed invocation)
+        self.timed = False  # a timed invocation started since its last scan
         self.started = False
 
 
@@ -251,6 +263,7 @@ class Budget:
         "refill",
         "serial",
         "setstate_ends",
+        "stamp",
     )
 
     def __init__(
@@ -276,6 +289,9 @@ class Budget:
             # bound once: every invocation hands scripts the same three callables
             self.handle = (ticks.__next__, self._enter, self._leave)
         self.serial = 0  # odd while an invocation runs on this budget
+        # (serial, monotonic start) of a timed invocation (`running`): the monitor times
+        # that serial from its start instead of from when it first saw it
+        self.stamp: tuple[int, float] = (-1, 0.0)
         self.inner: Budget | None = None  # the next nesting level in this thread
         # the C iterators of the loops running now (charged up front, so they do not tick
         # per item): exhausting the budget exhausts them too, so a loop stops at its next
@@ -485,9 +501,14 @@ class running:  # noqa: N801 - used as a context manager, reads as a verb
         self.previous = thread_budget()
         _local.budget = budget
         _local.handle = budget.handle
-        budget.serial |= 1
-        if MONITOR.idle:
-            wake_monitor()
+        serial = budget.serial | 1
+        budget.stamp = (serial, time.monotonic())  # timed: before it is marked running
+        budget.serial = serial
+        MONITOR.timed = True
+        # Marked running first, then the test: the monitor publishes `asleep` first, then
+        # looks for running budgets. A dozing monitor sees it at its next scan.
+        if MONITOR.asleep:
+            wake_monitor(called=False)
         return budget
 
     def __exit__(self, *exc: object) -> None:
@@ -704,8 +725,11 @@ def _resident_size() -> int:
         return -1
 
 
-def wake_monitor() -> None:
-    """Start the monitor thread, or wake it from its idle wait."""
+def wake_monitor(*, called: bool = True) -> None:
+    """Start the monitor thread, or wake it from its idle wait (``called``: for a call,
+    which it then watches every period; a timed invocation only wakes a sleeping one)."""
+    if called:
+        MONITOR.called = True
     with _monitor_lock:
         if not MONITOR.started:
             MONITOR.started = True
@@ -737,47 +761,86 @@ def _live_budgets() -> list[Budget]:
 def _watch_deadlines() -> None:
     # One thread for the whole process. It never raises into another thread: it only
     # exhausts tick iterators, which the script trips over at its next loop or call.
-    # An invocation's clock starts when the monitor first sees it running (at most one
-    # period late), so starting one costs no clock read; it stays awake for a grace
-    # period after the last invocation, so busy hosts never pay for waking it.
+    # A call's clock starts when the monitor first sees it running (at most one period
+    # late), so starting one costs no clock read; it stays awake for a grace period after
+    # the last call, so busy hosts never pay for waking it. A timed invocation (a module
+    # body) carries its start (`Budget.stamp`): while only those have run lately the
+    # monitor dozes, scanning every _MONITOR_DOZE, and any call wakes it at once.
     # The memory watchdog works the same way: the process's resident size when the
     # monitor first saw an invocation is its baseline.
     seen: dict[Budget, tuple[int, float, int]] = {}
-    quiet_since = time.monotonic()
-    MONITOR.idle = False
+    timed_at = time.monotonic()
+    called_at = timed_at - _MONITOR_GRACE  # (a call that started us says so: .called)
+    MONITOR.idle = MONITOR.asleep = False
+    dozing = not MONITOR.called
+    doze = _MONITOR_DOZE
     while True:
-        time.sleep(_MONITOR_PERIOD)
+        if dozing:
+            MONITOR.idle = True
+            # re-check after publishing idle: a call marks itself running *before* it
+            # reads MONITOR.idle, so either it wakes us or we see it here
+            if not any(_untimed(budget) for budget in _live_budgets()):
+                _monitor_wake.wait(doze)
+            _monitor_wake.clear()
+            MONITOR.idle = False
+        else:
+            time.sleep(_MONITOR_PERIOD)
         now = time.monotonic()
+        if MONITOR.called:  # a call woke us
+            MONITOR.called = False
+            called_at = now
+        if MONITOR.timed:  # a timed invocation started since the last scan
+            MONITOR.timed = False
+            timed_at = now
         watching: dict[Budget, tuple[int, float, int]] = {}
         rss = -2  # read once per scan, and only when something runs
+        doze = _MONITOR_DOZE  # or until the nearest timed invocation's deadline
         for budget in _live_budgets():
             serial = budget.serial
             if not serial & 1:
                 continue
             if rss == -2:
                 rss = _resident_size()
+            stamp = budget.stamp
+            if stamp[0] == serial:
+                timed_at = now
+            else:
+                called_at = now
             first = seen.get(budget)
             if first is None or first[0] != serial:
-                first = (serial, now, rss)
-            else:
+                first = (serial, stamp[1] if stamp[0] == serial else now, rss)
+            if stamp[0] == serial:
+                # (a period at least: one past its deadline may still be in C code)
+                doze = min(doze, max(first[1] + budget.limits.seconds - now, _MONITOR_PERIOD))
+            if first[1] != now:
                 try:
                     _judge(budget, serial, now, first, rss)
                 except Exception:  # the one deadline thread must outlive any budget
                     logging.getLogger("hookyard").exception("hookyard: deadline monitor")
             watching[budget] = first
         seen = watching
-        if watching or now - quiet_since < _MONITOR_GRACE:
-            if watching:
-                quiet_since = now
+        if now - called_at < _MONITOR_GRACE:
+            dozing = False
             continue
-        MONITOR.idle = True
-        # re-check after publishing idle: an invocation marks itself running *before* it
-        # reads MONITOR.idle, so either it wakes us or we see it here.
+        if now - timed_at < _MONITOR_GRACE:
+            dozing = True
+            continue
+        MONITOR.idle = MONITOR.asleep = True
+        # re-check after publishing: an invocation marks itself running *before* it
+        # reads MONITOR.idle (MONITOR.asleep), so either it wakes us or we see it here.
         if not any(budget.serial & 1 for budget in _live_budgets()):
             _monitor_wake.wait()
         _monitor_wake.clear()
-        MONITOR.idle = False
-        quiet_since = time.monotonic()
+        MONITOR.idle = MONITOR.asleep = False
+        timed_at = time.monotonic()
+        called_at = timed_at - _MONITOR_GRACE  # (a call that woke us says so: .called)
+        dozing = not MONITOR.called  # a call woke us: watch every period
+
+
+def _untimed(budget: Budget) -> bool:
+    """A call running on ``budget`` (not a timed invocation): watched every period."""
+    serial = budget.serial
+    return bool(serial & 1) and budget.stamp[0] != serial
 
 
 def _judge(

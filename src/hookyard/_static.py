@@ -45,6 +45,7 @@ see tests/test_fast_paths.py.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -72,10 +73,39 @@ _SMALL_DIVISOR_BITS = 2_100
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 
 
+# Per node class, the fields a walk looks in, read from the class's ASDL signature (its
+# docstring: "BinOp(expr left, operator op, expr right)"): names, strings, numbers and
+# constants never hold a node, and contexts and operators are leaves no walk here looks
+# at (each skips them: isinstance tests for other classes, or `_fields` empty). Reading
+# fewer fields and listing fewer leaves is a fifth of a walk (issue 17, figure E). A
+# class whose signature does not read as expected keeps every field (fail safe).
+_LEAF_TYPES = frozenset(
+    {"identifier", "string", "int", "constant", "expr_context", "boolop", "operator", "unaryop"}
+    | {"cmpop"}
+)
+_SIGNATURE = re.compile(r"(\w+)\((.*)\)")
+_WALKED: dict[type[ast.AST], tuple[str, ...]] = {}
+
+
+def _walked_fields(cls: type[ast.AST]) -> tuple[str, ...]:
+    fields: tuple[str, ...] = cls._fields
+    match = _SIGNATURE.fullmatch((cls.__doc__ or "").split("\n", 1)[0])
+    if match is not None and match.group(1) == cls.__name__:
+        declared = [part.split() for part in match.group(2).split(", ")] if match.group(2) else []
+        if all(len(part) == 2 for part in declared) and tuple(n for _, n in declared) == fields:
+            fields = tuple(n for kind, n in declared if kind.rstrip("?*") not in _LEAF_TYPES)
+    _WALKED[cls] = fields
+    return fields
+
+
 def _add_children(node: ast.AST, into: list[ast.AST]) -> None:
-    """Append ``ast.iter_child_nodes(node)`` to ``into``, without its two nested
-    generators (the policy's walks were a third of a cold compile; issue 17, figure E)."""
-    for name in node._fields:
+    """Append ``ast.iter_child_nodes(node)`` but contexts and operators to ``into``,
+    without its two nested generators (the policy's walks were a third of a cold
+    compile; issue 17, figure E)."""
+    fields = _WALKED.get(node.__class__)
+    if fields is None:
+        fields = _walked_fields(node.__class__)
+    for name in fields:
         value = getattr(node, name, None)
         if isinstance(value, ast.AST):
             into.append(value)
@@ -84,14 +114,15 @@ def _add_children(node: ast.AST, into: list[ast.AST]) -> None:
 
 
 def children(node: ast.AST) -> list[ast.AST]:
-    """``ast.iter_child_nodes(node)`` as a list."""
+    """``ast.iter_child_nodes(node)`` as a list, but contexts and operators."""
     found: list[ast.AST] = []
     _add_children(node, found)
     return found
 
 
 def walk(node: ast.AST) -> list[ast.AST]:
-    """``ast.walk(node)``'s nodes, in its order (breadth first), as a list."""
+    """``ast.walk(node)``'s nodes, in its order (breadth first), as a list, but contexts
+    and operators (leaves every walk here passes over)."""
     nodes = [node]
     for each in nodes:  # (a list iterator sees what is appended while it runs)
         _add_children(each, nodes)

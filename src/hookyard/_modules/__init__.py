@@ -21,6 +21,7 @@ hand scripts stand-ins for an escape).
 from __future__ import annotations
 
 import importlib
+import types
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -153,11 +154,56 @@ class ModuleFacade:
 
 def _curated(name: str) -> Callable[[], ModuleFacade]:
     build = _BUILDERS.get(name) or TYPE_HINT_MODULES[name]
+    shared: list[ModuleFacade] = []  # the engine's one facade, when it holds no state
 
     def factory() -> ModuleFacade:
-        return ModuleFacade(name, build())
+        if shared:
+            return shared[0]
+        attributes = build()
+        facade = ModuleFacade(name, attributes)
+        if all(_inert(value) for value in attributes.values()):
+            # Nothing in it can hold a script's state, so the engine's scripts share it
+            # (issue 17, figure E: `import math` built a facade per script, 3% of a first
+            # load). A facade is read-only (no attribute writes, its slots dunder-named),
+            # so one script cannot change what another sees. Anything that could hold
+            # state (a class, an object, a bound method, a closure over a mutable value:
+            # random's generator, re's cache) is built per script, as before.
+            shared.append(facade)
+        return facade
 
     return factory
+
+
+_ATOMS = (int, float, complex, str, bytes, bool, type(None))
+# Python functions are inert when no per-facade state hangs off them; how deep to look
+# through closures over other functions (math's floor -> its rounding wrapper)
+_INERT_DEPTH = 3
+
+
+def _inert(value: Any, depth: int = _INERT_DEPTH) -> bool:
+    """True for what no script can change and that keeps no state of its own: atoms,
+    frozensets and tuples of them, module-level builtins, and Python functions whose
+    defaults and closure cells are inert themselves."""
+    kind = type(value)
+    if kind in _ATOMS:
+        return True
+    if kind is frozenset or kind is tuple:
+        return depth > 0 and all(_inert(item, depth - 1) for item in value)
+    if kind is types.BuiltinFunctionType:
+        # a builtin bound to an object (random.Random().random) keeps that object's state
+        owner = value.__self__
+        return owner is None or type(owner) is types.ModuleType
+    if kind is types.FunctionType:
+        if depth <= 0:
+            return False
+        try:  # (an empty cell raises ValueError: not known, so not inert)
+            held = [cell.cell_contents for cell in value.__closure__ or ()]
+        except ValueError:
+            return False
+        held += value.__defaults__ or ()
+        held += (value.__kwdefaults__ or {}).values()
+        return all(_inert(item, depth - 1) for item in held)
+    return False
 
 
 def _declared(name: str) -> Callable[[], ModuleFacade] | None:
@@ -186,8 +232,9 @@ def c_import_facade(name: str) -> ModuleFacade:
 def facade_factories(names: Iterable[str]) -> dict[str, Callable[[], ModuleFacade]]:
     """Factories for the allowed modules; raises ValueError for a forbidden or unknown one.
 
-    A factory is called once per script (each script gets its own facades, and its own
-    ``random`` generator).
+    A factory is called on a script's first import of the module: each script gets its own
+    facade (and its own ``random`` generator), except that a facade holding nothing that
+    can keep state (``math``: functions and numbers) is made once per engine and shared.
     """
     factories: dict[str, Callable[[], ModuleFacade]] = {}
     for name in names:
