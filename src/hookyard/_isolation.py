@@ -241,20 +241,32 @@ class _RemoteHook:
     It holds no reference to the RemoteScript, so dropping the script unloads it.
     """
 
-    __slots__ = ("head", "key", "line", "parameters", "phase", "pool", "slot")
+    __slots__ = ("head", "key", "line", "parameters", "phase", "pool", "quiet", "slot")
 
     def __init__(
-        self, pool: WorkerPool, slot: _Slot, key: int, phase: str, shape: _Shape = (None, None)
+        self,
+        pool: WorkerPool,
+        slot: _Slot,
+        key: int,
+        phase: str,
+        shape: _Shape = (None, None),
+        metered: bool = True,
     ) -> None:
         self.pool = pool
         self.slot = slot
         self.key = key
         self.phase = phase
         # the start of every call request, packed once: see _call_head
-        self.head = _call_head(key, phase)
+        self.head = _call_head(key, phase, metered)
         # the function's line and parameters as the worker read them (_signature), for
         # the engine's signature check; None where the worker did not say
         self.line, self.parameters = shape
+        # The same function called unmetered: the worker does not count the budget
+        # operations it used (nobody audits a call of the generated path, _fastpath), so a
+        # budgeted function is called without a meter around it (issue 13 point 4).
+        self.quiet: _RemoteHook | None = None
+        if metered:
+            self.quiet = _RemoteHook(pool, slot, key, phase, shape, metered=False)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         _local.operations = None  # until the worker says
@@ -887,9 +899,11 @@ _ANSWERS = frozenset({"ok", "fail"})  # the kinds that end a conversation with a
 _monotonic = time.monotonic
 
 
-def _call_head(key: int, phase: str) -> bytes:
-    """The packed start of a ``["call", key, phase, threshold, arguments]`` request."""
-    return b"\x95" + _packb("call") + _packb(key) + _packb(phase)  # 0x95: an array of five
+def _call_head(key: int, phase: str, metered: bool) -> bytes:
+    """The packed start of a ``["call", key, phase, threshold, arguments]`` request
+    (``"run"`` instead of ``"call"`` where the answer need not count operations)."""
+    kind = _packb("call" if metered else "run")
+    return b"\x95" + kind + _packb(key) + _packb(phase)  # 0x95: an array of five
 
 
 def sandbox_check(options: ProcessIsolation | None = None) -> list[Layer]:
