@@ -8,13 +8,18 @@ time its point publishes a plan:
   else the general path (``_hookpoint.general_call``: copies, observers, sessions, remote
   and shadow scripts, every failure). Used while a plan is not *fast*.
 - **fast**, generated for one plan and one hooked function when the plan has no session,
-  no observer, no remote, shadow or tripped script and no script in a run of failures:
+  no observer, no shadow or tripped script and no script in a run of failures, and its
+  scripts are all in process or all in workers (``isolation="process"``):
   positional-only parameters for the host function's fixed arity, so a call binds its
   arguments without building a tuple; a guard (no keywords or extra arguments, this
-  plan still published, every argument an immutable atom) that otherwise hands the call
+  plan still published, every argument an immutable atom where scripts run in process)
+  that otherwise hands the call
   to the generic path; then each budget-free script called inline as ``call_script``
   would (its call counted, its kept data accounted), each budgeted one through
-  ``call_script``, the host function, the post scripts. A failure ends the fast part: the
+  ``call_script``, the host function, the post scripts. A script in a worker is one
+  ``WorkerPool.invoke`` (its call counted as ``_call_remote`` counts it): the encoding of
+  its arguments is its copy, so they need not be atoms, and the general path's eight
+  frames per script are not run (issue 13 point 4). A failure ends the fast part: the
   sanitised ``ScriptFailure`` (built inside the ``except``, acted on outside it, so no
   script exception rides in a ``__context__``) and the rest of the call go to the
   general path where the failure stopped it (``_hookpoint.resume``).
@@ -107,13 +112,16 @@ class HookedCall:
         pre, post, error, _ = plan
         replace = self.options.result == "replace"
         assert self.arity is not None  # install() tests it
+        # fast_ready: the scripts are all remote or all local
+        remote = any(script.remote for scripts in (pre, post, error) for script in scripts)
         shape = (
             self.arity,
             self.skip,
-            tuple(script.pre in script.free for script in pre),
-            tuple(script.post in script.free for script in post),
+            tuple(_kind(script, script.pre, remote) for script in pre),
+            tuple(_kind(script, script.post, remote) for script in post),
             bool(error),
             replace,
+            remote,
         )
         template = self._codes.get(shape)
         if template is None:
@@ -126,9 +134,14 @@ class HookedCall:
         for i, script in enumerate(pre):
             values.update({f"S{i}": script, f"F{i}": script.pre, f"R{i}": script.record})
             values.update({f"A{i}": script.kept_account, f"D{i}": script.flags})
+            if remote:
+                # (its quiet twin: no meter in the worker, as no one audits this path)
+                values.update({f"I{i}": script.pre.pool.invoke, f"F{i}": script.pre.quiet})
         for j, script in enumerate(post):
             values.update({f"T{j}": script, f"G{j}": script.post, f"Q{j}": script.record})
             values.update({f"B{j}": script.kept_account, f"E{j}": script.flags})
+            if remote:
+                values.update({f"J{j}": script.post.pool.invoke, f"G{j}": script.post.quiet})
         return template.replace(co_consts=_constants(template.co_consts, values))
 
 
@@ -163,28 +176,44 @@ def _constants(consts: tuple[Any, ...], values: dict[str, Any]) -> tuple[Any, ..
 
 def fast_ready(plan: Any, observer: Any) -> bool:
     """True when ``plan`` can run generated: no session or observer, and every script
-    local, enforcing, untripped and not in a run of failures (its breaker's count)."""
+    enforcing, untripped, not in a run of failures (its breaker's count) and local, or
+    every one in a worker (a tripped script's stand-in is remote but not in a worker)."""
     if plan is None:
         return False
     pre, post, error, session = plan
     if session is not None or observer is not None:
         return False
+    where = set()
     for scripts in (pre, post, error):
         for script in scripts:
-            if script.remote or script.shadow or getattr(script.record, "streak", 0):
+            if script.shadow or getattr(script.record, "streak", 0):
                 return False
-    return True
+            if script.remote and not getattr(script, "in_worker", False):
+                return False
+            where.add(script.remote)
+    return len(where) < 2
+
+
+def _kind(script: Any, function: Any, remote: bool) -> str:
+    """How the generated code runs one script's function: in a worker, in process with
+    no budget (``_loader.budget_free``), or through ``call_script``."""
+    if remote:
+        return "remote"
+    return "free" if function in script.free else "budgeted"
 
 
 def _fast_source(
     arity: int,
     skip: int,
-    pre: tuple[bool, ...],
-    post: tuple[bool, ...],
+    pre: tuple[str, ...],
+    post: tuple[str, ...],
     errors: bool,
     replace: bool,
+    remote: bool,
 ) -> str:
-    """The fast path's source for one shape (``pre``/``post``: budget-free per script)."""
+    """The fast path's source for one shape (``pre``/``post``: each script's ``_kind``;
+    ``remote``: the scripts are in workers, whose encoding copies any plain data, so the
+    arguments and the result need not be atoms)."""
     params = [f"a{i}" for i in range(arity)]
     seen = params[skip:]
     given = ", ".join(params)
@@ -192,12 +221,18 @@ def _fast_source(
     # (the parameters' real defaults are NO_ARGUMENT: the function's __defaults__)
     out = [f"def hooked({', '.join(p + '=None' for p in params)}, /, *rest, **kwargs):"]
     guard = ["rest", "kwargs", f'{params[-1]} is "NONE"', '"POINT".plan is not "PLAN"']
-    guard += [f'"TYPE"({name}) not in "ATOMS"' for name in seen]
+    if not remote:
+        guard += [f'"TYPE"({name}) not in "ATOMS"' for name in seen]
     out.append(f"    if {' or '.join(guard)}:")
     out.append(f'        return "SLOW"("CALL", ({given},), rest, kwargs)')
     out.append("    failure = None")
-    for i, free in enumerate(pre):
-        out += _script_lines("pre", i, f"S{i}", f"F{i}", f"R{i}", f"A{i}", f"D{i}", seen, free)
+    for i, kind in enumerate(pre):
+        if kind == "remote":
+            out += _remote_lines("pre", f"I{i}", f"F{i}", f"R{i}", seen)
+        else:
+            out += _script_lines(
+                "pre", i, f"S{i}", f"F{i}", f"R{i}", f"A{i}", f"D{i}", seen, kind == "free"
+            )
         out.append("    if failure is not None:")
         out.append(
             f'        return "RESUME"("CALL", "PLAN", ({given},), "pre", {i}, failure, None)'
@@ -210,14 +245,26 @@ def _fast_source(
         out.append("        raise")
     else:
         out.append(f'    result = "FN"({given})')
-    if post:
+    if post and not remote:
         out.append('    if "TYPE"(result) not in "ATOMS":')
         general = f'"RUN_POST"("POINT", "OPTIONS", "POSTS", result, {tuple_seen}, {{}}, True)'
         out.append(f"        return {general}")
-        for j, free in enumerate(post):
-            out += _script_lines(
-                "post", j, f"T{j}", f"G{j}", f"Q{j}", f"B{j}", f"E{j}", ["result", *seen], free
-            )
+    if post:
+        for j, kind in enumerate(post):
+            if kind == "remote":
+                out += _remote_lines("post", f"J{j}", f"G{j}", f"Q{j}", ["result", *seen])
+            else:
+                out += _script_lines(
+                    "post",
+                    j,
+                    f"T{j}",
+                    f"G{j}",
+                    f"Q{j}",
+                    f"B{j}",
+                    f"E{j}",
+                    ["result", *seen],
+                    kind == "free",
+                )
             out.append("    if failure is not None:")
             out.append(
                 f'        return "RESUME"("CALL", "PLAN", ({given},), "post", {j}, failure, result)'
@@ -278,4 +325,24 @@ def _script_lines(
         *("    " + line for line in budgeted),
         "    else:",
         *("    " + line for line in inline),
+    ]
+
+
+def _remote_lines(phase: str, invoke: str, hook: str, record: str, args: list[str]) -> list[str]:
+    """One script's invocation in its worker, as ``call_script`` makes it for a remote
+    script (``_hookpoint._call_remote``): counted, uncounted again when it did not run
+    (``NotRun``: its arguments cannot cross), a run of failures ended by a success."""
+    keep = "value = " if phase == "post" else ""
+    return [
+        f'    "{record}".calls += 1',
+        "    try:",
+        f'        {keep}"{invoke}"("{hook}", ({", ".join(args)},), "EMPTY")',
+        '    except "NOT_RUN" as exc:',
+        f'        "{record}".calls -= 1',
+        "        failure = exc",
+        '    except "SCRIPT_FAILURE" as exc:',
+        "        failure = exc",
+        "    else:",
+        f'        if "{record}".streak:',
+        f'            "{record}".cleared()',
     ]

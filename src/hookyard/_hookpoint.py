@@ -998,6 +998,7 @@ _PARTS: dict[str, Any] = {
     "RUN_ERROR": run_error,
     "CALL_SCRIPT": call_script,
     "SCRIPT_FAILURE": ScriptFailure,
+    "NOT_RUN": NotRun,
     "FREE_FAILURE": _free_failure,
     "MEASURE": _measure_kept,
     "FREE_CALL": _FREE_CALL,

@@ -52,7 +52,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 from ._budget import Limits
 from ._copy import arguments_to_script, to_host, to_script
@@ -220,6 +220,9 @@ class RemoteScript(LoadedScript):
     """
 
     remote: ClassVar[bool] = True
+    # its hook functions are _RemoteHooks: the generated call path calls their pool's
+    # invoke itself (_fastpath)
+    in_worker: ClassVar[bool] = True
     key: int = 0
     slot: _Slot | None = field(default=None, repr=False)
 
@@ -238,20 +241,32 @@ class _RemoteHook:
     It holds no reference to the RemoteScript, so dropping the script unloads it.
     """
 
-    __slots__ = ("head", "key", "line", "parameters", "phase", "pool", "slot")
+    __slots__ = ("head", "key", "line", "parameters", "phase", "pool", "quiet", "slot")
 
     def __init__(
-        self, pool: WorkerPool, slot: _Slot, key: int, phase: str, shape: _Shape = (None, None)
+        self,
+        pool: WorkerPool,
+        slot: _Slot,
+        key: int,
+        phase: str,
+        shape: _Shape = (None, None),
+        metered: bool = True,
     ) -> None:
         self.pool = pool
         self.slot = slot
         self.key = key
         self.phase = phase
         # the start of every call request, packed once: see _call_head
-        self.head = _call_head(key, phase)
+        self.head = _call_head(key, phase, metered)
         # the function's line and parameters as the worker read them (_signature), for
         # the engine's signature check; None where the worker did not say
         self.line, self.parameters = shape
+        # The same function called unmetered: the worker does not count the budget
+        # operations it used (nobody audits a call of the generated path, _fastpath), so a
+        # budgeted function is called without a meter around it (issue 13 point 4).
+        self.quiet: _RemoteHook | None = None
+        if metered:
+            self.quiet = _RemoteHook(pool, slot, key, phase, shape, metered=False)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         _local.operations = None  # until the worker says
@@ -489,14 +504,23 @@ class WorkerPool:
         try:
             worker = slot.worker
             if worker is not None and not slot.pending and key in worker.loaded:
-                # the usual case: a live worker that has the script, and an "ok" answer
+                # the usual case: a live worker that has the script, and an "ok" answer.
+                # _converse's first exchange, inlined; anything else goes the same way
+                # _converse would take it (_conversed)
+                end = _monotonic() + self._deadline
                 try:
-                    reply = self._converse(slot, worker, message)
-                except Retired:
-                    pass  # the loop below starts a fresh worker
-                except Gone as gone:
-                    raise _failure(spec, phase, gone) from None
-                else:
+                    worker.send(message, self._deadline)
+                    reply = worker.receive(end)
+                    if reply[0] not in _ANSWERS:
+                        reply = self._conversed(slot, worker, reply, end)
+                except BaseException as exc:  # (re-raised as _converse raises it)
+                    try:
+                        self._converse_failed(slot, worker, exc)
+                    except Retired:
+                        reply = None  # the loop below starts a fresh worker
+                    except Gone as gone:
+                        raise _failure(spec, phase, gone) from None
+                if reply is not None:
                     ops = reply[-1]
                     if (
                         reply[0] == "ok"
@@ -562,21 +586,37 @@ class WorkerPool:
         try:
             end = time.monotonic() + deadline
             worker.send(message, deadline)
-            while True:
-                reply = worker.receive(end)
-                kind = reply[0]
-                if kind in ("ok", "fail"):
-                    return reply
-                if kind == "log":
-                    self._log(slot, reply)
-                elif kind == "api":
-                    started = time.monotonic()
-                    self._api(worker, reply)
-                    end += time.monotonic() - started  # the worker's clock stops meanwhile
-                elif kind == "retire":
-                    raise Retired
-                else:
-                    return reply
+            return self._conversed(slot, worker, worker.receive(end), end)
+        except BaseException as exc:
+            self._converse_failed(slot, worker, exc)
+            raise  # (_converse_failed always raises)
+
+    def _conversed(self, slot: _Slot, worker: Worker, reply: list[Any], end: float) -> list[Any]:
+        """The rest of a conversation from the worker's first message ``reply``: its
+        answer, once its log lines and api calls are served (``end``: its deadline, moved
+        on by the time host api functions take)."""
+        while True:
+            kind = reply[0]
+            if kind in _ANSWERS:
+                return reply
+            if kind == "log":
+                self._log(slot, reply)
+            elif kind == "api":
+                started = time.monotonic()
+                self._api(worker, reply)
+                end += time.monotonic() - started  # the worker's clock stops meanwhile
+            elif kind == "retire":
+                raise Retired
+            else:
+                return reply
+            reply = worker.receive(end)
+
+    def _converse_failed(self, slot: _Slot, worker: Worker, exc: BaseException) -> NoReturn:
+        """A conversation with ``worker`` ended in ``exc``: drop the worker where it can
+        no longer serve, and raise what ``_converse`` raises for it (Gone or Retired, or
+        ``exc`` itself when the host was interrupted)."""
+        try:
+            raise exc
         except Timeout:
             self._drop(slot, worker, kill=True, why="stopped at its deadline")
             raise Gone(
@@ -590,8 +630,8 @@ class WorkerPool:
         except Gone as gone:
             self._drop(slot, worker, kill=True, why=gone.detail)
             raise
-        except ProtocolError as exc:
-            raise self._broken(slot, worker, str(exc)) from None
+        except ProtocolError as protocol:
+            raise self._broken(slot, worker, str(protocol)) from None
         except BaseException:
             # the host itself was interrupted mid-conversation (KeyboardInterrupt in an api
             # function...): the worker's state is unknown, so it goes
@@ -855,11 +895,15 @@ def _threshold(spec: _Spec) -> int:
 
 
 _NO_CACHE: dict[int, bool] = {}
+_ANSWERS = frozenset({"ok", "fail"})  # the kinds that end a conversation with a worker
+_monotonic = time.monotonic
 
 
-def _call_head(key: int, phase: str) -> bytes:
-    """The packed start of a ``["call", key, phase, threshold, arguments]`` request."""
-    return b"\x95" + _packb("call") + _packb(key) + _packb(phase)  # 0x95: an array of five
+def _call_head(key: int, phase: str, metered: bool) -> bytes:
+    """The packed start of a ``["call", key, phase, threshold, arguments]`` request
+    (``"run"`` instead of ``"call"`` where the answer need not count operations)."""
+    kind = _packb("call" if metered else "run")
+    return b"\x95" + kind + _packb(key) + _packb(phase)  # 0x95: an array of five
 
 
 def sandbox_check(options: ProcessIsolation | None = None) -> list[Layer]:

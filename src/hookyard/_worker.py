@@ -310,14 +310,14 @@ class _Server:
         dispatch = self.dispatch
         while True:
             message = receive()
-            if message[0] == "call":
+            if message[0] in _CALLS:
                 call(message)
             else:
                 dispatch(message)
 
     def dispatch(self, message: list[Any]) -> None:
         kind = message[0]
-        if kind == "call":
+        if kind in _CALLS:
             self._call(message)
         elif kind == "load":
             self._load(message)
@@ -333,7 +333,9 @@ class _Server:
             raise ProtocolError(f"unknown request {kind!r}")
 
     def _call(self, message: list[Any]) -> None:
-        _, key, phase, level, arguments = message
+        """A "call" request (a "run" needs no count of the operations used: the budgeted
+        function is called without the meter, and the answer says null)."""
+        kind, key, phase, level, arguments = message
         if _monotonic() >= self.cpu_checked_until and not self._arm_cpu():
             self.channel.send(["retire"])
             os._exit(0)
@@ -359,6 +361,9 @@ class _Server:
             if hook.free:
                 ops: int | None = 0
                 value = call_script(script, hook.function, phase, args, kwargs)
+            elif kind == "run":
+                ops = None
+                value = call_script(script, hook.function, phase, args, kwargs)
             else:
                 ops = hook.operations = None
                 value = call_script(script, hook, phase, args, kwargs)
@@ -371,12 +376,12 @@ class _Server:
                 *describe_exception(failure.cause),
                 failure.reason,
                 getattr(failure.cause, "limit", ""),
-                0 if hook.free else hook.operations,
+                0 if hook.free else None if kind == "run" else hook.operations,
             ]
         else:
             if value is None or phase != "post":
                 # only a post's return value can matter to the host
-                data = _OK[ops] if type(ops) is int and ops < _OK_CACHED else _ok(ops)
+                data = _OK_NONE if ops is None else _OK[ops] if ops < _OK_CACHED else _ok(ops)
             else:
                 data = self._result(script, phase, value, ops)
             self.channel.send_frame(data)
@@ -469,6 +474,8 @@ def _ok(ops: int | None) -> bytes:
 
 _OK_CACHED = 4096
 _OK = [_ok(ops) for ops in range(_OK_CACHED)]  # the usual replies, framed once
+_OK_NONE = _ok(None)
+_CALLS = frozenset({"call", "run"})  # requests to run a hook function
 
 
 def _lower(which: int, wanted: int) -> int:
