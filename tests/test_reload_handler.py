@@ -388,6 +388,7 @@ class FakeEngine:
         self.drops: list[Any] = []
         # what other threads do while a generation waits for the engine's lock
         self.before_reading: Callable[[], None] = lambda: None
+        self.while_reading: Callable[[], None] = lambda: None
 
     def _layout(self) -> Layout:
         return self.layout
@@ -405,6 +406,7 @@ class FakeEngine:
         self.before_reading()
         if begin is not None:
             begin()
+        self.while_reading()
         self.drops.append(drop)
         how = "drop" if drop is True else "grace" if drop is False else "some"
         self.calls.append(("generation", tuple(points) if points is not None else None, how))
@@ -602,6 +604,23 @@ def test_late_event_of_a_run_waits_for_its_generation() -> None:
     engine.before_reading = lambda: None
     watcher.handler.dispatch(FileMovedEvent("", A))  # after the generation: loads again
     assert engine.calls[1:] == [("load", A)]
+
+
+def test_point_held_again_while_its_release_reads_waits_for_the_next_release() -> None:
+    """A holding folder seen again while the run's generation reads (a late event of the
+    run, or rsync starting again) holds its point past that generation: the next look at
+    the disk releases it with a generation of its own, so nothing it holds is left
+    unread (a point left by the first read, then let go, never loaded)."""
+    watcher, engine, clock = make_watcher()
+    watcher.handler.dispatch(DirCreatedEvent("/hooks/p/.~tmp~"))
+    engine.while_reading = lambda: watcher.handler.dispatch(DirCreatedEvent("/hooks/p/.~tmp~"))
+    settle(watcher, clock)
+    assert engine.calls == [("generation", None, "some")]
+    engine.while_reading = lambda: None
+    watcher.handler.dispatch(FileClosedEvent(A))  # still held: waits for the release
+    assert engine.calls[1:] == []
+    settle(watcher, clock)
+    assert engine.calls[1:] == [("generation", None, "some")]
 
 
 def test_hold_ends_when_its_generation_fails() -> None:

@@ -856,14 +856,21 @@ class Watcher:
         (seen once in CI: rsync's ``10-x.py`` serving before its ``20-y.py``). Held
         until then, such a load waits for the generation, which reads it anyway."""
 
+        ended = False
+
         def unhold() -> None:
-            with self._lock:
-                self._held -= held
+            # once: a point held again while the generation reads (a late event of the
+            # run, or a new run) stays held for the release after this one
+            nonlocal ended
+            if not ended:
+                ended = True
+                with self._lock:
+                    self._held -= held
 
         try:
             missing = self._generation(None, drop=lambda file: _point(file) in held, begin=unhold)
         finally:
-            unhold()  # also when the read failed: a point held for ever loads nothing
+            unhold()  # when the read failed first: a point held for ever loads nothing
         self.expire_later(missing)
 
     def _laned_path(self, path: str) -> bool:
