@@ -61,6 +61,7 @@ def run_host(tmp_path: Path, source: str, mode: str, **limits: Any) -> dict[str,
     root = write_scripts(tmp_path / "hooks", {"p/10-attack.py": textwrap.dedent(source)})
     child = subprocess.run(
         [sys.executable, "-c", _HOST, str(root), mode, json.dumps({**GENEROUS, **limits})],
+        check=False,
         capture_output=True,
         text=True,
         timeout=180,

@@ -141,8 +141,10 @@ def _redefines_builtin_length(cls: type) -> bool:
     """``len()`` of ``cls``'s instances runs the script's ``__len__`` although a class it
     derives from (a built-in type, a facade) has a length of its own."""
     owners = [klass for klass in cls.__mro__ if "__len__" in vars(klass)]
-    return bool(owners) and isinstance(owners[0], ScriptMeta) and any(
-        not isinstance(klass, ScriptMeta) for klass in owners
+    return (
+        bool(owners)
+        and isinstance(owners[0], ScriptMeta)
+        and any(not isinstance(klass, ScriptMeta) for klass in owners)
     )
 
 
