@@ -115,7 +115,17 @@ class ScriptMeta(type):
             raise TypeError(f"class {name}: __match_args__ must be a tuple of public names")
         if NamedTupleBase in bases:
             bases, namespace = _named_tuple_parts(name, bases, namespace)
-        return super().__new__(mcs, name, bases, namespace)
+        cls = super().__new__(mcs, name, bases, namespace)
+        if _redefines_builtin_length(cls):
+            # the size checks read len(); C code (str * n, "".join, list * n) reads the
+            # built-in's own storage. A subclass of str whose __len__ said 1 made
+            # `s * 100_000` build ten gigabytes in one C call (red team): the length of
+            # a built-in value is never the script's to redefine, here or in a mixin.
+            raise TypeError(
+                f"class {name}: __len__ cannot be redefined on a subclass of a built-in "
+                "type (the size checks rely on the built-in length)"
+            )
+        return cls
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
         """Instances of a script's subclass of a built-in type are built through the same
@@ -125,6 +135,17 @@ class ScriptMeta(type):
         if base is not None:
             args, kwargs = _checked_construction(cls, base, args, kwargs)
         return super().__call__(*args, **kwargs)
+
+
+def _redefines_builtin_length(cls: type) -> bool:
+    """``len()`` of ``cls``'s instances runs the script's ``__len__`` although a class it
+    derives from (a built-in type, a facade) has a length of its own."""
+    owners = [klass for klass in cls.__mro__ if "__len__" in vars(klass)]
+    return (
+        bool(owners)
+        and isinstance(owners[0], ScriptMeta)
+        and any(not isinstance(klass, ScriptMeta) for klass in owners)
+    )
 
 
 def _named_tuple_parts(

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import collections
 import keyword
-from collections.abc import Iterator, Mapping
+from collections.abc import ItemsView, Iterator, Mapping
 from typing import Any
 
 from .._budget import current_budget
 from .._guards import NAMED_TUPLES, check_hash_spread, getiter, materialize
-from .._nesting import check_tuple
+from .._nesting import check_items, check_tuple
 from ._common import bounded_output, int_arg, public, public_class
 
 __all__ = ["collections_facade"]
@@ -75,7 +75,9 @@ class _Counter(collections.Counter):  # type: ignore[type-arg]
 
     def most_common(self, n: int | None = None) -> list[tuple[Any, int]]:
         current_budget().charge_size(len(self), "Counter.most_common")
-        return super().most_common(n)
+        # each row is a tuple the C code builds around a key: depth-checked like a
+        # display (a chain of them otherwise crashes hash(), red team, issue 12)
+        return [check_items(row) for row in super().most_common(n)]
 
     def _arith(self, other: Any, name: str) -> Any:
         size = len(self) + (len(other) if isinstance(other, Mapping) else 0)
@@ -276,6 +278,13 @@ class _ChainMap(collections.ChainMap):  # type: ignore[type-arg]
             current_budget().charge(len(self.maps) >> 4)
         return super().__contains__(key)
 
+    def items(self) -> Any:
+        return _CheckedItems(self)
+
+    def popitem(self) -> Any:
+        # the standard library pops from maps[0] in Python code, around the guards
+        return check_items(super().popitem())
+
     def new_child(self, m: Any = None, **kwargs: Any) -> Any:
         current_budget().charge_size(len(self.maps) + 1, "ChainMap")
         return super().new_child(m, **kwargs)
@@ -304,6 +313,20 @@ class _ChainMap(collections.ChainMap):  # type: ignore[type-arg]
 
 
 _named(_ChainMap)
+
+
+class _CheckedItems(ItemsView):  # type: ignore[type-arg]
+    """``ChainMap.items()``: the standard library's view builds each ``(key, value)`` in
+    Python code the guards never see; each row is depth-checked like a tuple display
+    (``t = next(iter(ChainMap({0: t}).items()))`` in a loop otherwise nests deep enough
+    to crash hash(), red team, issue 12)."""
+
+    def __iter__(self) -> Iterator[Any]:
+        for row in super().__iter__():
+            yield check_items(row)
+
+
+_CheckedItems.__module__ = "collections"
 
 
 # -- namedtuple ------------------------------------------------------------------------------

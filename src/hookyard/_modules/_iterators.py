@@ -17,6 +17,7 @@ from typing import Any
 
 from .._budget import current_budget
 from .._guards import getiter, materialize
+from .._nesting import check_items
 from ._common import bounded_output, check_count, int_arg, metered, public
 
 __all__ = ["bisect_facade", "heapq_facade", "itertools_facade"]
@@ -33,6 +34,15 @@ def _out(function: Callable[..., Iterator[Any]], name: str) -> Callable[..., Any
     function.__qualname__ = f"itertools.{name}"
 
     return public(f"itertools.{name}")(made)
+
+
+def _rows(iterator: Iterator[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
+    """The tuples a C iterator builds around the script's items (``pairwise``,
+    ``product``, ``zip_longest``...), each depth-checked like a tuple display: they nest
+    one level deeper than their deepest item, and ``t = next(pairwise([t, 1]))`` in a
+    loop otherwise builds a tuple deep enough that ``hash(t)`` overflows the C stack
+    (SIGSEGV on 3.11, 3.12 and 3.13; found by the red team, issue 12's nesting rule)."""
+    return map(check_items, iterator)
 
 
 def _count(start: Any = 0, step: Any = 1) -> Iterator[Any]:
@@ -78,7 +88,8 @@ def _filterfalse(predicate: Any, iterable: Any) -> Iterator[Any]:
 
 
 def _groupby(iterable: Any, key: Any = None) -> Iterator[Any]:
-    return ((k, bounded_output(group)) for k, group in itertools.groupby(getiter(iterable), key))
+    for k, group in itertools.groupby(getiter(iterable), key):
+        yield check_items((k, bounded_output(group)))  # the key may be a nested tuple
 
 
 def _islice(iterable: Any, *args: Any) -> Iterator[Any]:
@@ -86,7 +97,7 @@ def _islice(iterable: Any, *args: Any) -> Iterator[Any]:
 
 
 def _pairwise(iterable: Any) -> Iterator[Any]:
-    return itertools.pairwise(getiter(iterable))
+    return _rows(itertools.pairwise(getiter(iterable)))
 
 
 def _starmap(function: Any, iterable: Any) -> Iterator[Any]:
@@ -94,7 +105,7 @@ def _starmap(function: Any, iterable: Any) -> Iterator[Any]:
 
 
 def _zip_longest(*iterables: Any, fillvalue: Any = None) -> Iterator[Any]:
-    return itertools.zip_longest(*(getiter(it) for it in iterables), fillvalue=fillvalue)
+    return _rows(itertools.zip_longest(*(getiter(it) for it in iterables), fillvalue=fillvalue))
 
 
 def _batched(iterable: Any, n: Any, *, strict: bool = False) -> Iterator[tuple[Any, ...]]:
@@ -106,7 +117,7 @@ def _batched(iterable: Any, n: Any, *, strict: bool = False) -> Iterator[tuple[A
     while batch := tuple(itertools.islice(it, size)):
         if strict and len(batch) != size:
             raise ValueError("batched(): incomplete batch")
-        yield batch
+        yield check_items(batch)
 
 
 def _tee(iterable: Any, n: Any = 2) -> tuple[Any, ...]:
@@ -124,26 +135,26 @@ def _product(*iterables: Any, repeat: Any = 1) -> Iterator[tuple[Any, ...]]:
     times = int_arg(repeat)
     pools = _pools(iterables, times, "itertools.product")
     width = check_count(len(pools) * max(times, 0), "itertools.product item")
-    return metered(itertools.product(*pools, repeat=times), 1 + width // 16)
+    return metered(_rows(itertools.product(*pools, repeat=times)), 1 + width // 16)
 
 
 def _permutations(iterable: Any, r: Any = None) -> Iterator[tuple[Any, ...]]:
     pool = materialize(iterable, "itertools.permutations")
     width = len(pool) if r is None else check_count(r, "itertools.permutations item")
-    return metered(itertools.permutations(pool, r), 1 + width // 16)
+    return metered(_rows(itertools.permutations(pool, r)), 1 + width // 16)
 
 
 def _combinations(iterable: Any, r: Any) -> Iterator[tuple[Any, ...]]:
     pool = materialize(iterable, "itertools.combinations")
     width = check_count(r, "itertools.combinations item")
-    return metered(itertools.combinations(pool, r), 1 + width // 16)
+    return metered(_rows(itertools.combinations(pool, r)), 1 + width // 16)
 
 
 def _combinations_with_replacement(iterable: Any, r: Any) -> Iterator[tuple[Any, ...]]:
     pool = materialize(iterable, "itertools.combinations_with_replacement")
     # the C code allocates r indices at once, whatever the pool
     width = check_count(r, "itertools.combinations_with_replacement item")
-    return metered(itertools.combinations_with_replacement(pool, r), 1 + width // 16)
+    return metered(_rows(itertools.combinations_with_replacement(pool, r)), 1 + width // 16)
 
 
 def itertools_facade() -> dict[str, Any]:
