@@ -38,14 +38,70 @@ def _in_thread(action: Callable[[], Any]) -> Any:
     return result[0]
 
 
-def test_a_module_body_is_stopped_at_its_deadline_while_the_monitor_dozes(
-    make_engine: MakeEngine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A spinning module body fails to load with the seconds limit: a dozing monitor
-    wakes at the nearest body's deadline, not at the end of its doze."""
+def _until(condition: Callable[[], bool], what: str) -> None:
+    """Wait (polling, bounded) until ``condition()`` holds; the test fails if it never does."""
+    pause = threading.Event()
+    for _ in range(int(WAIT / 0.01)):
+        if condition():
+            return
+        pause.wait(0.01)
+    raise AssertionError(what)
+
+
+def _timed_invocation(seconds: float) -> Callable[[], None]:
+    """Start a timed invocation (as a module body is) on another thread; what ends it."""
+    release = threading.Event()
+    opened = threading.Event()
+
+    def body() -> None:
+        with _budget.running(_budget.Budget(hookyard.Limits(seconds=seconds))):
+            opened.set()
+            release.wait(WAIT * 2)
+
+    holder = threading.Thread(target=body, daemon=True)
+    holder.start()
+    assert opened.wait(WAIT)
+
+    def end() -> None:
+        release.set()
+        holder.join(WAIT)
+
+    return end
+
+
+def _monitor_asleep(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """The monitor started once and now waits without a timeout; then the doze is
+    stretched (a stretched doze would keep it from ever falling asleep)."""
+    _timed_invocation(1.0)()  # starts it, should no earlier test have
+    _until(lambda: _budget.MONITOR.asleep, "the monitor never fell asleep")
     monkeypatch.setattr(_budget, "_MONITOR_DOZE", 600.0)
-    limits = hookyard.Limits(operations=2**40, seconds=0.1)
-    engine = _in_thread(lambda: make_engine({"p/10-x.py": SPIN_BODY}, limits=limits))
+    return lambda: None
+
+
+def _monitor_dozing(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """The monitor dozes, a whole stretched doze ahead of it, for a long body that runs
+    meanwhile (CI's failure: a body that began then went unseen for the whole doze)."""
+    monkeypatch.setattr(_budget, "_MONITOR_DOZE", 600.0)
+    end = _timed_invocation(3600.0)
+    _until(lambda: _budget.MONITOR.idle and not _budget.MONITOR.asleep, "the monitor never dozed")
+    return end
+
+
+@pytest.mark.parametrize("monitor", [_monitor_asleep, _monitor_dozing], ids=["asleep", "dozing"])
+def test_a_module_body_is_stopped_at_its_deadline_while_the_monitor_dozes(
+    make_engine: MakeEngine,
+    monkeypatch: pytest.MonkeyPatch,
+    monitor: Callable[[pytest.MonkeyPatch], Callable[[], None]],
+) -> None:
+    """A spinning module body fails to load with the seconds limit, whatever the monitor
+    was doing when the body began: a monitor asleep or dozing wakes at the body's
+    deadline, not at the end of its doze."""
+    end = monitor(monkeypatch)
+    try:
+        limits = hookyard.Limits(operations=2**40, seconds=0.1)
+        engine = _in_thread(lambda: make_engine({"p/10-x.py": SPIN_BODY}, limits=limits))
+    finally:
+        end()
     (status,) = engine.status()
     assert not status.ok
     assert "LimitExceeded" in (status.error or "") and "while loading" in (status.error or "")
@@ -56,7 +112,6 @@ def test_a_call_wakes_a_dozing_monitor(
 ) -> None:
     """While a timed invocation (a module body) keeps the monitor dozing, a spinning call
     is still stopped by its own seconds limit: the call wakes the monitor."""
-    monkeypatch.setattr(_budget, "_MONITOR_DOZE", 600.0)
     engine = make_engine(
         {"p/10-x.py": SPIN_CALL}, limits=hookyard.Limits(operations=2**40, seconds=0.1)
     )
@@ -65,26 +120,9 @@ def test_a_call_wakes_a_dozing_monitor(
     def host() -> str:
         return "served"
 
-    release = threading.Event()
-    opened = threading.Event()
-
-    def long_body() -> None:
-        with _budget.running(_budget.Budget(hookyard.Limits(seconds=3600.0))):
-            opened.set()
-            release.wait(WAIT * 2)
-
-    holder = threading.Thread(target=long_body, daemon=True)
-    holder.start()
+    end = _monitor_dozing(monkeypatch)  # (calls of earlier tests keep it watching a while)
     try:
-        assert opened.wait(WAIT)
-        pause = threading.Event()
-        for _ in range(int(WAIT / 0.01)):  # calls of earlier tests keep it watching a while
-            if _budget.MONITOR.idle and not _budget.MONITOR.asleep:
-                break
-            pause.wait(0.01)
-        assert _budget.MONITOR.idle and not _budget.MONITOR.asleep, "the monitor never dozed"
         exceeded = _in_thread(lambda: limit_exceeded(host))
         assert exceeded.limit == "seconds"
     finally:
-        release.set()
-        holder.join(WAIT)
+        end()

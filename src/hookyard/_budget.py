@@ -43,6 +43,7 @@ import _thread
 import contextlib
 import itertools
 import logging
+import math
 import operator
 import os
 import sys
@@ -175,14 +176,17 @@ _MONITOR_DOZE = 0.01
 
 
 class _MonitorState:
-    __slots__ = ("asleep", "called", "idle", "started", "timed")
+    __slots__ = ("asleep", "called", "idle", "started", "timed", "wake_before")
 
     def __init__(self) -> None:
         # True while the monitor thread waits or dozes (or before it started): an
         # invocation that is not timed (a call) must wake it
         self.idle = True
-        # True while it waits without a timeout: a timed invocation must wake it too
+        # True while it waits without a timeout
         self.asleep = True
+        # When its wait ends (infinity while it sleeps, minus infinity while it scans
+        # every period): a timed invocation whose deadline comes sooner must wake it
+        self.wake_before = math.inf
         self.called = False  # a call woke it (not a timed invocation)
         self.timed = False  # a timed invocation started since its last scan
         self.started = False
@@ -502,12 +506,14 @@ class running:  # noqa: N801 - used as a context manager, reads as a verb
         _local.budget = budget
         _local.handle = budget.handle
         serial = budget.serial | 1
-        budget.stamp = (serial, time.monotonic())  # timed: before it is marked running
+        start = time.monotonic()
+        budget.stamp = (serial, start)  # timed: before it is marked running
         budget.serial = serial
         MONITOR.timed = True
-        # Marked running first, then the test: the monitor publishes `asleep` first, then
-        # looks for running budgets. A dozing monitor sees it at its next scan.
-        if MONITOR.asleep:
+        # Marked running first, then the test: the monitor publishes when its wait ends
+        # first, then looks for running budgets. One whose deadline comes before the
+        # monitor's next scan wakes it (CI saw a body outlive its limit by the doze).
+        if start + budget.limits.seconds < MONITOR.wake_before:
             wake_monitor(called=False)
         return budget
 
@@ -777,12 +783,12 @@ def _watch_deadlines() -> None:
     while True:
         if dozing:
             MONITOR.idle = True
-            # re-check after publishing idle: a call marks itself running *before* it
-            # reads MONITOR.idle, so either it wakes us or we see it here
-            if not any(_untimed(budget) for budget in _live_budgets()):
+            doze = _doze_length(doze)
+            if doze:
                 _monitor_wake.wait(doze)
             _monitor_wake.clear()
             MONITOR.idle = False
+            MONITOR.wake_before = -math.inf
         else:
             time.sleep(_MONITOR_PERIOD)
         now = time.monotonic()
@@ -826,21 +832,39 @@ def _watch_deadlines() -> None:
             dozing = True
             continue
         MONITOR.idle = MONITOR.asleep = True
+        MONITOR.wake_before = math.inf
         # re-check after publishing: an invocation marks itself running *before* it
-        # reads MONITOR.idle (MONITOR.asleep), so either it wakes us or we see it here.
+        # reads MONITOR.idle (MONITOR.wake_before), so either it wakes us or we see it here.
         if not any(budget.serial & 1 for budget in _live_budgets()):
             _monitor_wake.wait()
         _monitor_wake.clear()
         MONITOR.idle = MONITOR.asleep = False
+        MONITOR.wake_before = -math.inf
         timed_at = time.monotonic()
         called_at = timed_at - _MONITOR_GRACE  # (a call that woke us says so: .called)
         dozing = not MONITOR.called  # a call woke us: watch every period
 
 
-def _untimed(budget: Budget) -> bool:
-    """A call running on ``budget`` (not a timed invocation): watched every period."""
-    serial = budget.serial
-    return bool(serial & 1) and budget.stamp[0] != serial
+def _doze_length(doze: float) -> float:
+    """How long a dozing monitor may wait before its next scan: ``doze`` at most, until
+    the nearest running timed invocation's deadline, and not at all while a call runs.
+
+    Published first, then the re-check: an invocation marks itself running *before* it
+    reads MONITOR.idle (a call) or MONITOR.wake_before (a timed one), so either it wakes
+    us or we see it here. After a sleep this is what makes the first scan come at a
+    body's deadline rather than a whole doze later.
+    """
+    now = time.monotonic()
+    MONITOR.wake_before = now + doze
+    for budget in _live_budgets():
+        serial = budget.serial
+        if serial & 1:
+            stamp = budget.stamp
+            if stamp[0] != serial:  # a call: watched every period
+                return 0.0
+            # (a period at least: one past its deadline may still be in C code)
+            doze = min(doze, max(stamp[1] + budget.limits.seconds - now, _MONITOR_PERIOD))
+    return doze
 
 
 def _judge(
